@@ -1,0 +1,85 @@
+/*
+ * async.h -- libclusterc's libevent face.
+ *
+ * The same engine as the blocking face (<clusterc/clusterc.h>), driven by the
+ * caller's struct event_base. Commands are queued at once and written to
+ * their nodes once per loop turn (many commands to one node in one turn are
+ * one write); replies arrive through callbacks.
+ *
+ * Threads: one async client per event_base, used only from the thread that
+ * runs that base. Callbacks run from inside the loop.
+ */
+#ifndef CLUSTERC_ASYNC_H
+#define CLUSTERC_ASYNC_H
+
+#include <event2/event.h>
+#include "clusterc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct clusterc_async clusterc_async;
+
+/*
+ * A reply callback. reply is the server's reply, or NULL when the command
+ * failed (clusterc_async_error / clusterc_async_errstr say why, valid during
+ * the callback). The library frees reply after the callback returns: copy
+ * what you keep. The callback may send more commands, and may call
+ * clusterc_async_disconnect() or clusterc_async_free() on its own client.
+ */
+typedef void clusterc_async_fn(clusterc_async *a, redisReply *reply, void *privdata);
+
+/*
+ * Create an async client on base and start loading the slot map from the
+ * seeds (in the background: commands sent meanwhile wait for it). Returns
+ * NULL only when out of memory. Invalid options give a client whose
+ * clusterc_async_error() is set and which refuses commands. base must
+ * outlive the client.
+ */
+CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
+                                                    const clusterc_options *o);
+
+/*
+ * Queue a command (hiredis format: "%s", "%b"+size_t). Returns 0 when queued
+ * (fn will run exactly once, later, from the loop, never from inside this
+ * call), or -1 when refused (bad format, client disconnecting or freed,
+ * out of memory): then fn never runs and clusterc_async_errstr says why.
+ * fn may be NULL (fire and forget).
+ */
+CLUSTERC_API int clusterc_async_command(clusterc_async *a, clusterc_async_fn *fn,
+                                        void *privdata, const char *fmt, ...)
+    CLUSTERC_PRINTF(4, 5);
+CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *fn,
+                                         void *privdata, const char *fmt, va_list ap);
+CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_fn *fn,
+                                             void *privdata, int argc, const char **argv,
+                                             const size_t *argvlen);
+
+/*
+ * Graceful close: refuse new commands, let pending ones complete, then close
+ * every connection and stop all timers, so event_base_dispatch() returns
+ * once nothing else of yours is pending. The client stays allocated until
+ * clusterc_async_free().
+ */
+CLUSTERC_API void clusterc_async_disconnect(clusterc_async *a);
+
+/*
+ * Immediate close: every pending callback runs now with reply NULL
+ * (CLUSTERC_ECLOSED), connections close, memory is released. Safe inside a
+ * callback of this client (the release then happens when the callback
+ * returns). clusterc_async_free(NULL) is a harmless no-op.
+ */
+CLUSTERC_API void clusterc_async_free(clusterc_async *a);
+
+/* Last failure on this client (code and message), as for the blocking face. */
+CLUSTERC_API int clusterc_async_error(const clusterc_async *a);
+CLUSTERC_API const char *clusterc_async_errstr(const clusterc_async *a);
+
+/* Counters since creation. */
+CLUSTERC_API void clusterc_async_get_stats(const clusterc_async *a, clusterc_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLUSTERC_ASYNC_H */

@@ -1,0 +1,218 @@
+/*
+ * clusterc.h -- libclusterc, a Redis Cluster / Valkey client: the blocking face.
+ *
+ * One client talks to one cluster. It keeps the slot map (CLUSTER SHARDS,
+ * falling back to CLUSTER SLOTS), hashes keys to slots, follows MOVED and
+ * ASK, retries TRYAGAIN / CLUSTERDOWN / LOADING with backoff, and refreshes
+ * the map without storms. The blocking calls here run the same event-driven
+ * engine as the libevent face (<clusterc/async.h>) on a private event_base.
+ *
+ * Replies are hiredis `redisReply` objects; free them with freeReplyObject().
+ * A server error reply (WRONGTYPE, NOSCRIPT, ...) is a reply of type
+ * REDIS_REPLY_ERROR, not a failure. A failure (no reply at all) is a NULL
+ * return; clusterc_error() and clusterc_errstr() say why.
+ *
+ * Threads: a client is not thread-safe. Use one client per thread (or guard
+ * it with your own lock). Different clients share nothing and may be used
+ * from different threads at once.
+ */
+#ifndef CLUSTERC_CLUSTERC_H
+#define CLUSTERC_CLUSTERC_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <hiredis/hiredis.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CLUSTERC_BUILDING) && defined(__GNUC__)
+#define CLUSTERC_API __attribute__((visibility("default")))
+#else
+#define CLUSTERC_API
+#endif
+
+#if defined(__GNUC__)
+#define CLUSTERC_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define CLUSTERC_PRINTF(fmt, args)
+#endif
+
+#define CLUSTERC_VERSION_MAJOR 0
+#define CLUSTERC_VERSION_MINOR 1
+#define CLUSTERC_VERSION_PATCH 0
+#define CLUSTERC_SLOTS 16384
+
+/* ------------------------------------------------------------------ errors */
+
+/*
+ * Error codes. Every failing call sets one on its handle; clusterc_strerror()
+ * names it, clusterc_errstr() gives the full message with the node and the
+ * command involved. Codes are negative so they never collide with counts.
+ */
+#define CLUSTERC_ERRNO_MAP(X)                                                  \
+    X(OK, 0, "success")                                                        \
+    X(ENOMEM, -1, "out of memory")                                             \
+    X(EINVAL, -2, "invalid argument or option")                                \
+    X(ECONNECT, -3, "could not connect")                                       \
+    X(EIO, -4, "connection lost")                                              \
+    X(ETIMEOUT, -5, "timed out")                                               \
+    X(EPROTOCOL, -6, "protocol error")                                         \
+    X(ETOPOLOGY, -7, "no usable slot map")                                     \
+    X(EREDIRECTS, -8, "too many redirects")                                    \
+    X(EAUTH, -9, "authentication failed")                                      \
+    X(EUNCERTAIN, -10, "connection lost after a write was sent; it may have run") \
+    X(ECLOSED, -11, "client is closed")                                        \
+    X(ERETRIES, -12, "too many retries")                                       \
+    X(ENOREPLICA, -13, "no eligible replica")                                  \
+    X(EUSAGE, -14, "call not allowed now")
+
+enum clusterc_errno {
+#define CLUSTERC_ERRNO_ENUM(name, code, text) CLUSTERC_##name = code,
+    CLUSTERC_ERRNO_MAP(CLUSTERC_ERRNO_ENUM)
+#undef CLUSTERC_ERRNO_ENUM
+};
+
+/* The fixed text of an error code ("timed out"); "unknown error" for codes
+ * not in the list. The string is static: never free it. */
+CLUSTERC_API const char *clusterc_strerror(int code);
+
+/* ----------------------------------------------------------------- options */
+
+/*
+ * Options for a client. Always call clusterc_options_init() first, then set
+ * the fields you need: new fields get sane defaults that way. The client
+ * copies every string it is given, so the options may be freed or reused
+ * after clusterc_connect() / clusterc_async_connect() returns.
+ */
+typedef struct clusterc_options {
+    /* Comma-separated seed nodes: "host:port,host:port". IPv6 as
+     * "[::1]:7001"; hostnames are resolved with libevent's resolver.
+     * Seeds are tried in order until one returns the slot map. Required. */
+    const char *seeds;
+    const char *username;      /* ACL user for AUTH; NULL = "default" */
+    const char *password;      /* NULL = no AUTH */
+    const char *client_name;   /* CLIENT SETNAME on every connection; NULL = none */
+    int connect_timeout_ms;    /* per connection attempt; default 1000 */
+    int command_timeout_ms;    /* one deadline across all attempts of a
+                                  command (redirects, retries); default 2000 */
+    int max_redirects;         /* MOVED/ASK followed per command; default 3;
+                                  -1 = never follow (the redirect is an error) */
+    int max_retries;           /* TRYAGAIN/CLUSTERDOWN/LOADING/lost-connection
+                                  retries per command; default 5 */
+    int retry_backoff_min_ms;  /* first retry waits about this; default 8 */
+    int retry_backoff_max_ms;  /* backoff cap (exponential, full jitter);
+                                  default 512 */
+    int refresh_min_interval_ms; /* at most one slot-map refresh per this;
+                                    default 1000 */
+    int refresh_interval_ms;   /* periodic refresh; default 60000; 0 = off */
+    int tcp_keepalive_s;       /* TCP keepalive idle time; default 60; 0 = off */
+
+    /* Read routing (go-redis ReadOnly / RouteRandomly / RouteByLatency).
+     * Precedence: route_by_latency > route_randomly > read_only; either of
+     * the first two implies read_only. */
+    int read_only;
+    int route_by_latency;
+    int route_randomly;
+} clusterc_options;
+
+/* Fill *o with the documented defaults (seeds NULL, no auth). */
+CLUSTERC_API void clusterc_options_init(clusterc_options *o);
+
+/* --------------------------------------------------------------- keyslot */
+
+/* The hash slot (0..16383) of a key: CRC16-XMODEM of the key, or of its hash
+ * tag (the bytes between the first '{' and the next '}', when non-empty),
+ * modulo 16384. key may hold any bytes; keylen 0 gives slot 0. */
+CLUSTERC_API int clusterc_keyslot(const char *key, size_t keylen);
+
+/* ------------------------------------------------------------ the client */
+
+typedef struct clusterc_client clusterc_client;
+
+/*
+ * Create a client and load the slot map from the seeds (blocking, bounded by
+ * connect_timeout_ms per seed). Returns NULL only when out of memory. When
+ * the map cannot be loaded (bad options, every seed down, wrong password) the
+ * client is still returned with clusterc_error() set and the reason in
+ * clusterc_errstr(), naming each seed and what went wrong with it; later
+ * commands try the seeds again. Free the client with clusterc_free() in all
+ * cases.
+ */
+CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o);
+
+/* Close every connection and free the client. Replies already returned stay
+ * valid (they belong to the caller). Appended commands whose replies were
+ * not collected are dropped. clusterc_free(NULL) is a harmless no-op. */
+CLUSTERC_API void clusterc_free(clusterc_client *c);
+
+/* The code (CLUSTERC_E...) of the last failure on this client, 0 if the last
+ * call succeeded. */
+CLUSTERC_API int clusterc_error(const clusterc_client *c);
+
+/* The message of the last failure ("" when none). It names the node and the
+ * command where they apply. Valid until the next call on the client. */
+CLUSTERC_API const char *clusterc_errstr(const clusterc_client *c);
+
+/*
+ * Run one command and wait for its reply. The command is formatted like
+ * hiredis's redisCommand ("%s" for C strings, "%b" for binary data with a
+ * size_t length). Returns the reply, owned by the caller (freeReplyObject),
+ * or NULL on failure (clusterc_errstr says why: timeout, connection lost,
+ * too many redirects...). Error replies from the server are replies.
+ */
+CLUSTERC_API redisReply *clusterc_command(clusterc_client *c, const char *fmt, ...)
+    CLUSTERC_PRINTF(2, 3);
+CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap);
+
+/* The same with an argument vector; argvlen may be NULL when every argument
+ * is a NUL-terminated string. */
+CLUSTERC_API redisReply *clusterc_command_argv(clusterc_client *c, int argc,
+                                               const char **argv, const size_t *argvlen);
+
+/*
+ * Pipelining. clusterc_append_command() queues a command (routed at once,
+ * sent to its node on the next clusterc_get_reply); clusterc_get_reply()
+ * waits for the oldest queued command and returns its reply in *reply (owned
+ * by the caller). Replies come back in call order, whatever nodes served
+ * them. Both return 0 on success and -1 on failure. A command that failed
+ * (timeout, ...) makes its clusterc_get_reply return -1 with *reply = NULL;
+ * the next call returns the next command's reply. clusterc_get_reply with
+ * nothing queued returns -1 (CLUSTERC_EUSAGE).
+ */
+CLUSTERC_API int clusterc_append_command(clusterc_client *c, const char *fmt, ...)
+    CLUSTERC_PRINTF(2, 3);
+CLUSTERC_API int clusterc_vappend_command(clusterc_client *c, const char *fmt, va_list ap);
+CLUSTERC_API int clusterc_append_command_argv(clusterc_client *c, int argc,
+                                              const char **argv, const size_t *argvlen);
+CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply);
+
+/*
+ * Reload the slot map now (blocking), bypassing the rate limit. Returns 0 or
+ * -1 (clusterc_errstr says which nodes were asked and why each failed).
+ */
+CLUSTERC_API int clusterc_refresh(clusterc_client *c);
+
+/* ------------------------------------------------------------------ stats */
+
+/* Counters since the client was created (both faces keep them). */
+typedef struct clusterc_stats {
+    uint64_t commands;     /* commands submitted */
+    uint64_t moved;        /* MOVED replies followed */
+    uint64_t ask;          /* ASK replies followed */
+    uint64_t retries;      /* TRYAGAIN / CLUSTERDOWN / LOADING / reconnect retries */
+    uint64_t refreshes;    /* slot-map loads completed */
+    uint64_t refresh_requests; /* triggers (many coalesce into one load) */
+    uint64_t connects;     /* connections opened */
+    uint64_t failures;     /* commands that failed (no reply) */
+} clusterc_stats;
+
+/* Copy the counters into *out. */
+CLUSTERC_API void clusterc_get_stats(const clusterc_client *c, clusterc_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CLUSTERC_CLUSTERC_H */

@@ -1,0 +1,138 @@
+/* async.c -- the libevent face: requests on the caller's event_base. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <string.h>
+#include "clusterc/async.h"
+#include "engine.h"
+#include "options.h"
+
+struct clusterc_async {
+    clusterc__engine *e;
+    clusterc__err err;
+    int closing;        /* disconnect or free asked: refuse new commands */
+};
+
+static void destroy(void *arg) { free(arg); }
+
+CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
+                                                    const clusterc_options *o)
+{
+    clusterc_async *a = calloc(1, sizeof(*a));
+    if (!a)
+        return NULL;
+    if (!base) {
+        clusterc__err_set(&a->err, CLUSTERC_EINVAL, "clusterc_async_connect: base is NULL");
+        return a;
+    }
+    if (clusterc__options_check(o, &a->err) < 0)
+        return a;
+    a->e = clusterc__engine_new(base, o);
+    if (!a->e) {
+        free(a);
+        return NULL;
+    }
+    /* The handle lives until the engine is gone, so callbacks that run
+     * during a deferred free still see a valid client. */
+    clusterc__engine_on_destroy(a->e, destroy, a);
+    clusterc__engine_refresh(a->e, 1);
+    return a;
+}
+
+static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                       int code, const char *msg)
+{
+    clusterc_async *a = r->u1;
+    clusterc_async_fn *fn = (clusterc_async_fn *)r->fn;
+    (void)e;
+    if (!reply)
+        clusterc__err_set(&a->err, code, "%s", msg ? msg : "failed");
+    if (fn)
+        fn(a, reply, r->u2);
+    freeReplyObject(reply);   /* the reply lives for the callback only */
+}
+
+static int submit(clusterc_async *a, clusterc_async_fn *fn, void *pd, char *cmd, int len)
+{
+    if (!a->e || a->closing) {
+        free(cmd);
+        if (a->e)
+            clusterc__err_set(&a->err, CLUSTERC_ECLOSED, "client is disconnecting");
+        return -1;
+    }
+    if (len < 0) {
+        clusterc__err_set(&a->err, len == -2 ? CLUSTERC_EINVAL : CLUSTERC_ENOMEM,
+                          "cannot format the command: %s",
+                          len == -2 ? "invalid format string" : "out of memory");
+        return -1;
+    }
+    clusterc__req *r = clusterc__req_new(a->e, cmd, (size_t)len, async_done, &a->err);
+    if (!r)
+        return -1;
+    r->u1 = a;
+    r->u2 = pd;
+    r->fn = (void (*)(void))fn;
+    clusterc__engine_submit(a->e, r);
+    return 0;
+}
+
+CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *fn,
+                                         void *privdata, const char *fmt, va_list ap)
+{
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    return submit(a, fn, privdata, cmd, len);
+}
+
+CLUSTERC_API int clusterc_async_command(clusterc_async *a, clusterc_async_fn *fn,
+                                        void *privdata, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = clusterc_async_vcommand(a, fn, privdata, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_fn *fn,
+                                             void *privdata, int argc, const char **argv,
+                                             const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return submit(a, fn, privdata, cmd, len);
+}
+
+CLUSTERC_API void clusterc_async_disconnect(clusterc_async *a)
+{
+    if (!a || !a->e || a->closing)
+        return;
+    a->closing = 1;
+    clusterc__engine_drain(a->e);
+}
+
+CLUSTERC_API void clusterc_async_free(clusterc_async *a)
+{
+    if (!a)
+        return;
+    if (!a->e) {
+        free(a);
+        return;
+    }
+    if (a->closing == 2)
+        return;   /* already being freed (from inside a callback) */
+    a->closing = 2;
+    /* Frees a too, through the destroy hook, now or when the callback that
+     * called us returns. */
+    clusterc__engine_free(a->e, CLUSTERC_ECLOSED, "client freed");
+}
+
+CLUSTERC_API int clusterc_async_error(const clusterc_async *a) { return a->err.code; }
+CLUSTERC_API const char *clusterc_async_errstr(const clusterc_async *a) { return a->err.str; }
+
+CLUSTERC_API void clusterc_async_get_stats(const clusterc_async *a, clusterc_stats *out)
+{
+    if (a->e)
+        *out = *clusterc__engine_stats(a->e);
+    else
+        memset(out, 0, sizeof(*out));
+}

@@ -1,0 +1,292 @@
+/* client.c -- the blocking face: the engine on a private event_base.
+ *
+ * A blocking call submits a request, writes it at once (no extra loop turn)
+ * and runs the loop until that request completes. Every request has a
+ * deadline, so the wait always ends.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine.h"
+#include "options.h"
+
+/* A finished (or pending) pipelined command, kept until clusterc_get_reply. */
+typedef struct result {
+    redisReply *reply;
+    char *msg;          /* failure message (malloc'ed), NULL on success */
+    int code;
+    int done;
+} result;
+
+struct clusterc_client {
+    struct event_base *base;
+    clusterc__engine *e;
+    clusterc__err err;
+    result *ring;       /* appended commands, oldest at head */
+    size_t head, count, cap;
+    uint64_t seq;       /* sequence number of ring[head] */
+};
+
+/* One command waited for by clusterc_command. */
+typedef struct single {
+    redisReply *reply;
+    int code;
+    int done;
+    char msg[CLUSTERC__ERRSTR_MAX];
+} single;
+
+static void run_until(clusterc_client *c, const int *done)
+{
+    while (!*done)
+        event_base_loop(c->base, EVLOOP_ONCE);
+}
+
+CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
+{
+    clusterc_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    if (clusterc__options_check(o, &c->err) < 0)
+        return c;
+    c->base = event_base_new();
+    c->e = c->base ? clusterc__engine_new(c->base, o) : NULL;
+    if (!c->e) {
+        if (c->base)
+            event_base_free(c->base);
+        free(c);
+        return NULL;
+    }
+    if (clusterc_refresh(c) < 0)
+        return c;
+    return c;
+}
+
+CLUSTERC_API int clusterc_refresh(clusterc_client *c)
+{
+    if (!c->e)
+        return -1;   /* options were rejected: err says why */
+    uint64_t runs = clusterc__engine_refresh_runs(c->e);
+    clusterc__engine_refresh(c->e, 1);
+    while (clusterc__engine_refresh_runs(c->e) == runs)
+        event_base_loop(c->base, EVLOOP_ONCE);
+    const clusterc__err *le = clusterc__engine_last_error(c->e);
+    if (le->code) {
+        c->err = *le;
+        return -1;
+    }
+    clusterc__err_clear(&c->err);
+    return 0;
+}
+
+static void free_ring(clusterc_client *c)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        result *r = &c->ring[(c->head + i) % c->cap];
+        freeReplyObject(r->reply);
+        free(r->msg);
+    }
+    free(c->ring);
+}
+
+CLUSTERC_API void clusterc_free(clusterc_client *c)
+{
+    if (!c)
+        return;
+    if (c->e)   /* pending appended commands complete into the ring, then go */
+        clusterc__engine_free(c->e, CLUSTERC_ECLOSED, "client freed");
+    free_ring(c);
+    if (c->base)
+        event_base_free(c->base);
+    free(c);
+}
+
+CLUSTERC_API int clusterc_error(const clusterc_client *c) { return c->err.code; }
+CLUSTERC_API const char *clusterc_errstr(const clusterc_client *c) { return c->err.str; }
+
+CLUSTERC_API void clusterc_get_stats(const clusterc_client *c, clusterc_stats *out)
+{
+    if (c->e)
+        *out = *clusterc__engine_stats(c->e);
+    else
+        memset(out, 0, sizeof(*out));
+}
+
+/* ------------------------------------------------------------ one command */
+
+static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                        int code, const char *msg)
+{
+    single *s = r->u1;
+    (void)e;
+    s->done = 1;
+    s->reply = reply;
+    s->code = code;
+    if (msg)
+        snprintf(s->msg, sizeof(s->msg), "%s", msg);
+}
+
+/* Common front of every call: a usable engine and a formatted command. */
+static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc__done_fn *fn)
+{
+    if (!c->e) {
+        free(cmd);
+        return NULL;   /* err already says why the options were rejected */
+    }
+    if (len < 0) {
+        clusterc__err_set(&c->err, len == -2 ? CLUSTERC_EINVAL : CLUSTERC_ENOMEM,
+                          "cannot format the command: %s",
+                          len == -2 ? "invalid format string" : "out of memory");
+        return NULL;
+    }
+    return clusterc__req_new(c->e, cmd, (size_t)len, fn, &c->err);
+}
+
+static redisReply *run_single(clusterc_client *c, char *cmd, int len)
+{
+    single s;
+    clusterc__req *r = make_req(c, cmd, len, single_done);
+    if (!r)
+        return NULL;
+    s.done = 0;
+    s.msg[0] = '\0';
+    r->u1 = &s;
+    clusterc__engine_submit(c->e, r);
+    clusterc__engine_flush_now(c->e);
+    run_until(c, &s.done);
+    if (!s.reply) {
+        clusterc__err_set(&c->err, s.code, "%s", s.msg);
+        return NULL;
+    }
+    clusterc__err_clear(&c->err);
+    return s.reply;
+}
+
+CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap)
+{
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    return run_single(c, cmd, len);
+}
+
+CLUSTERC_API redisReply *clusterc_command(clusterc_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = clusterc_vcommand(c, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+CLUSTERC_API redisReply *clusterc_command_argv(clusterc_client *c, int argc,
+                                               const char **argv, const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return run_single(c, cmd, len);
+}
+
+/* -------------------------------------------------------------- pipeline */
+
+static result *ring_at(clusterc_client *c, uint64_t seq)
+{
+    return &c->ring[(c->head + (size_t)(seq - c->seq)) % c->cap];
+}
+
+static void pipe_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                      int code, const char *msg)
+{
+    clusterc_client *c = r->u1;
+    result *res = ring_at(c, (uint64_t)(uintptr_t)r->u2);
+    (void)e;
+    res->done = 1;
+    res->reply = reply;
+    res->code = code;
+    res->msg = msg ? strdup(msg) : NULL;
+}
+
+static int ring_push(clusterc_client *c)
+{
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        result *v = malloc(cap * sizeof(*v));
+        if (!v)
+            return -1;
+        for (size_t i = 0; i < c->count; i++)
+            v[i] = c->ring[(c->head + i) % c->cap];
+        free(c->ring);
+        c->ring = v;
+        c->cap = cap;
+        c->head = 0;
+    }
+    memset(&c->ring[(c->head + c->count) % c->cap], 0, sizeof(result));
+    c->count++;
+    return 0;
+}
+
+static int append(clusterc_client *c, char *cmd, int len)
+{
+    clusterc__req *r = make_req(c, cmd, len, pipe_done);
+    if (!r)
+        return -1;
+    if (ring_push(c) < 0) {
+        clusterc__err_set(&c->err, CLUSTERC_ENOMEM, "out of memory appending a command");
+        free(r->cmd);
+        free(r);
+        return -1;
+    }
+    r->u1 = c;
+    r->u2 = (void *)(uintptr_t)(c->seq + c->count - 1);
+    clusterc__engine_submit(c->e, r);
+    clusterc__err_clear(&c->err);
+    return 0;
+}
+
+CLUSTERC_API int clusterc_vappend_command(clusterc_client *c, const char *fmt, va_list ap)
+{
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    return append(c, cmd, len);
+}
+
+CLUSTERC_API int clusterc_append_command(clusterc_client *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = clusterc_vappend_command(c, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+CLUSTERC_API int clusterc_append_command_argv(clusterc_client *c, int argc,
+                                              const char **argv, const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return append(c, cmd, len);
+}
+
+CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)
+{
+    *reply = NULL;
+    if (c->count == 0) {
+        clusterc__err_set(&c->err, CLUSTERC_EUSAGE,
+                          "clusterc_get_reply: no appended command is waiting");
+        return -1;
+    }
+    clusterc__engine_flush_now(c->e);
+    run_until(c, &c->ring[c->head].done);
+    result res = c->ring[c->head];
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+    c->seq++;
+    if (!res.reply) {
+        clusterc__err_set(&c->err, res.code, "%s", res.msg ? res.msg : "failed");
+        free(res.msg);
+        return -1;
+    }
+    clusterc__err_clear(&c->err);
+    *reply = res.reply;
+    return 0;
+}

@@ -1,0 +1,678 @@
+/* engine.c -- requests: route, queue, classify the reply, retry or finish.
+ *
+ * The redirect and retry policy lives here once, for both faces. A request
+ * carries one deadline across every attempt; redirects and retries are
+ * counted against max_redirects and max_retries.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <event2/dns.h>
+#include "engine_int.h"
+#include "redirect.h"
+
+int64_t clusterc__now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void dispatch(clusterc__engine *e, clusterc__req *r);
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void reap_cb(evutil_socket_t fd, short what, void *arg);
+static void engine_destroy(clusterc__engine *e);
+
+/* ------------------------------------------------------------ accessors */
+
+struct event_base *clusterc__engine_base(const clusterc__engine *e) { return e->base; }
+const clusterc_options *clusterc__engine_opts(const clusterc__engine *e) { return &e->opt; }
+const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e) { return &e->stats; }
+int clusterc__engine_dead(const clusterc__engine *e) { return e->dead; }
+uint64_t clusterc__engine_map_gen(const clusterc__engine *e) { return e->map_gen; }
+int clusterc__engine_idle(const clusterc__engine *e) { return e->pending == 0; }
+const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e) { return &e->err; }
+
+int clusterc__engine_readonly_conns(const clusterc__engine *e)
+{
+    return e->opt.read_only || e->opt.route_randomly || e->opt.route_by_latency;
+}
+
+struct evdns_base *clusterc__engine_dns(clusterc__engine *e)
+{
+    if (!e->dns)
+        e->dns = evdns_base_new(e->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    return e->dns;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static char *dup_opt(const char *s, int *oom)
+{
+    char *d;
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        *oom = 1;
+    return d;
+}
+
+static int copy_options(clusterc__engine *e, const clusterc_options *o)
+{
+    int oom = 0;
+    e->opt = *o;
+    e->opt.seeds = dup_opt(o->seeds, &oom);
+    e->opt.username = dup_opt(o->username, &oom);
+    e->opt.password = dup_opt(o->password, &oom);
+    e->opt.client_name = dup_opt(o->client_name, &oom);
+    return oom ? -1 : 0;
+}
+
+clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_options *o)
+{
+    clusterc__engine *e = calloc(1, sizeof(*e));
+    struct timeval tv = { o->command_timeout_ms / 1000, (o->command_timeout_ms % 1000) * 1000 };
+    char err[256];
+    if (!e)
+        return NULL;
+    e->base = base;
+    e->cmds = clusterc__cmdtable_builtin();
+    e->rng = (uint64_t)clusterc__now_us() ^ (uint64_t)(uintptr_t)e;
+    memset(e->slot_shard, 0xff, sizeof(e->slot_shard));
+    if (copy_options(e, o) < 0 ||
+        clusterc__seeds_parse(o->seeds, &e->seeds, &e->nseeds, err, sizeof(err)) < 0)
+        goto fail;
+    e->cmd_tv = event_base_init_common_timeout(base, &tv);
+    e->flush_ev = event_new(base, -1, 0, flush_cb, e);
+    e->reap_ev = event_new(base, -1, 0, reap_cb, e);
+    if (!e->cmd_tv || !e->flush_ev || !e->reap_ev || clusterc__refresh_init(e) < 0)
+        goto fail;
+    return e;
+fail:
+    engine_destroy(e);
+    return NULL;
+}
+
+static void free_shards(clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nshards; i++)
+        free(e->shards[i].nodes);
+    free(e->shards);
+    e->shards = NULL;
+    e->nshards = 0;
+}
+
+void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *arg)
+{
+    e->on_destroy = fn;
+    e->on_destroy_arg = arg;
+}
+
+static void engine_destroy(clusterc__engine *e)
+{
+    if (e->on_destroy)
+        e->on_destroy(e->on_destroy_arg);
+    for (size_t i = 0; i < e->nnodes; i++)
+        clusterc__node_free(e->nodes[i]);
+    free(e->nodes);
+    free_shards(e);
+    clusterc__refresh_fini(e);
+    if (e->flush_ev) event_free(e->flush_ev);
+    if (e->reap_ev) event_free(e->reap_ev);
+    if (e->dns) evdns_base_free(e->dns, 0);
+    clusterc__cmdtable_free(e->learned);
+    free(e->seeds);
+    free((char *)e->opt.seeds);
+    free((char *)e->opt.username);
+    free((char *)e->opt.password);
+    free((char *)e->opt.client_name);
+    free(e);
+}
+
+static void fail_all(clusterc__engine *e, int code, const char *msg);
+
+void clusterc__engine_free(clusterc__engine *e, int code, const char *msg)
+{
+    if (!e || e->dead)
+        return;
+    e->dead = 1;
+    e->depth++;
+    fail_all(e, code, msg);
+    e->depth--;
+    if (e->depth == 0)
+        engine_destroy(e);
+}
+
+void clusterc__engine_enter(clusterc__engine *e) { e->depth++; }
+
+void clusterc__engine_leave(clusterc__engine *e)
+{
+    if (--e->depth == 0 && e->dead)
+        engine_destroy(e);
+}
+
+void clusterc__engine_drain(clusterc__engine *e)
+{
+    e->draining = 1;
+    if (e->periodic_ev)
+        event_del(e->periodic_ev);   /* the loop may end once all is done */
+    if (e->pending == 0)
+        clusterc__engine_schedule_reap(e);
+}
+
+/* ------------------------------------------------------------ node table */
+
+clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create)
+{
+    char name[CLUSTERC__ADDR_MAX];
+    clusterc__addr_format(name, sizeof(name), a->host, a->port);
+    for (size_t i = 0; i < e->nnodes; i++)
+        if (strcmp(e->nodes[i]->name, name) == 0)
+            return e->nodes[i];
+    if (!create)
+        return NULL;
+    if (e->nnodes == e->nodes_cap) {
+        size_t cap = e->nodes_cap ? e->nodes_cap * 2 : 16;
+        clusterc__node **v = realloc(e->nodes, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        e->nodes = v;
+        e->nodes_cap = cap;
+    }
+    clusterc__node *n = clusterc__node_new(e, a);
+    if (n)
+        e->nodes[e->nnodes++] = n;
+    return n;
+}
+
+void clusterc__engine_schedule_reap(clusterc__engine *e)
+{
+    event_active(e->reap_ev, 0, 0);
+}
+
+/* Retired nodes (gone from the map) are freed once nothing is queued on
+ * them; a drained engine closes every idle connection so the loop can end. */
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__engine *e = arg;
+    size_t j = 0;
+    (void)fd; (void)what;
+    for (size_t i = 0; i < e->nnodes; i++) {
+        clusterc__node *n = e->nodes[i];
+        int idle = n->fcount == 0 && !n->dirty;
+        if (idle && (n->retired || (e->draining && e->pending == 0))) {
+            clusterc__node_free(n);
+            continue;
+        }
+        e->nodes[j++] = n;
+    }
+    e->nnodes = j;
+    if (e->draining && e->pending == 0 && e->dns) {
+        evdns_base_free(e->dns, 1);   /* its sockets would keep the loop alive */
+        e->dns = NULL;
+    }
+}
+
+/* -------------------------------------------------------------- requests */
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg);
+static void retry_cb(evutil_socket_t fd, short what, void *arg);
+
+clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
+                                 clusterc__done_fn *done, clusterc__err *err)
+{
+    size_t evsz = event_get_struct_event_size();
+    size_t base = (sizeof(clusterc__req) + 15) & ~(size_t)15;
+    clusterc__cmdinfo info;
+    char why[160];
+    if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
+        clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: %s", why);
+        free(cmd);
+        return NULL;
+    }
+    /* One allocation: the request and its two timers. */
+    clusterc__req *r = calloc(1, base + 2 * evsz);
+    if (!r) {
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
+        free(cmd);
+        return NULL;
+    }
+    r->e = e;
+    r->cmd = cmd;
+    r->len = len;
+    r->flags = info.flags;
+    r->slot = info.slot;
+    r->done = done;
+    snprintf(r->name, sizeof(r->name), "%.*s", (int)info.namelen, info.name);
+    r->deadline_ev = (struct event *)((char *)r + base);
+    r->retry_ev = (struct event *)((char *)r + base + evsz);
+    event_assign(r->deadline_ev, e->base, -1, 0, deadline_cb, r);
+    event_assign(r->retry_ev, e->base, -1, 0, retry_cb, r);
+    return r;
+}
+
+static void wait_unlink(clusterc__engine *e, clusterc__req *r)
+{
+    if (r->wprev) r->wprev->wnext = r->wnext; else e->wait_head = r->wnext;
+    if (r->wnext) r->wnext->wprev = r->wprev; else e->wait_tail = r->wprev;
+    r->wnext = r->wprev = NULL;
+}
+
+static void wait_push(clusterc__engine *e, clusterc__req *r)
+{
+    r->state = CLUSTERC__REQ_WAITING;
+    r->waited_gen = e->map_gen;
+    r->wnext = NULL;
+    r->wprev = e->wait_tail;
+    if (e->wait_tail) e->wait_tail->wnext = r; else e->wait_head = r;
+    e->wait_tail = r;
+}
+
+/* Requests in backoff are linked too, so a closing engine can find them. */
+static void backoff_push(clusterc__engine *e, clusterc__req *r)
+{
+    r->wprev = NULL;
+    r->wnext = e->backoff_head;
+    if (e->backoff_head)
+        e->backoff_head->wprev = r;
+    e->backoff_head = r;
+}
+
+static void backoff_unlink(clusterc__engine *e, clusterc__req *r)
+{
+    if (r->wprev) r->wprev->wnext = r->wnext; else e->backoff_head = r->wnext;
+    if (r->wnext) r->wnext->wprev = r->wprev;
+    r->wnext = r->wprev = NULL;
+}
+
+/* Take a request out of wherever it waits. */
+static void detach(clusterc__engine *e, clusterc__req *r)
+{
+    switch (r->state) {
+    case CLUSTERC__REQ_WAITING: wait_unlink(e, r); break;
+    case CLUSTERC__REQ_BACKOFF:
+        event_del(r->retry_ev);
+        backoff_unlink(e, r);
+        break;
+    case CLUSTERC__REQ_QUEUED:
+        if (r->node)
+            clusterc__node_orphan(r->node, r->seq);
+        r->node = NULL;
+        break;
+    default: break;
+    }
+}
+
+/* Finish a request: exactly one callback, then it is freed. */
+static void complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                     int code, const char *msg)
+{
+    detach(e, r);
+    event_del(r->deadline_ev);
+    r->state = CLUSTERC__REQ_DONE;
+    if (!reply)
+        e->stats.failures++;
+    e->depth++;
+    r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
+    e->depth--;
+    free(r->cmd);
+    free(r);
+    e->pending--;
+    if (e->draining && e->pending == 0 && !e->dead)
+        clusterc__engine_schedule_reap(e);
+    /* Never destroyed here: every path into complete() runs inside
+     * enter/leave (or engine_free), and leave() does the destroying. */
+}
+
+static void fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
+    CLUSTERC_PRINTF(4, 5);
+
+static void fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
+{
+    char msg[CLUSTERC__ERRSTR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    complete(e, r, NULL, code, msg);
+}
+
+/* Fail everything still pending (engine free). Nodes keep their FIFOs but
+ * the requests in them are completed here and orphaned there. */
+static void fail_all(clusterc__engine *e, int code, const char *msg)
+{
+    for (size_t i = 0; i < e->nnodes; i++) {
+        clusterc__node *n = e->nodes[i];
+        while (n->fcount > 0) {
+            clusterc__fifo_ent *ent = &n->fifo[n->fhead];
+            clusterc__req *r = ent->req;
+            ent->kind = CLUSTERC__FIFO_SKIP;
+            ent->req = NULL;
+            n->fhead = (n->fhead + 1) % n->fcap;
+            n->fcount--;
+            n->fseq++;
+            if (r) {
+                r->state = CLUSTERC__REQ_NEW;
+                complete(e, r, NULL, code, msg);
+            }
+        }
+    }
+    while (e->wait_head)
+        complete(e, e->wait_head, NULL, code, msg);
+    while (e->backoff_head)
+        complete(e, e->backoff_head, NULL, code, msg);
+}
+
+/* ---------------------------------------------------------------- submit */
+
+void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
+{
+    e->pending++;
+    e->stats.commands++;
+    event_add(r->deadline_ev, e->cmd_tv);
+    dispatch(e, r);
+}
+
+static clusterc__node *route_keyless(clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nshards; i++) {
+        clusterc__shard *s = &e->shards[(e->keyless_rr + i) % e->nshards];
+        if (s->n > 0) {
+            e->keyless_rr++;
+            return s->nodes[0];
+        }
+    }
+    return NULL;
+}
+
+/* Where the request goes now; NULL when it has to wait for a map. */
+static clusterc__node *route(clusterc__engine *e, clusterc__req *r)
+{
+    if (r->target)
+        return r->target;
+    if (e->map_gen == 0)
+        return NULL;
+    if (r->slot < 0)
+        return route_keyless(e);
+    int s = e->slot_shard[r->slot];
+    if (s < 0 || e->shards[s].n == 0)
+        return NULL;
+    return e->shards[s].nodes[0];
+}
+
+static void dispatch(clusterc__engine *e, clusterc__req *r)
+{
+    clusterc__node *n = route(e, r);
+    if (!n) {
+        if (e->map_gen > 0 && r->state == CLUSTERC__REQ_WAITING) {
+            /* A map was loaded since it started waiting and still nobody
+             * serves the slot: waiting longer would only hide that. */
+            fail(e, r, CLUSTERC_ETOPOLOGY, "%s: slot %d is not served by any node",
+                 r->name, r->slot);
+            return;
+        }
+        wait_push(e, r);
+        clusterc__refresh_request(e, "slot not covered");
+        return;
+    }
+    r->state = CLUSTERC__REQ_QUEUED;
+    if (clusterc__node_send(n, r) < 0)
+        fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s", r->name, n->name);
+}
+
+/* A map arrived (or the refresh gave up): everything waiting tries again. */
+void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int code,
+                                         const char *msg)
+{
+    clusterc__req *list = e->wait_head;
+    e->wait_head = e->wait_tail = NULL;
+    while (list) {
+        clusterc__req *r = list;
+        list = r->wnext;
+        r->wnext = r->wprev = NULL;
+        if (failed && (e->map_gen == 0 || r->waited_gen == e->map_gen)) {
+            r->state = CLUSTERC__REQ_NEW;
+            complete(e, r, NULL, code, msg);
+        } else {
+            dispatch(e, r);
+        }
+    }
+}
+
+/* ----------------------------------------------------------- flushing */
+
+void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n)
+{
+    if (n->dirty)
+        return;
+    n->dirty = 1;
+    n->dirty_next = e->dirty;
+    e->dirty = n;
+    event_active(e->flush_ev, 0, 0);
+}
+
+void clusterc__engine_flush_now(clusterc__engine *e)
+{
+    event_del(e->flush_ev);
+    while (e->dirty) {
+        clusterc__node *n = e->dirty;
+        e->dirty = n->dirty_next;
+        n->dirty = 0;
+        clusterc__node_flush(n);
+    }
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__engine *e = arg;
+    (void)fd; (void)what;
+    e->depth++;
+    clusterc__engine_flush_now(e);
+    clusterc__engine_leave(e);
+}
+
+/* ---------------------------------------------------------- retries */
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__req *r = arg;
+    clusterc__engine *e = r->e;
+    (void)fd; (void)what;
+    e->depth++;
+    backoff_unlink(e, r);
+    r->state = CLUSTERC__REQ_NEW;
+    dispatch(e, r);
+    clusterc__engine_leave(e);
+}
+
+/* Try again after a backoff, within the retry budget. why names the cause. */
+static void retry_later(clusterc__engine *e, clusterc__req *r, int code, const char *why)
+{
+    snprintf(r->last, sizeof(r->last), "%s", why);
+    if (r->pinned || e->draining || r->retries >= e->opt.max_retries) {
+        if (r->internal)
+            fail(e, r, code, "%s", why);
+        else if (r->pinned)
+            fail(e, r, code, "%s: %s", r->name, why);
+        else
+            fail(e, r, code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT ? code : CLUSTERC_ERETRIES,
+                 "%s: gave up after %d retries: %s", r->name, r->retries, why);
+        return;
+    }
+    uint32_t ms = clusterc__backoff_ms(r->retries, (uint32_t)e->opt.retry_backoff_min_ms,
+                                       (uint32_t)e->opt.retry_backoff_max_ms, &e->rng);
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    r->retries++;
+    e->stats.retries++;
+    r->state = CLUSTERC__REQ_BACKOFF;
+    r->target = NULL;   /* re-route: the map may have changed meanwhile */
+    r->asking = 0;
+    backoff_push(e, r);
+    event_add(r->retry_ev, &tv);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__req *r = arg;
+    clusterc__engine *e = r->e;
+    const char *where = "waiting for the slot map";
+    char buf[CLUSTERC__ADDR_MAX + 32];
+    (void)fd; (void)what;
+    if (r->state == CLUSTERC__REQ_QUEUED && r->node) {
+        snprintf(buf, sizeof(buf), "waiting for %s", r->node->name);
+        where = buf;
+        clusterc__refresh_request(e, "command timeout");
+    } else if (r->state == CLUSTERC__REQ_BACKOFF) {
+        where = "between retries";
+    }
+    e->depth++;
+    fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
+         e->opt.command_timeout_ms, where, r->last[0] ? "; last error: " : "", r->last);
+    clusterc__engine_leave(e);
+}
+
+/* ---------------------------------------------------------- replies */
+
+static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
+                    const clusterc__redirect *rd, redisReply *reply)
+{
+    if (r->pinned || e->opt.max_redirects < 0)
+        return 0;   /* not following: the caller gets the reply itself */
+    if (r->redirects >= e->opt.max_redirects) {
+        fail(e, r, CLUSTERC_EREDIRECTS, "%s: too many redirects (%d); last from %s: %.*s",
+             r->name, r->redirects, from->name, (int)reply->len, reply->str);
+        freeReplyObject(reply);
+        return 1;
+    }
+    clusterc__node *to = clusterc__engine_node(e, &rd->target, 1);
+    if (!to) {
+        fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory following a redirect", r->name);
+        freeReplyObject(reply);
+        return 1;
+    }
+    r->redirects++;
+    if (rd->kind == CLUSTERC__ERR_MOVED) {
+        e->stats.moved++;
+        clusterc__engine_patch_slot(e, rd->slot, to);
+        clusterc__refresh_request(e, "MOVED");
+        r->target = NULL;
+        r->asking = 0;
+    } else {
+        e->stats.ask++;
+        r->target = to;   /* only this command, only once: the map stays */
+        r->asking = 1;
+    }
+    freeReplyObject(reply);
+    r->state = CLUSTERC__REQ_NEW;
+    dispatch(e, r);
+    return 1;
+}
+
+/* Transient errors: the command was refused, so it is safe to retry. */
+static int transient(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
+                     clusterc__errkind kind, redisReply *reply)
+{
+    char why[160];
+    if (r->pinned)
+        return 0;
+    if (kind == CLUSTERC__ERR_CLUSTERDOWN || kind == CLUSTERC__ERR_READONLY)
+        clusterc__refresh_request(e, kind == CLUSTERC__ERR_READONLY ? "READONLY" : "CLUSTERDOWN");
+    snprintf(why, sizeof(why), "%s replied %.*s", from->name,
+             (int)(reply->len > 100 ? 100 : reply->len), reply->str);
+    freeReplyObject(reply);
+    retry_later(e, r, CLUSTERC_ERETRIES, why);
+    return 1;
+}
+
+void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
+                               clusterc__req *r, redisReply *reply)
+{
+    clusterc__redirect rd;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        clusterc__errkind k = clusterc__classify_error(reply->str, reply->len, n->addr.host, &rd);
+        int handled = 0;
+        switch (k) {
+        case CLUSTERC__ERR_MOVED:
+        case CLUSTERC__ERR_ASK:
+            handled = redirect(e, r, n, &rd, reply);
+            break;
+        case CLUSTERC__ERR_TRYAGAIN:
+        case CLUSTERC__ERR_CLUSTERDOWN:
+        case CLUSTERC__ERR_LOADING:
+        case CLUSTERC__ERR_MASTERDOWN:
+        case CLUSTERC__ERR_READONLY:
+            handled = transient(e, r, n, k, reply);
+            break;
+        default:
+            break;
+        }
+        if (handled)
+            return;
+    }
+    r->state = CLUSTERC__REQ_NEW;
+    complete(e, r, reply, 0, NULL);
+}
+
+/* The connection holding r is gone. A command that was (maybe partly)
+ * written may have run: repeat it only if it only reads. */
+void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req *r,
+                           int code, const char *msg, int written)
+{
+    r->state = CLUSTERC__REQ_NEW;
+    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ENOMEM) {
+        fail(e, r, code, "%s: %s", r->name, msg);
+        return;
+    }
+    if (written && !(r->flags & CLUSTERC__CMD_READONLY)) {
+        fail(e, r, CLUSTERC_EUNCERTAIN,
+             "%s: %s after the command was sent to %s; not retried since it may have run",
+             r->name, msg, n->name);
+        return;
+    }
+    retry_later(e, r, code, msg);
+}
+
+void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)
+{
+    n->fail_until_us = clusterc__now_us() + 15 * 1000000LL;
+    if (n->dirty) {
+        /* Unlink: the flush list must not hold a closed node. */
+        clusterc__node **pp = &e->dirty;
+        while (*pp && *pp != n)
+            pp = &(*pp)->dirty_next;
+        if (*pp)
+            *pp = n->dirty_next;
+        n->dirty = 0;
+    }
+    /* Only a node of the current map is news; a seed that is down is just
+     * the refresh in progress moving on to the next candidate. */
+    if (!e->dead && !e->draining && e->map_gen > 0 && n->map_gen == e->map_gen)
+        clusterc__refresh_request(e, "connection lost");
+    if (n->retired || e->draining)
+        clusterc__engine_schedule_reap(e);
+}
+
+clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
+                                         int argc, const char **argv,
+                                         clusterc__done_fn *done, void *u1)
+{
+    char *cmd = NULL;
+    clusterc__err err;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+    if (len < 0)
+        return NULL;
+    clusterc__req *r = clusterc__req_new(e, cmd, (size_t)len, done, &err);
+    if (!r)
+        return NULL;
+    r->internal = 1;
+    r->pinned = 1;
+    r->target = n;
+    r->u1 = u1;
+    e->stats.commands--;   /* counted by submit; only callers' commands count */
+    clusterc__engine_submit(e, r);
+    return r;
+}

@@ -1,0 +1,110 @@
+/* engine.h -- the one engine behind both faces (internal).
+ *
+ * A request is a command in RESP form plus its routing facts. The engine
+ * routes it to a node, queues it on that node's connection, and classifies
+ * the reply: done, redirect, retry later, or failure. The faces create
+ * requests and receive completions through req->done.
+ */
+#ifndef CLUSTERC_ENGINE_H
+#define CLUSTERC_ENGINE_H
+#include <stdint.h>
+#include <event2/event.h>
+#include "clusterc/clusterc.h"
+#include "addr.h"
+#include "cmdtable.h"
+#include "errors.h"
+#include "topology.h"
+
+typedef struct clusterc__engine clusterc__engine;
+typedef struct clusterc__node clusterc__node;
+typedef struct clusterc__req clusterc__req;
+
+/*
+ * Completion: exactly once per request. reply is the server's reply (NULL on
+ * failure, then code/msg say why). Ownership of reply passes to the callee.
+ * The engine frees the request itself after the callback returns.
+ */
+typedef void clusterc__done_fn(clusterc__engine *e, clusterc__req *r,
+                               redisReply *reply, int code, const char *msg);
+
+enum clusterc__req_state {
+    CLUSTERC__REQ_NEW = 0,
+    CLUSTERC__REQ_WAITING,   /* on e->waiting: needs a slot map */
+    CLUSTERC__REQ_QUEUED,    /* in a node's FIFO (maybe written) */
+    CLUSTERC__REQ_BACKOFF,   /* retry timer armed */
+    CLUSTERC__REQ_DONE
+};
+
+struct clusterc__req {
+    clusterc__engine *e;
+    char *cmd;                /* RESP text, owned (free()) */
+    size_t len;
+    unsigned flags;           /* CLUSTERC__CMD_* */
+    int slot;                 /* -1 keyless */
+    char name[24];            /* command name for messages, NUL-terminated */
+    uint8_t state;
+    uint8_t asking;           /* send ASKING before it (ASK redirect) */
+    uint8_t internal;         /* engine's own (refresh, COMMAND) */
+    uint8_t pinned;           /* target is fixed: no redirects, no retries */
+    int redirects, retries;
+    clusterc__node *node;     /* QUEUED: the node holding it */
+    uint64_t seq;             /* QUEUED: its FIFO position on that node */
+    clusterc__node *target;   /* ASK target or pinned node, else NULL */
+    uint64_t waited_gen;      /* WAITING: map generation when it started */
+    clusterc__req *wnext, *wprev; /* WAITING list links */
+    clusterc__done_fn *done;
+    void *u1, *u2;            /* the face's data (client, privdata) */
+    void (*fn)(void);         /* the face's callback, cast back by the face */
+    char last[128];           /* last transient error, for the final message */
+    struct event *deadline_ev;/* both live in the same allocation */
+    struct event *retry_ev;
+};
+
+/* Create / free the engine on a caller's event_base. The options must have
+ * been validated (clusterc__options_check). Returns NULL on OOM. */
+clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_options *o);
+
+/* Fail every pending request with code/msg (callbacks run), close all
+ * connections and free. Safe from inside a completion callback: the
+ * engine is then only marked and freed when the callback returns. */
+void clusterc__engine_free(clusterc__engine *e, int code, const char *msg);
+
+/* Stop taking requests; the loop can end once pending ones are done. */
+void clusterc__engine_drain(clusterc__engine *e);
+int clusterc__engine_idle(const clusterc__engine *e);   /* no request pending */
+
+/* A new request for a formatted command (ownership of cmd passes to it).
+ * Returns NULL (and frees cmd) on OOM or when the command is not valid RESP
+ * (err set). */
+clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
+                                 clusterc__done_fn *done, clusterc__err *err);
+
+/* Send a request. Completion always comes later, from the event loop, never
+ * from inside this call. */
+void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r);
+
+/* Write queued output now instead of at the end of the loop turn (the
+ * blocking face calls it to save a loop iteration). */
+void clusterc__engine_flush_now(clusterc__engine *e);
+
+/* Load the slot map now (bootstrap, clusterc_refresh); force skips the rate
+ * limit. */
+void clusterc__engine_refresh(clusterc__engine *e, int force);
+uint64_t clusterc__engine_map_gen(const clusterc__engine *e);   /* maps installed */
+int clusterc__engine_refresh_busy(const clusterc__engine *e);
+uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e); /* finished, ok or not */
+const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e);
+
+struct event_base *clusterc__engine_base(const clusterc__engine *e);
+const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e);
+
+/* Called once when the engine is finally freed (maybe later than
+ * clusterc__engine_free, when that ran inside a callback). */
+void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *arg);
+
+/* Reentrancy guard for callbacks: a face that calls out to the user wraps
+ * the call so a free from inside it is deferred. */
+void clusterc__engine_enter(clusterc__engine *e);
+void clusterc__engine_leave(clusterc__engine *e);  /* may free e */
+
+#endif

@@ -1,0 +1,84 @@
+/* engine_int.h -- the engine's state, shared by engine.c and refresh.c only. */
+#ifndef CLUSTERC_ENGINE_INT_H
+#define CLUSTERC_ENGINE_INT_H
+#include <stdint.h>
+#include "backoff.h"
+#include "conn.h"
+#include "engine.h"
+
+/* A shard as the engine routes it: node pointers, nodes[0] the primary. */
+typedef struct clusterc__shard {
+    clusterc__node **nodes;
+    size_t n;
+} clusterc__shard;
+
+struct clusterc__engine {
+    struct event_base *base;
+    clusterc_options opt;          /* strings below are our own copies */
+    clusterc__addr *seeds;
+    size_t nseeds;
+    struct evdns_base *dns;        /* created on the first host name */
+    const struct timeval *cmd_tv;  /* libevent common timeout: O(1) arming */
+
+    clusterc__node **nodes;        /* every node we know or knew */
+    size_t nnodes, nodes_cap;
+
+    clusterc__shard *shards;
+    size_t nshards;
+    int16_t slot_shard[CLUSTERC__NSLOTS];
+    uint64_t map_gen;              /* 0 until the first map is installed */
+    unsigned keyless_rr;
+
+    const clusterc__cmdtable *cmds;/* learned table, or the built-in one */
+    clusterc__cmdtable *learned;
+    int cmds_state;                /* 0 not asked, 1 asking, 2 learned */
+
+    clusterc__req *wait_head, *wait_tail; /* requests waiting for a map */
+    clusterc__req *backoff_head;   /* requests waiting out a retry backoff */
+
+    struct event *flush_ev;        /* one write per node per loop turn */
+    clusterc__node *dirty;
+    struct event *reap_ev;         /* frees retired nodes outside callbacks */
+
+    /* refresh.c */
+    struct event *refresh_ev;      /* deferred / rate-limited start */
+    struct event *periodic_ev;
+    int refresh_inflight, refresh_again, refresh_scheduled, refresh_force;
+    int64_t last_refresh_us;
+    int use_slots;                 /* server lacks CLUSTER SHARDS */
+    clusterc__addr *cands;         /* nodes to ask, in order */
+    size_t ncands, cand_idx;
+    char refresh_log[CLUSTERC__ERRSTR_MAX];
+    int refresh_code;
+    int refresh_failed;            /* last refresh ended with no map */
+    uint64_t refresh_runs;         /* refreshes finished, either way */
+
+    uint64_t rng;
+    clusterc_stats stats;
+    clusterc__err err;             /* why the last refresh failed */
+    size_t pending;                /* live requests */
+    int depth;                     /* callbacks on the stack */
+    int dead;                      /* free requested */
+    int draining;
+    void (*on_destroy)(void *);
+    void *on_destroy_arg;
+};
+
+int64_t clusterc__now_us(void);
+clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create);
+void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int code, const char *msg);
+void clusterc__engine_schedule_reap(clusterc__engine *e);
+void clusterc__engine_fetch_commands(clusterc__engine *e);
+/* MOVED: point one slot at a node's shard right away (a refresh follows). */
+void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);
+
+/* refresh.c */
+int clusterc__refresh_init(clusterc__engine *e);
+void clusterc__refresh_request(clusterc__engine *e, const char *why);
+void clusterc__refresh_fini(clusterc__engine *e);
+
+/* Internal request to one node: no redirects followed, no retries. */
+clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
+                                         int argc, const char **argv,
+                                         clusterc__done_fn *done, void *u1);
+#endif

@@ -1,0 +1,29 @@
+/* errors.c -- the error table and the per-handle message. */
+#include <stdarg.h>
+#include <stdio.h>
+#include "errors.h"
+
+CLUSTERC_API const char *clusterc_strerror(int code)
+{
+    switch (code) {
+#define CLUSTERC_ERRNO_CASE(name, num, text) case num: return text;
+    CLUSTERC_ERRNO_MAP(CLUSTERC_ERRNO_CASE)
+#undef CLUSTERC_ERRNO_CASE
+    default: return "unknown error";
+    }
+}
+
+void clusterc__err_set(clusterc__err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    e->code = code;
+    va_start(ap, fmt);
+    vsnprintf(e->str, sizeof(e->str), fmt, ap);
+    va_end(ap);
+}
+
+void clusterc__err_clear(clusterc__err *e)
+{
+    e->code = 0;
+    e->str[0] = '\0';
+}

@@ -1,0 +1,18 @@
+/* errors.h -- setting the per-handle error (internal). */
+#ifndef CLUSTERC_ERRORS_H
+#define CLUSTERC_ERRORS_H
+#include <stddef.h>
+#include "clusterc/clusterc.h"
+
+#define CLUSTERC__ERRSTR_MAX 512
+
+typedef struct clusterc__err {
+    int code;
+    char str[CLUSTERC__ERRSTR_MAX];
+} clusterc__err;
+
+/* Set code and a printf-style message. */
+void clusterc__err_set(clusterc__err *e, int code, const char *fmt, ...)
+    CLUSTERC_PRINTF(3, 4);
+void clusterc__err_clear(clusterc__err *e);
+#endif

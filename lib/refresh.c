@@ -1,0 +1,371 @@
+/* refresh.c -- loading and installing the slot map, and the command table.
+ *
+ * Refreshes are coalesced (one in flight; triggers during it cause exactly
+ * one more afterwards) and rate-limited (refresh_min_interval_ms between
+ * starts), so a burst of MOVED replies costs one CLUSTER SHARDS, not one
+ * per reply. The nodes asked are the known ones in random order, then the
+ * seeds; the first valid answer wins, and a malformed one is skipped
+ * without touching the map in use.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "engine_int.h"
+
+static void refresh_start(clusterc__engine *e);
+static void ask_next(clusterc__engine *e);
+
+static void refresh_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__engine *e = arg;
+    (void)fd; (void)what;
+    e->depth++;
+    e->refresh_scheduled = 0;
+    refresh_start(e);
+    clusterc__engine_leave(e);
+}
+
+static void periodic_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__engine *e = arg;
+    (void)fd; (void)what;
+    e->depth++;
+    clusterc__refresh_request(e, "periodic");
+    clusterc__engine_leave(e);
+}
+
+static void arm_periodic(clusterc__engine *e)
+{
+    int ms = e->opt.refresh_interval_ms;
+    if (ms > 0 && e->periodic_ev && !e->draining) {
+        struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+        event_add(e->periodic_ev, &tv);
+    }
+}
+
+int clusterc__refresh_init(clusterc__engine *e)
+{
+    e->refresh_ev = evtimer_new(e->base, refresh_ev_cb, e);
+    e->periodic_ev = evtimer_new(e->base, periodic_cb, e);
+    return e->refresh_ev && e->periodic_ev ? 0 : -1;
+}
+
+void clusterc__refresh_fini(clusterc__engine *e)
+{
+    if (e->refresh_ev) event_free(e->refresh_ev);
+    if (e->periodic_ev) event_free(e->periodic_ev);
+    e->refresh_ev = e->periodic_ev = NULL;
+    free(e->cands);
+    e->cands = NULL;
+    e->ncands = 0;
+}
+
+int clusterc__engine_refresh_busy(const clusterc__engine *e)
+{
+    return e->refresh_inflight || e->refresh_scheduled;
+}
+
+void clusterc__refresh_request(clusterc__engine *e, const char *why)
+{
+    (void)why;
+    if (!e->refresh_ev || e->dead)
+        return;
+    e->stats.refresh_requests++;
+    if (e->refresh_inflight) {
+        e->refresh_again = 1;   /* the answer in flight may predate the change */
+        return;
+    }
+    if (e->refresh_scheduled)
+        return;
+    int64_t wait = e->last_refresh_us + (int64_t)e->opt.refresh_min_interval_ms * 1000
+                   - clusterc__now_us();
+    if (e->last_refresh_us == 0 || wait < 0 || e->refresh_force)
+        wait = 0;
+    struct timeval tv = { (long)(wait / 1000000), (long)(wait % 1000000) };
+    e->refresh_scheduled = 1;
+    event_add(e->refresh_ev, &tv);
+}
+
+void clusterc__engine_refresh(clusterc__engine *e, int force)
+{
+    if (force && !e->refresh_inflight) {
+        if (e->refresh_scheduled && e->refresh_ev)
+            event_del(e->refresh_ev);
+        e->refresh_scheduled = 0;
+        e->refresh_force = 1;
+    }
+    clusterc__refresh_request(e, force ? "forced" : "asked");
+    e->refresh_force = 0;
+}
+
+/* ------------------------------------------------------------ candidates */
+
+/* Known nodes in random order (connected ones first: no dial needed), then
+ * the seeds, without repeats. */
+static int build_candidates(clusterc__engine *e)
+{
+    size_t max = e->nnodes + e->nseeds, k = 0;
+    clusterc__addr *c = malloc((max ? max : 1) * sizeof(*c));
+    if (!c)
+        return -1;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t start = k;
+        for (size_t i = 0; i < e->nnodes; i++) {
+            clusterc__node *n = e->nodes[i];
+            int up = n->state == CLUSTERC__NODE_UP;
+            if (n->retired || n->seed || up != (pass == 0))
+                continue;
+            c[k++] = n->addr;
+        }
+        for (size_t i = k - start; i > 1; i--) {   /* Fisher-Yates */
+            size_t j = clusterc__rand_below(&e->rng, (uint32_t)i);
+            clusterc__addr t = c[start + i - 1];
+            c[start + i - 1] = c[start + j];
+            c[start + j] = t;
+        }
+    }
+    for (size_t i = 0; i < e->nseeds; i++) {
+        size_t j = 0;
+        while (j < k && !(c[j].port == e->seeds[i].port &&
+                          strcmp(c[j].host, e->seeds[i].host) == 0))
+            j++;
+        if (j == k)
+            c[k++] = e->seeds[i];
+    }
+    free(e->cands);
+    e->cands = c;
+    e->ncands = k;
+    e->cand_idx = 0;
+    return 0;
+}
+
+static void refresh_start(clusterc__engine *e)
+{
+    if (e->refresh_inflight || e->dead)
+        return;
+    e->refresh_inflight = 1;
+    e->refresh_again = 0;
+    e->last_refresh_us = clusterc__now_us();
+    e->refresh_log[0] = '\0';
+    e->refresh_code = 0;
+    if (build_candidates(e) < 0) {
+        e->refresh_inflight = 0;
+        return;
+    }
+    ask_next(e);
+}
+
+static void log_failure(clusterc__engine *e, const char *who, int code, const char *what)
+{
+    size_t used = strlen(e->refresh_log);
+    snprintf(e->refresh_log + used, sizeof(e->refresh_log) - used, "%s%s: %s",
+             used ? "; " : "", who, what);
+    /* The most telling code wins: auth problems over connection problems
+     * over bad answers. */
+    if (code == CLUSTERC_EAUTH || e->refresh_code == 0 ||
+        (code == CLUSTERC_ECONNECT && e->refresh_code != CLUSTERC_EAUTH))
+        e->refresh_code = code;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e)
+{
+    return e->refresh_runs;
+}
+
+static void refresh_done(clusterc__engine *e, int ok)
+{
+    e->refresh_inflight = 0;
+    e->refresh_runs++;
+    e->refresh_failed = !ok;
+    if (ok) {
+        clusterc__err_clear(&e->err);
+        clusterc__engine_redispatch_waiting(e, 0, 0, NULL);
+        if (e->cmds_state == 0)
+            clusterc__engine_fetch_commands(e);
+    } else {
+        clusterc__err_set(&e->err, e->refresh_code ? e->refresh_code : CLUSTERC_ETOPOLOGY,
+                          "could not load the slot map: %s",
+                          e->refresh_log[0] ? e->refresh_log : "no node to ask");
+        clusterc__engine_redispatch_waiting(e, 1, e->err.code, e->err.str);
+    }
+    arm_periodic(e);
+    if (e->refresh_again)
+        clusterc__refresh_request(e, "again");
+}
+
+static void install_node_facts(clusterc__node *n, const clusterc__topo_node *t, uint64_t gen)
+{
+    memcpy(n->id, t->id, sizeof(n->id));
+    n->role = t->role;
+    n->health = t->health;
+    n->repl_offset = t->repl_offset;
+    n->map_gen = gen;
+    n->retired = 0;
+    n->seed = 0;
+}
+
+/* Swap in a new map. Nodes are kept by address, so live connections
+ * survive; nodes no longer listed retire and close once idle. */
+static int install(clusterc__engine *e, const clusterc__topology *t)
+{
+    uint64_t gen = e->map_gen + 1;
+    clusterc__shard *sh = calloc(t->nshards ? t->nshards : 1, sizeof(*sh));
+    if (!sh)
+        return -1;
+    for (size_t i = 0; i < t->nshards; i++) {
+        const clusterc__topo_shard *ts = &t->shards[i];
+        sh[i].nodes = calloc(ts->nnodes ? ts->nnodes : 1, sizeof(clusterc__node *));
+        for (size_t j = 0; sh[i].nodes && j < ts->nnodes; j++) {
+            clusterc__node *n = clusterc__engine_node(e, &ts->nodes[j].addr, 1);
+            if (!n)
+                break;
+            install_node_facts(n, &ts->nodes[j], gen);
+            sh[i].nodes[sh[i].n++] = n;
+        }
+        if (!sh[i].nodes || sh[i].n != ts->nnodes) {
+            for (size_t k = 0; k <= i; k++)
+                free(sh[k].nodes);
+            free(sh);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < e->nshards; i++)
+        free(e->shards[i].nodes);
+    free(e->shards);
+    e->shards = sh;
+    e->nshards = t->nshards;
+    memcpy(e->slot_shard, t->slot_shard, sizeof(e->slot_shard));
+    e->map_gen = gen;
+    e->stats.refreshes++;
+    for (size_t i = 0; i < e->nnodes; i++)
+        if (e->nodes[i]->map_gen != gen)
+            e->nodes[i]->retired = 1;
+    clusterc__engine_schedule_reap(e);
+    return 0;
+}
+
+void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to)
+{
+    for (size_t i = 0; i < e->nshards; i++) {
+        if (e->shards[i].n > 0 && e->shards[i].nodes[0] == to) {
+            e->slot_shard[slot] = (int16_t)i;
+            return;
+        }
+    }
+    /* A primary the map does not know yet: a one-node shard until the
+     * refresh that MOVED triggered replaces the whole map. */
+    clusterc__shard *sh = realloc(e->shards, (e->nshards + 1) * sizeof(*sh));
+    if (!sh)
+        return;
+    e->shards = sh;
+    sh[e->nshards].nodes = malloc(sizeof(clusterc__node *));
+    if (!sh[e->nshards].nodes)
+        return;
+    sh[e->nshards].nodes[0] = to;
+    sh[e->nshards].n = 1;
+    to->retired = 0;
+    e->slot_shard[slot] = (int16_t)e->nshards++;
+}
+
+/* ------------------------------------------------------------ asking */
+
+static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
+{
+    clusterc__topology *t = NULL;
+    char err[256];
+    int rc = e->use_slots
+        ? clusterc__topology_from_slots(reply, n->addr.host, &t, err, sizeof(err))
+        : clusterc__topology_from_shards(reply, n->addr.host, &t, err, sizeof(err));
+    if (rc < 0) {
+        char what[320];
+        snprintf(what, sizeof(what), "malformed reply: %s", err);
+        log_failure(e, n->name, CLUSTERC_EPROTOCOL, what);
+        return -1;
+    }
+    rc = install(e, t);
+    clusterc__topology_free(t);
+    if (rc < 0)
+        log_failure(e, n->name, CLUSTERC_ENOMEM, "out of memory installing the map");
+    return rc;
+}
+
+static int lacks_shards(const redisReply *r)
+{
+    /* Redis < 7 answers "ERR Unknown subcommand or wrong number of
+     * arguments for 'SHARDS'" (wording varies by version). */
+    return r->type == REDIS_REPLY_ERROR && r->str &&
+           (strstr(r->str, "nknown subcommand") || strstr(r->str, "nknown command"));
+}
+
+static void on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                   int code, const char *msg)
+{
+    clusterc__node *n = r->u1;
+    if (e->dead) {
+        freeReplyObject(reply);
+        return;
+    }
+    if (!reply) {
+        log_failure(e, n->name, code, msg);
+    } else if (!e->use_slots && lacks_shards(reply)) {
+        e->use_slots = 1;
+        e->cand_idx--;      /* same node, older command */
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        log_failure(e, n->name, CLUSTERC_ETOPOLOGY, reply->str);
+    } else if (parse_map(e, n, reply) == 0) {
+        freeReplyObject(reply);
+        refresh_done(e, 1);
+        return;
+    }
+    freeReplyObject(reply);
+    ask_next(e);
+}
+
+static void ask_next(clusterc__engine *e)
+{
+    while (e->cand_idx < e->ncands) {
+        clusterc__addr *a = &e->cands[e->cand_idx++];
+        clusterc__node *n = clusterc__engine_node(e, a, 1);
+        if (!n)
+            continue;
+        if (n->map_gen == 0 && e->map_gen == 0)
+            n->seed = 1;
+        const char *argv[2] = { "CLUSTER", e->use_slots ? "SLOTS" : "SHARDS" };
+        if (clusterc__engine_internal(e, n, 2, argv, on_map, n))
+            return;
+    }
+    refresh_done(e, 0);
+}
+
+/* ------------------------------------------------------ command table */
+
+static void on_commands(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                        int code, const char *msg)
+{
+    clusterc__cmdtable *t = NULL;
+    char err[256];
+    (void)r; (void)code; (void)msg;
+    if (!e->dead && reply && reply->type == REDIS_REPLY_ARRAY &&
+        clusterc__cmdtable_from_reply(reply, &t, err, sizeof(err)) == 0) {
+        clusterc__cmdtable_free(e->learned);
+        e->learned = t;
+        e->cmds = t;
+        e->cmds_state = 2;
+    } else if (!e->dead) {
+        e->cmds_state = 0;   /* keep the built-in table; ask after the next map */
+    }
+    freeReplyObject(reply);
+}
+
+void clusterc__engine_fetch_commands(clusterc__engine *e)
+{
+    const char *argv[1] = { "COMMAND" };
+    if (e->nshards == 0 || e->shards[0].n == 0 || e->draining)
+        return;
+    e->cmds_state = 1;
+    if (!clusterc__engine_internal(e, e->shards[0].nodes[0], 1, argv, on_commands, NULL))
+        e->cmds_state = 0;
+}

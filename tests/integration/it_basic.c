@@ -1,0 +1,226 @@
+/* it_basic.c -- both faces against a 3+3 cluster: many keys, pipelining,
+ * error replies, keyless commands, graceful and immediate close. Ports
+ * 30000-30005. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "itest.h"
+
+#define NKEYS 10000
+static harness *H;
+
+static int setup(void **state)
+{
+    (void)state;
+    H = harness_start(30000, 3, 1, NULL);
+    return H ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_stop(H);
+    return 0;
+}
+
+static void test_set_get_many_sync(void **state)
+{
+    (void)state;
+    clusterc_client *c = it_client(H, NULL);
+    char key[32], val[32];
+    static unsigned char seen[CLUSTERC_SLOTS];
+    int slots = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        snprintf(val, sizeof(val), "val:%d", i);
+        redisReply *r = clusterc_command(c, "SET %s %s", key, val);
+        if (!r)
+            fail_msg("SET %s: %s", key, clusterc_errstr(c));
+        it_expect_str(r, "OK");
+        freeReplyObject(r);
+        int s = clusterc_keyslot(key, strlen(key));
+        slots += !seen[s];
+        seen[s] = 1;
+    }
+    for (int i = 0; i < NKEYS; i++) {
+        snprintf(key, sizeof(key), "key:%d", i);
+        snprintf(val, sizeof(val), "val:%d", i);
+        redisReply *r = clusterc_command(c, "GET %s", key);
+        if (!r)
+            fail_msg("GET %s: %s", key, clusterc_errstr(c));
+        it_expect_str(r, val);
+        freeReplyObject(r);
+    }
+    assert_true(slots > 4000);   /* the keys cover every node many times over */
+    clusterc_stats st;
+    clusterc_get_stats(c, &st);
+    assert_int_equal(st.moved, 0);
+    assert_int_equal(st.failures, 0);
+    clusterc_free(c);
+}
+
+static void test_pipeline_in_order(void **state)
+{
+    (void)state;
+    clusterc_client *c = it_client(H, NULL);
+    char key[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(key, sizeof(key), "pipe:%d", i);
+        if (i % 2 == 0)
+            assert_int_equal(clusterc_append_command(c, "SET %s %d", key, i), 0);
+        else
+            assert_int_equal(clusterc_append_command(c, "INCR pipe:%d", i - 1), 0);
+    }
+    for (int i = 0; i < 1000; i++) {
+        void *v;
+        if (clusterc_get_reply(c, &v) != 0)
+            fail_msg("reply %d: %s", i, clusterc_errstr(c));
+        redisReply *r = v;
+        if (i % 2 == 0) {
+            it_expect_str(r, "OK");
+        } else {
+            assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+            assert_int_equal(r->integer, i);   /* (i-1) + 1 */
+        }
+        freeReplyObject(r);
+    }
+    void *v;
+    assert_int_equal(clusterc_get_reply(c, &v), -1);
+    assert_int_equal(clusterc_error(c), CLUSTERC_EUSAGE);
+    clusterc_free(c);
+}
+
+static void test_error_replies_are_replies(void **state)
+{
+    (void)state;
+    clusterc_client *c = it_client(H, NULL);
+    redisReply *r = clusterc_command(c, "SET %s %s", "wt", "x");
+    freeReplyObject(r);
+    r = clusterc_command(c, "LPUSH %s %s", "wt", "y");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "WRONGTYPE"));
+    freeReplyObject(r);
+    /* Keys in different slots: the server's CROSSSLOT error, not a crash. */
+    r = clusterc_command(c, "MSET %s 1 %s 2", "a", "b");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "CROSSSLOT"));
+    freeReplyObject(r);
+    r = clusterc_command(c, "MSET {t}a 1 {t}b 2");
+    it_expect_str(r, "OK");
+    freeReplyObject(r);
+    r = clusterc_command(c, "NOSUCHCOMMAND x");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = clusterc_command(c, "PING");
+    it_expect_str(r, "PONG");
+    freeReplyObject(r);
+    r = clusterc_command(c, "MGET {t}a {t}b");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 2);
+    freeReplyObject(r);
+    clusterc_free(c);
+}
+
+/* ------------------------------------------------------------- async face */
+
+typedef struct counter {
+    int ok, failed, expected, done;
+    int check_value;
+} counter;
+
+static void on_reply(clusterc_async *a, redisReply *r, void *pd)
+{
+    counter *k = pd;
+    if (!r) {
+        k->failed++;
+        fprintf(stderr, "async failure: %s\n", clusterc_async_errstr(a));
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        k->failed++;
+        fprintf(stderr, "async error reply: %s\n", r->str);
+    } else {
+        k->ok++;
+    }
+    if (k->ok + k->failed == k->expected)
+        k->done = 1;
+}
+
+static void test_async_many(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = harness_seeds(H);
+    clusterc_async *a = clusterc_async_connect(base, &o);
+    assert_non_null(a);
+    assert_int_equal(clusterc_async_error(a), 0);
+    counter k = { 0, 0, NKEYS, 0, 0 };
+    for (int i = 0; i < NKEYS; i++)
+        assert_int_equal(clusterc_async_command(a, on_reply, &k, "SET akey:%d %d", i, i), 0);
+    assert_true(it_loop_until(base, &k.done, 20000));
+    assert_int_equal(k.ok, NKEYS);
+    /* Now read them back. */
+    counter g = { 0, 0, NKEYS, 0, 0 };
+    for (int i = 0; i < NKEYS; i++)
+        assert_int_equal(clusterc_async_command(a, on_reply, &g, "GET akey:%d", i), 0);
+    assert_true(it_loop_until(base, &g.done, 20000));
+    assert_int_equal(g.ok, NKEYS);
+    /* Graceful close: what is queued completes, then the loop ends. */
+    counter d = { 0, 0, 100, 0, 0 };
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(clusterc_async_command(a, on_reply, &d, "GET akey:%d", i), 0);
+    clusterc_async_disconnect(a);
+    assert_int_equal(clusterc_async_command(a, on_reply, &d, "GET x"), -1);
+    assert_int_equal(clusterc_async_error(a), CLUSTERC_ECLOSED);
+    event_base_dispatch(base);   /* returns only when nothing is left */
+    assert_int_equal(d.ok, 100);
+    clusterc_async_free(a);
+    event_base_free(base);
+}
+
+typedef struct freer {
+    int calls, nulls;
+} freer;
+
+static void free_in_callback(clusterc_async *a, redisReply *r, void *pd)
+{
+    freer *f = pd;
+    f->calls++;
+    if (!r)
+        f->nulls++;
+    if (f->calls == 1)
+        clusterc_async_free(a);   /* the rest run now, with NULL */
+}
+
+static void test_async_free_inside_callback(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = harness_seeds(H);
+    clusterc_async *a = clusterc_async_connect(base, &o);
+    freer f = { 0, 0 };
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(clusterc_async_command(a, free_in_callback, &f, "GET akey:%d", i), 0);
+    event_base_dispatch(base);
+    assert_int_equal(f.calls, 50);
+    assert_true(f.nulls >= 1);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_set_get_many_sync),
+        cmocka_unit_test(test_pipeline_in_order),
+        cmocka_unit_test(test_error_replies_are_replies),
+        cmocka_unit_test(test_async_many),
+        cmocka_unit_test(test_async_free_inside_callback),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,24 @@
+/* itest.h -- shared helpers for the integration tests (cmocka + harness). */
+#ifndef CLUSTERC_ITEST_H
+#define CLUSTERC_ITEST_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <clusterc/async.h>
+#include <clusterc/clusterc.h>
+#include "harness.h"
+
+/* A blocking client on the harness's seeds; opts may be NULL (defaults). */
+clusterc_client *it_client(const harness *h, const clusterc_options *opts);
+
+/* Run base until *flag is non-zero or timeout_ms passes; returns *flag. */
+int it_loop_until(struct event_base *base, const int *flag, int timeout_ms);
+
+/* Milliseconds on a monotonic clock. */
+int64_t it_now_ms(void);
+
+/* Assert that r is a reply of the given type (and free nothing). */
+void it_expect_str(redisReply *r, const char *want);
+#endif
