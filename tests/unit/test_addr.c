@@ -1,0 +1,142 @@
+/* test_addr.c -- host:port parsing, formatting and seed lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "addr.h"
+
+/* Parse from a malloc'ed buffer of exactly strlen(s) bytes, so ASan and
+ * valgrind catch any read past len. */
+static int parse(const char *s, clusterc__addr *a, char *err, size_t cap)
+{
+    size_t n = strlen(s);
+    char *buf = malloc(n ? n : 1);
+    memcpy(buf, s, n);
+    int rc = clusterc__addr_parse(buf, n, a, err, cap);
+    free(buf);
+    return rc;
+}
+
+static void ok(const char *s, const char *host, int port)
+{
+    clusterc__addr a;
+    char err[128] = "";
+    assert_int_equal(parse(s, &a, err, sizeof(err)), 0);
+    assert_string_equal(a.host, host);
+    assert_int_equal(a.port, port);
+}
+
+static void bad(const char *s, const char *why)
+{
+    clusterc__addr a;
+    char err[256] = "";
+    assert_int_equal(parse(s, &a, err, sizeof(err)), -1);
+    if (strstr(err, why) == NULL)
+        fail_msg("\"%s\": error \"%s\" lacks \"%s\"", s, err, why);
+}
+
+static void test_forms(void **state)
+{
+    (void)state;
+    ok("127.0.0.1:7000", "127.0.0.1", 7000);
+    ok("redis-1.example.com:6379", "redis-1.example.com", 6379);
+    ok("[::1]:7001", "::1", 7001);
+    ok("[fe80::1%eth0]:7001", "fe80::1%eth0", 7001);
+    ok("::1:7001", "::1", 7001);
+    ok("2001:db8::2:65535", "2001:db8::2", 65535);
+    ok(":7001", "", 7001);
+    ok("[]:1", "", 1);
+    ok("h:1", "h", 1);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    bad("", "missing port");
+    bad("localhost", "missing port");
+    bad("localhost:", "missing port");
+    bad("[::1]", "missing port");
+    bad("[::1]:", "missing port");
+    bad("[::1]7001", "missing port");
+    bad("[::1:7001", "missing ']'");
+    bad("h:0", "port");
+    bad("h:65536", "port");
+    bad("h:99999999", "port");
+    bad("h:-1", "port");
+    bad("h:+1", "port");
+    bad("h:7a", "port");
+    bad("h:7 ", "port");
+    bad("h 1:7000", "invalid character");
+    /* The error names the text. */
+    bad("nohost", "\"nohost\"");
+    char longhost[CLUSTERC__HOST_MAX + 8];
+    memset(longhost, 'a', CLUSTERC__HOST_MAX);
+    strcpy(longhost + CLUSTERC__HOST_MAX, ":1");
+    bad(longhost, "too long");
+    /* The longest host that fits. */
+    longhost[CLUSTERC__HOST_MAX - 1] = ':';
+    longhost[CLUSTERC__HOST_MAX] = '9';
+    longhost[CLUSTERC__HOST_MAX + 1] = '\0';
+    clusterc__addr a;
+    assert_int_equal(parse(longhost, &a, NULL, 0), 0);
+    assert_int_equal(strlen(a.host), CLUSTERC__HOST_MAX - 1);
+}
+
+static void test_format(void **state)
+{
+    (void)state;
+    char buf[CLUSTERC__ADDR_MAX];
+    assert_string_equal(clusterc__addr_format(buf, sizeof(buf), "10.0.0.1", 7000), "10.0.0.1:7000");
+    assert_string_equal(clusterc__addr_format(buf, sizeof(buf), "::1", 7001), "[::1]:7001");
+    char small[6];
+    assert_string_equal(clusterc__addr_format(small, sizeof(small), "abcdef", 1), "abcde");
+    /* Round trip. */
+    clusterc__addr a;
+    assert_int_equal(parse(clusterc__addr_format(buf, sizeof(buf), "fe80::2", 9), &a, NULL, 0), 0);
+    assert_string_equal(a.host, "fe80::2");
+    assert_int_equal(a.port, 9);
+}
+
+static void test_seeds(void **state)
+{
+    (void)state;
+    clusterc__addr *v = NULL;
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(clusterc__seeds_parse(" a:1, [::1]:2 ,,b:3 , ", &v, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0].host, "a");
+    assert_int_equal(v[0].port, 1);
+    assert_string_equal(v[1].host, "::1");
+    assert_int_equal(v[1].port, 2);
+    assert_string_equal(v[2].host, "b");
+    free(v);
+
+    assert_int_equal(clusterc__seeds_parse("one:1", &v, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 1);
+    free(v);
+
+    assert_int_equal(clusterc__seeds_parse("a:1,b:0,c:3", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"b:0\""));
+    assert_int_equal(clusterc__seeds_parse("a:1,nope", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"nope\""));
+    assert_int_equal(clusterc__seeds_parse("", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "empty"));
+    assert_int_equal(clusterc__seeds_parse(" , ,", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "empty"));
+    assert_int_equal(clusterc__seeds_parse(NULL, &v, &n, err, sizeof(err)), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forms),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_seeds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
