@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tests/run.sh -- the one test command: install missing build/test packages
+# (Debian, as root), configure, build and run every ctest test.
+#
+# Env knobs:
+#   CC                  compiler (default: cmake's choice)
+#   BUILD_DIR           build directory (default build/, or build-asan/ when sanitizing)
+#   CLUSTERC_SANITIZE=1 ASan+UBSan build (-DCLUSTERC_SANITIZE=ON)
+#   CTEST_ARGS          extra ctest arguments, e.g. "-L unit" or "-R keyslot"
+#   CTEST_TIMEOUT       default per-test timeout in seconds (default 300)
+#   CLUSTERC_WERROR=OFF to build without -Werror (default ON)
+# Redis servers started by the tests die with them: the cluster harness
+# leaves a watchdog per cluster that kills them when the test process exits.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+sanitize=${CLUSTERC_SANITIZE:-0}
+if [ "$sanitize" = 1 ]; then
+  build=${BUILD_DIR:-build-asan}
+else
+  build=${BUILD_DIR:-build}
+fi
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+
+packages=(libhiredis-dev libevent-dev libcmocka-dev redis-server redis-tools cmake
+          pkg-config gcc clang valgrind python3 strace)
+
+install_missing() {
+  local missing=() p
+  for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "run.sh: missing packages (need root to install): ${missing[*]}" >&2
+    return 1
+  fi
+  echo "== apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+}
+
+configure() {
+  local san=OFF type=RelWithDebInfo
+  if [ "$sanitize" = 1 ]; then san=ON; type=Debug; fi
+  echo "== configure $build (CC=${CC:-default}, sanitize=$san)"
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="$type" \
+    -DCLUSTERC_WERROR="${CLUSTERC_WERROR:-ON}" -DCLUSTERC_SANITIZE="$san"
+}
+
+if command -v dpkg >/dev/null; then install_missing; fi
+configure
+echo "== build"
+cmake --build "$build" -j2
+
+if [ "$sanitize" = 1 ]; then
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+echo "== ctest ${CTEST_ARGS:-}"
+# shellcheck disable=SC2086 # CTEST_ARGS is a list of words on purpose
+ctest --test-dir "$build" --output-on-failure -j2 --timeout "${CTEST_TIMEOUT:-300}" ${CTEST_ARGS:-}
