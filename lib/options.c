@@ -12,7 +12,7 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o)
     o->connect_timeout_ms = 1000;
     o->command_timeout_ms = 2000;
     o->max_redirects = 3;
-    o->max_retries = 5;
+    o->max_retries = 16;
     o->retry_backoff_min_ms = 8;
     o->retry_backoff_max_ms = 512;
     o->refresh_min_interval_ms = 1000;

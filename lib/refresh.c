@@ -247,8 +247,27 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
     return 0;
 }
 
+/* Swap a replica into the primary's place: its shard's slots follow it. */
+static int promote_in_shard(clusterc__shard *sh, clusterc__node *to)
+{
+    for (size_t j = 1; j < sh->n; j++) {
+        if (sh->nodes[j] == to) {
+            sh->nodes[j] = sh->nodes[0];
+            sh->nodes[0] = to;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to)
 {
+    int cur = e->slot_shard[slot];
+    /* MOVED to a replica of the slot's own shard means a failover: every
+     * slot of the shard moved with it, so patch them all at once instead of
+     * paying one MOVED per slot until the refresh lands. */
+    if (cur >= 0 && promote_in_shard(&e->shards[cur], to))
+        return;
     for (size_t i = 0; i < e->nshards; i++) {
         if (e->shards[i].n > 0 && e->shards[i].nodes[0] == to) {
             e->slot_shard[slot] = (int16_t)i;

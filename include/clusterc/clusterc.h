@@ -101,7 +101,8 @@ typedef struct clusterc_options {
     int max_redirects;         /* MOVED/ASK followed per command; default 3;
                                   -1 = never follow (the redirect is an error) */
     int max_retries;           /* TRYAGAIN/CLUSTERDOWN/LOADING/lost-connection
-                                  retries per command; default 5 */
+                                  retries per command, within its deadline;
+                                  default 16 */
     int retry_backoff_min_ms;  /* first retry waits about this; default 8 */
     int retry_backoff_max_ms;  /* backoff cap (exponential, full jitter);
                                   default 512 */

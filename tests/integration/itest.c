@@ -1,5 +1,6 @@
 /* itest.c -- shared helpers for the integration tests. */
 #define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include "itest.h"
@@ -54,4 +55,40 @@ void it_expect_str(redisReply *r, const char *want)
         fail_msg("reply type %d (%s), want \"%s\"", r->type,
                  r->type == REDIS_REPLY_ERROR ? r->str : "-", want);
     assert_string_equal(r->str, want);
+}
+
+const char *it_id_of_port(const harness *h, int port)
+{
+    for (int i = 0; i < harness_count(h); i++)
+        if (harness_port(h, i) == port)
+            return harness_id(h, i);
+    fail_msg("no node on port %d", port);
+    return NULL;
+}
+
+int it_other_master(const harness *h, int not_port)
+{
+    for (int i = 0; i < harness_count(h); i++)
+        if (harness_port(h, i) != not_port && strcmp(harness_role(h, i), "master") == 0)
+            return harness_port(h, i);
+    fail_msg("no other master than %d", not_port);
+    return -1;
+}
+
+void it_node_ok(harness *h, int port, const char *fmt, ...)
+{
+    char cmd[512];
+    va_list ap;
+    (void)h;   /* harness_connect knows the password of the running harness */
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    redisContext *c = harness_connect(port);
+    if (!c)
+        fail_msg("cannot connect to %d for: %s", port, cmd);
+    redisReply *r = redisCommand(c, cmd);
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        fail_msg("%d: %s -> %s", port, cmd, r ? r->str : c->errstr);
+    freeReplyObject(r);
+    redisFree(c);
 }

@@ -22,3 +22,12 @@ int64_t it_now_ms(void);
 /* Assert that r is a reply of the given type (and free nothing). */
 void it_expect_str(redisReply *r, const char *want);
 #endif
+
+/* The node id of the node on port, or fail the test. */
+const char *it_id_of_port(const harness *h, int port);
+
+/* A master port other than `not`, or fail. */
+int it_other_master(const harness *h, int not_port);
+
+/* Run a command on a node and require a +OK / non-error reply. */
+void it_node_ok(harness *h, int port, const char *fmt, ...);
