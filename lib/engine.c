@@ -624,13 +624,17 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
 {
     r->state = CLUSTERC__REQ_NEW;
     if (code == CLUSTERC_EAUTH || code == CLUSTERC_ENOMEM) {
-        fail(e, r, code, "%s: %s", r->name, msg);
+        if (r->internal)
+            fail(e, r, code, "%s", msg);
+        else
+            fail(e, r, code, "%s: %s", r->name, msg);
         return;
     }
     if (written && !(r->flags & CLUSTERC__CMD_READONLY)) {
+        (void)n;   /* msg names the node */
         fail(e, r, CLUSTERC_EUNCERTAIN,
-             "%s: %s after the command was sent to %s; not retried since it may have run",
-             r->name, msg, n->name);
+             "%s: %s, after the command was sent; not retried since it may have run",
+             r->name, msg);
         return;
     }
     retry_later(e, r, code, msg);

@@ -159,8 +159,9 @@ static void refresh_start(clusterc__engine *e)
 static void log_failure(clusterc__engine *e, const char *who, int code, const char *what)
 {
     size_t used = strlen(e->refresh_log);
-    snprintf(e->refresh_log + used, sizeof(e->refresh_log) - used, "%s%s: %s",
-             used ? "; " : "", who, what);
+    int named = strstr(what, who) != NULL;   /* most messages name the node */
+    snprintf(e->refresh_log + used, sizeof(e->refresh_log) - used, "%s%s%s%s",
+             used ? "; " : "", named ? "" : who, named ? "" : ": ", what);
     /* The most telling code wins: auth problems over connection problems
      * over bad answers. */
     if (code == CLUSTERC_EAUTH || e->refresh_code == 0 ||

@@ -1,0 +1,215 @@
+/* it_fake.c -- what a real server will not do on demand, played by the
+ * scripted fake server (tests/fake/fake_server.py): malformed topology
+ * replies, a connection dropped mid-reply, garbage bytes, a MOVED loop.
+ * Ports 20500-20509. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "itest.h"
+
+#define PA 20501
+#define PB 20502
+
+/* A CLUSTER SHARDS reply: one shard, every slot, on 127.0.0.1:port. */
+static void shards_for(int port, char *out, size_t cap)
+{
+    snprintf(out, cap,
+             "*1\\r\\n*4\\r\\n$5\\r\\nslots\\r\\n*2\\r\\n:0\\r\\n:16383\\r\\n"
+             "$5\\r\\nnodes\\r\\n*1\\r\\n*14\\r\\n"
+             "$2\\r\\nid\\r\\n$40\\r\\n%040d\\r\\n$4\\r\\nport\\r\\n:%d\\r\\n"
+             "$2\\r\\nip\\r\\n$9\\r\\n127.0.0.1\\r\\n$8\\r\\nendpoint\\r\\n$9\\r\\n127.0.0.1\\r\\n"
+             "$4\\r\\nrole\\r\\n$6\\r\\nmaster\\r\\n$18\\r\\nreplication-offset\\r\\n:0\\r\\n"
+             "$6\\r\\nhealth\\r\\n$6\\r\\nonline\\r\\n", port, port);
+}
+
+typedef struct fake { FILE *p; char files[2][64]; } fake;
+
+/* Start fake nodes on PA (script a) and, when b != NULL, PB (script b). */
+static fake *fake_start_t(const char *a, const char *b, int timeout_s)
+{
+    fake *f = calloc(1, sizeof(*f));
+    char cmd[512], line[128];
+    const char *scripts[2] = { a, b };
+    int n = b ? 2 : 1;
+    for (int i = 0; i < n; i++) {
+        snprintf(f->files[i], sizeof(f->files[i]), "/tmp/clusterc-fake-XXXXXX");
+        int fd = mkstemp(f->files[i]);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, scripts[i], strlen(scripts[i])), (ssize_t)strlen(scripts[i]));
+        close(fd);
+    }
+    snprintf(cmd, sizeof(cmd), "%s %s --timeout %d --listen %d:%s%s%s%s", PYTHON, FAKE_SERVER, timeout_s,
+             PA, f->files[0], b ? " --listen " : "", b ? "20502:" : "", b ? f->files[1] : "");
+    f->p = popen(cmd, "r");
+    assert_non_null(f->p);
+    assert_non_null(fgets(line, sizeof(line), f->p));
+    assert_non_null(strstr(line, "READY"));
+    return f;
+}
+
+static fake *fake_start(const char *a, const char *b)
+{
+    return fake_start_t(a, b, 20);
+}
+
+static void fake_stop(fake *f)
+{
+    /* The scripts end by themselves (or at --timeout); LOOP scripts are
+     * ended by closing their stdout reader after the run. */
+    pclose(f->p);
+    unlink(f->files[0]);
+    if (f->files[1][0])
+        unlink(f->files[1]);
+    free(f);
+}
+
+static clusterc_client *client(const char *seeds, int max_redirects)
+{
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = seeds;
+    o.max_redirects = max_redirects;
+    o.command_timeout_ms = 1500;
+    return clusterc_connect(&o);
+}
+
+static char script[8192];
+static char good[2048];
+
+static void test_malformed_shards_at_bootstrap(void **state)
+{
+    (void)state;
+    snprintf(script, sizeof(script),
+             "EXPECT CLUSTER SHARDS\nSEND *1\\r\\n:42\\r\\n\n");
+    fake *f = fake_start(script, NULL);
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), CLUSTERC_EPROTOCOL);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_non_null(strstr(clusterc_errstr(c), "127.0.0.1:20501"));
+    assert_non_null(strstr(clusterc_errstr(c), "malformed"));
+    clusterc_free(c);
+    fake_stop(f);
+}
+
+static void test_malformed_map_keeps_old_one(void **state)
+{
+    (void)state;
+    shards_for(PA, good, sizeof(good));
+    snprintf(script, sizeof(script),
+             "ALWAYS COMMAND => -ERR no COMMAND here\\r\\n\n"
+             "EXPECT CLUSTER SHARDS\nSEND %s\n"
+             "EXPECT GET foo\nSEND $3\\r\\nbar\\r\\n\n"
+             "EXPECT CLUSTER SHARDS\nSEND *1\\r\\n*2\\r\\n$5\\r\\nslots\\r\\n*2\\r\\n:0\\r\\n:99999\\r\\n\n"
+             "EXPECT GET foo\nSEND $3\\r\\nbaz\\r\\n\n", good);
+    fake *f = fake_start(script, NULL);
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    redisReply *r = clusterc_command(c, "GET foo");
+    it_expect_str(r, "bar");
+    freeReplyObject(r);
+    assert_int_equal(clusterc_refresh(c), -1);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_non_null(strstr(clusterc_errstr(c), "malformed"));
+    r = clusterc_command(c, "GET foo");   /* the old map still routes */
+    it_expect_str(r, "baz");
+    freeReplyObject(r);
+    clusterc_free(c);
+    fake_stop(f);
+}
+
+static void test_dropped_mid_reply(void **state)
+{
+    (void)state;
+    shards_for(PA, good, sizeof(good));
+    snprintf(script, sizeof(script),
+             "ALWAYS COMMAND => -ERR no COMMAND here\\r\\n\n"
+             "ALWAYS CLUSTER SHARDS => %s\n"
+             "EXPECT GET foo\nSEND $10\\r\\nabc\nCLOSE\n"
+             "ACCEPT\nEXPECT GET foo\nSEND $3\\r\\nbar\\r\\n\n"
+             "EXPECT SET foo x\nSEND +O\nCLOSE\n", good);
+    fake *f = fake_start(script, NULL);
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    /* A read is safe to repeat: it is sent again after reconnecting. */
+    redisReply *r = clusterc_command(c, "GET foo");
+    it_expect_str(r, "bar");
+    freeReplyObject(r);
+    /* A write may have run: it fails and says so. */
+    r = clusterc_command(c, "SET foo x");
+    assert_null(r);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_int_equal(clusterc_error(c), CLUSTERC_EUNCERTAIN);
+    assert_non_null(strstr(clusterc_errstr(c), "may have run"));
+    clusterc_free(c);
+    fake_stop(f);
+}
+
+static void test_garbage_bytes(void **state)
+{
+    (void)state;
+    shards_for(PA, good, sizeof(good));
+    snprintf(script, sizeof(script),
+             "ALWAYS COMMAND => -ERR no COMMAND here\\r\\n\n"
+             "ALWAYS CLUSTER SHARDS => %s\n"
+             "EXPECT SET k v\nSENDRAW 00ff13370d0a\n"
+             "ACCEPT\nEXPECT GET k\nSEND $1\\r\\nv\\r\\n\n", good);
+    fake *f = fake_start(script, NULL);
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    redisReply *r = clusterc_command(c, "SET k v");
+    assert_null(r);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_non_null(strstr(clusterc_errstr(c), "protocol error"));
+    assert_non_null(strstr(clusterc_errstr(c), "127.0.0.1:20501"));
+    r = clusterc_command(c, "GET k");   /* a fresh connection works again */
+    it_expect_str(r, "v");
+    freeReplyObject(r);
+    clusterc_free(c);
+    fake_stop(f);
+}
+
+static void test_moved_loop(void **state)
+{
+    (void)state;
+    char other[2048];
+    shards_for(PA, good, sizeof(good));
+    shards_for(PB, other, sizeof(other));
+    static char sa[8192], sb[8192];
+    snprintf(sa, sizeof(sa), "ALWAYS COMMAND => -ERR no\\r\\n\nALWAYS CLUSTER SHARDS => %s\n"
+             "EXPECT GET *\nSEND -MOVED 12182 127.0.0.1:20502\\r\\n\nLOOP\n", good);
+    snprintf(sb, sizeof(sb), "ALWAYS COMMAND => -ERR no\\r\\n\nALWAYS CLUSTER SHARDS => %s\n"
+             "EXPECT GET *\nSEND -MOVED 12182 127.0.0.1:20501\\r\\n\nLOOP\n", other);
+    fake *f = fake_start_t(sa, sb, 4);   /* LOOP scripts end at the timeout */
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    redisReply *r = clusterc_command(c, "GET foo");
+    assert_null(r);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_int_equal(clusterc_error(c), CLUSTERC_EREDIRECTS);
+    assert_non_null(strstr(clusterc_errstr(c), "too many redirects (3)"));
+    assert_non_null(strstr(clusterc_errstr(c), "MOVED 12182"));
+    clusterc_free(c);
+    /* max_redirects = -1: not followed; the caller gets the MOVED reply. */
+    c = client("127.0.0.1:20501", -1);
+    r = clusterc_command(c, "GET foo");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "MOVED 12182 127.0.0.1:20502"));
+    freeReplyObject(r);
+    clusterc_free(c);
+    fake_stop(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_malformed_shards_at_bootstrap),
+        cmocka_unit_test(test_malformed_map_keeps_old_one),
+        cmocka_unit_test(test_dropped_mid_reply),
+        cmocka_unit_test(test_garbage_bytes),
+        cmocka_unit_test(test_moved_loop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
