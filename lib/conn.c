@@ -407,6 +407,20 @@ int clusterc__node_send(clusterc__node *n, clusterc__req *r)
     return 0;
 }
 
+int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len)
+{
+    if (n->state == CLUSTERC__NODE_DOWN) {
+        if (queue_handshake(n) < 0)
+            return -1;
+        start_connect(n);
+    }
+    if (queue_cmd(n, NULL, CLUSTERC__FIFO_SKIP, cmd, len) < 0)
+        return -1;
+    if (n->state == CLUSTERC__NODE_UP)
+        clusterc__engine_mark_dirty(n->e, n);
+    return 0;
+}
+
 void clusterc__node_flush(clusterc__node *n)
 {
     while (n->state == CLUSTERC__NODE_UP && n->opos < n->olen) {

@@ -74,6 +74,10 @@ clusterc__node *clusterc__node_new(clusterc__engine *e, const clusterc__addr *a)
  * node is down. Returns 0, or -1 on OOM (nothing queued). */
 int clusterc__node_send(clusterc__node *n, clusterc__req *r);
 
+/* Queue a command whose reply nobody wants (MULTI of a transaction whose
+ * +OK was already given). Returns 0 or -1 on OOM. */
+int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len);
+
 /* Write what is queued (no-op unless connected). */
 void clusterc__node_flush(clusterc__node *n);
 

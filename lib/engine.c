@@ -313,6 +313,10 @@ static void complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
 {
     detach(e, r);
     event_del(r->deadline_ev);
+    if (r->synth) {   /* a local answer that never went out */
+        freeReplyObject(r->synth);
+        r->synth = NULL;
+    }
     r->state = CLUSTERC__REQ_DONE;
     if (!reply)
         e->stats.failures++;
@@ -374,10 +378,21 @@ void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
     e->pending++;
     e->stats.commands++;
     event_add(r->deadline_ev, e->cmd_tv);
+    if (!r->internal && clusterc__tx_submit(e, r))
+        return;   /* answered locally, or pinned to the transaction's node */
     dispatch(e, r);
 }
 
-static clusterc__node *route_keyless(clusterc__engine *e)
+void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply)
+{
+    static const struct timeval now = { 0, 0 };
+    r->synth = reply;   /* retry_cb completes it from the loop */
+    r->state = CLUSTERC__REQ_BACKOFF;
+    backoff_push(e, r);
+    event_add(r->retry_ev, &now);
+}
+
+clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e)
 {
     for (size_t i = 0; i < e->nshards; i++) {
         clusterc__shard *s = &e->shards[(e->keyless_rr + i) % e->nshards];
@@ -390,14 +405,14 @@ static clusterc__node *route_keyless(clusterc__engine *e)
 }
 
 /* Where the request goes now; NULL when it has to wait for a map. */
-static clusterc__node *route(clusterc__engine *e, clusterc__req *r)
+clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r)
 {
     if (r->target)
         return r->target;
     if (e->map_gen == 0)
         return NULL;
     if (r->slot < 0)
-        return route_keyless(e);
+        return clusterc__engine_route_keyless(e);
     int s = e->slot_shard[r->slot];
     if (s < 0 || e->shards[s].n == 0)
         return NULL;
@@ -406,7 +421,7 @@ static clusterc__node *route(clusterc__engine *e, clusterc__req *r)
 
 static void dispatch(clusterc__engine *e, clusterc__req *r)
 {
-    clusterc__node *n = route(e, r);
+    clusterc__node *n = clusterc__engine_route(e, r);
     if (!n) {
         if (e->map_gen > 0 && r->state == CLUSTERC__REQ_WAITING) {
             /* A map was loaded since it started waiting and still nobody
@@ -485,7 +500,13 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     e->depth++;
     backoff_unlink(e, r);
     r->state = CLUSTERC__REQ_NEW;
-    dispatch(e, r);
+    if (r->synth) {
+        redisReply *reply = r->synth;
+        r->synth = NULL;
+        complete(e, r, reply, 0, NULL);
+    } else {
+        dispatch(e, r);
+    }
     clusterc__engine_leave(e);
 }
 
@@ -493,7 +514,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 static void retry_later(clusterc__engine *e, clusterc__req *r, int code, const char *why)
 {
     snprintf(r->last, sizeof(r->last), "%s", why);
-    if (r->pinned || e->draining || r->retries >= e->opt.max_retries) {
+    if (r->pinned || r->retries >= e->opt.max_retries) {
         if (r->internal)
             fail(e, r, code, "%s", why);
         else if (r->pinned)

@@ -50,6 +50,7 @@ struct clusterc__req {
     clusterc__node *node;     /* QUEUED: the node holding it */
     uint64_t seq;             /* QUEUED: its FIFO position on that node */
     clusterc__node *target;   /* ASK target or pinned node, else NULL */
+    redisReply *synth;        /* a reply made locally (MULTI), delivered from the loop */
     uint64_t waited_gen;      /* WAITING: map generation when it started */
     clusterc__req *wnext, *wprev; /* WAITING list links */
     clusterc__done_fn *done;

@@ -60,6 +60,8 @@ struct clusterc__engine {
     int depth;                     /* callbacks on the stack */
     int dead;                      /* free requested */
     int draining;
+    int tx_state;                  /* tx.c: 0 none, 1 MULTI held, 2 pinned */
+    clusterc__node *tx_node;
     void (*on_destroy)(void *);
     void *on_destroy_arg;
 };
@@ -71,6 +73,15 @@ void clusterc__engine_schedule_reap(clusterc__engine *e);
 void clusterc__engine_fetch_commands(clusterc__engine *e);
 /* MOVED: point one slot at a node's shard right away (a refresh follows). */
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);
+
+clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r);
+clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e);
+/* Complete r with a reply made here, from the loop (never inside submit). */
+void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply);
+
+/* tx.c: MULTI ... EXEC goes to one node. Returns 1 when it took r over
+ * (answered locally), 0 to dispatch it (maybe pinned). */
+int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r);
 
 /* refresh.c */
 int clusterc__refresh_init(clusterc__engine *e);

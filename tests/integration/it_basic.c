@@ -125,6 +125,61 @@ static void test_error_replies_are_replies(void **state)
     clusterc_free(c);
 }
 
+/* MULTI names no key: it is held until the first keyed command picks the
+ * node, and everything up to EXEC goes there. */
+static void test_transactions(void **state)
+{
+    (void)state;
+    for (int t = 0; t < 5; t++) {   /* several tags: several owners */
+        clusterc_client *c = it_client(H, NULL);
+        redisReply *r = clusterc_command(c, "MULTI");
+        it_expect_str(r, "OK");
+        freeReplyObject(r);
+        r = clusterc_command(c, "SET {tx%d}a 1", t);
+        it_expect_str(r, "QUEUED");
+        freeReplyObject(r);
+        r = clusterc_command(c, "INCR {tx%d}a", t);
+        it_expect_str(r, "QUEUED");
+        freeReplyObject(r);
+        r = clusterc_command(c, "EXEC");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+        assert_int_equal(r->elements, 2);
+        assert_int_equal(r->element[1]->integer, 2);
+        freeReplyObject(r);
+        /* The same, pipelined. */
+        assert_int_equal(clusterc_append_command(c, "MULTI"), 0);
+        assert_int_equal(clusterc_append_command(c, "INCR {tx%d}a", t), 0);
+        assert_int_equal(clusterc_append_command(c, "GET {tx%d}a", t), 0);
+        assert_int_equal(clusterc_append_command(c, "EXEC"), 0);
+        const char *want[3] = { "OK", "QUEUED", "QUEUED" };
+        for (int i = 0; i < 4; i++) {
+            void *v;
+            assert_int_equal(clusterc_get_reply(c, &v), 0);
+            r = v;
+            if (i < 3)
+                it_expect_str(r, want[i]);
+            else
+                assert_string_equal(r->element[1]->str, "3");
+            freeReplyObject(r);
+        }
+        clusterc_free(c);
+    }
+}
+
+static void test_client_name(void **state)
+{
+    (void)state;
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.client_name = "clusterc-it";
+    clusterc_client *c = it_client(H, &o);
+    redisReply *r = clusterc_command(c, "CLIENT GETNAME");
+    it_expect_str(r, "clusterc-it");
+    freeReplyObject(r);
+    clusterc_free(c);
+}
+
 /* ------------------------------------------------------------- async face */
 
 typedef struct counter {
@@ -219,6 +274,8 @@ int main(void)
         cmocka_unit_test(test_set_get_many_sync),
         cmocka_unit_test(test_pipeline_in_order),
         cmocka_unit_test(test_error_replies_are_replies),
+        cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_client_name),
         cmocka_unit_test(test_async_many),
         cmocka_unit_test(test_async_free_inside_callback),
     };

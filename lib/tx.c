@@ -1,0 +1,79 @@
+/* tx.c -- MULTI ... EXEC on one node.
+ *
+ * A transaction must run on the node that owns its keys, but MULTI names
+ * no key. So MULTI is answered +OK here and held back; the first command
+ * with a key (or EXEC/DISCARD, if none comes) picks the node, MULTI is
+ * sent there, and every command up to EXEC/DISCARD is pinned to it: no
+ * redirects are followed inside (the server's MOVED in the queue makes EXEC
+ * fail with EXECABORT, which the caller sees), no retries after a lost
+ * connection. This is what the cluster spec allows; splitting a
+ * transaction across nodes is not possible.
+ */
+#include <string.h>
+#include "engine_int.h"
+
+static redisReply *make_reply(const char *resp)
+{
+    void *reply = NULL;
+    redisReader *rd = redisReaderCreate();
+    if (!rd)
+        return NULL;
+    /* Building it with hiredis's own reader keeps freeReplyObject valid
+     * whatever hiredis version and allocator are in use. */
+    if (redisReaderFeed(rd, resp, strlen(resp)) != REDIS_OK ||
+        redisReaderGetReply(rd, &reply) != REDIS_OK)
+        reply = NULL;
+    redisReaderFree(rd);
+    return reply;
+}
+
+static int answer(clusterc__engine *e, clusterc__req *r, const char *resp)
+{
+    redisReply *reply = make_reply(resp);
+    if (!reply)
+        return 0;   /* out of memory: let the server answer instead */
+    clusterc__engine_complete_later(e, r, reply);
+    return 1;
+}
+
+/* First command of the transaction with a node: send the held MULTI. */
+static int open_tx(clusterc__engine *e, clusterc__req *r)
+{
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+    clusterc__node *n = r->slot >= 0 ? clusterc__engine_route(e, r)
+                                     : clusterc__engine_route_keyless(e);
+    if (!n || clusterc__node_send_skip(n, multi, sizeof(multi) - 1) < 0) {
+        e->tx_state = 0;
+        return answer(e, r, "-ERR clusterc: no node to run the transaction on "
+                            "(no slot map yet); MULTI was dropped\r\n");
+    }
+    e->tx_state = 2;
+    e->tx_node = n;
+    return 0;
+}
+
+int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r)
+{
+    int ends = (r->flags & CLUSTERC__CMD_EXEC) != 0;
+    if (r->flags & CLUSTERC__CMD_MULTI) {
+        if (e->tx_state == 1)
+            return answer(e, r, "-ERR MULTI calls can not be nested\r\n");
+        if (e->tx_state == 0) {
+            e->tx_state = 1;
+            return answer(e, r, "+OK\r\n");
+        }
+    }
+    if (e->tx_state == 0)
+        return 0;
+    if (e->tx_state == 1 && (r->slot >= 0 || ends) && open_tx(e, r))
+        return 1;
+    if (e->tx_state == 2) {
+        r->target = e->tx_node;
+        r->pinned = 1;
+    }
+    if (ends) {
+        e->tx_state = 0;
+        e->tx_node = NULL;
+    }
+    return 0;
+}
