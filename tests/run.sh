@@ -22,24 +22,8 @@ else
 fi
 case "$build" in /*) ;; *) build="$root/$build" ;; esac
 
-packages=(libhiredis-dev libevent-dev libcmocka-dev redis-server redis-tools cmake
-          pkg-config gcc clang valgrind python3 strace)
-
-install_missing() {
-  local missing=() p
-  for p in "${packages[@]}"; do
-    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then
-    echo "run.sh: missing packages (need root to install): ${missing[*]}" >&2
-    return 1
-  fi
-  echo "== apt-get install ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-}
+# shellcheck source=tests/deps.sh
+. "$root/tests/deps.sh"
 
 configure() {
   local san=OFF type=RelWithDebInfo
@@ -49,7 +33,7 @@ configure() {
     -DCLUSTERC_WERROR="${CLUSTERC_WERROR:-ON}" -DCLUSTERC_SANITIZE="$san"
 }
 
-if command -v dpkg >/dev/null; then install_missing; fi
+clusterc_install_deps
 configure
 echo "== build"
 cmake --build "$build" -j2
