@@ -51,12 +51,18 @@ static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     freeReplyObject(reply);   /* the reply lives for the callback only */
 }
 
-static int submit(clusterc_async *a, clusterc_async_fn *fn, void *pd, char *cmd, int len)
+static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
+                  char *cmd, int len)
 {
     if (!a->e || a->closing) {
         free(cmd);
         if (a->e)
             clusterc__err_set(&a->err, CLUSTERC_ECLOSED, "client is disconnecting");
+        return -1;
+    }
+    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
+        free(cmd);
+        clusterc__err_set(&a->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return -1;
     }
     if (len < 0) {
@@ -70,6 +76,7 @@ static int submit(clusterc_async *a, clusterc_async_fn *fn, void *pd, char *cmd,
         return -1;
     r->u1 = a;
     r->u2 = pd;
+    r->route_mode = (uint8_t)route;
     r->fn = (void (*)(void))fn;
     clusterc__engine_submit(a->e, r);
     return 0;
@@ -80,7 +87,7 @@ CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *f
 {
     char *cmd = NULL;
     int len = redisvFormatCommand(&cmd, fmt, ap);
-    return submit(a, fn, privdata, cmd, len);
+    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len);
 }
 
 CLUSTERC_API int clusterc_async_command(clusterc_async *a, clusterc_async_fn *fn,
@@ -99,7 +106,34 @@ CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_f
 {
     char *cmd = NULL;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    return submit(a, fn, privdata, cmd, len);
+    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len);
+}
+
+CLUSTERC_API int clusterc_async_command_route(clusterc_async *a, int route, clusterc_async_fn *fn,
+                                              void *privdata, const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    return submit(a, route, fn, privdata, cmd, len);
+}
+
+CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
+                                                   clusterc_async_fn *fn, void *privdata,
+                                                   int argc, const char **argv,
+                                                   const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return submit(a, route, fn, privdata, cmd, len);
+}
+
+CLUSTERC_API int clusterc_async_node_stats(const clusterc_async *a, clusterc_node_info *out,
+                                           int max)
+{
+    return a->e ? clusterc__engine_node_stats(a->e, out, max) : -1;
 }
 
 CLUSTERC_API void clusterc_async_disconnect(clusterc_async *a)

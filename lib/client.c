@@ -113,6 +113,11 @@ CLUSTERC_API void clusterc_get_stats(const clusterc_client *c, clusterc_stats *o
         memset(out, 0, sizeof(*out));
 }
 
+CLUSTERC_API int clusterc_node_stats(const clusterc_client *c, clusterc_node_info *out, int max)
+{
+    return c->e ? clusterc__engine_node_stats(c->e, out, max) : -1;
+}
+
 /* ------------------------------------------------------------ one command */
 
 static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
@@ -143,12 +148,18 @@ static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc_
     return clusterc__req_new(c->e, cmd, (size_t)len, fn, &c->err);
 }
 
-static redisReply *run_single(clusterc_client *c, char *cmd, int len)
+static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route)
 {
     single s;
+    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
+        free(cmd);
+        clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
+        return NULL;
+    }
     clusterc__req *r = make_req(c, cmd, len, single_done);
     if (!r)
         return NULL;
+    r->route_mode = (uint8_t)route;
     s.done = 0;
     s.msg[0] = '\0';
     r->u1 = &s;
@@ -163,11 +174,35 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len)
     return s.reply;
 }
 
-CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap)
+CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
+                                                 const char *fmt, va_list ap)
 {
     char *cmd = NULL;
     int len = redisvFormatCommand(&cmd, fmt, ap);
-    return run_single(c, cmd, len);
+    return run_single(c, cmd, len, route);
+}
+
+CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
+                                                const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = clusterc_vcommand_route(c, route, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int route, int argc,
+                                                     const char **argv, const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return run_single(c, cmd, len, route);
+}
+
+CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap)
+{
+    return clusterc_vcommand_route(c, CLUSTERC_ROUTE_DEFAULT, fmt, ap);
 }
 
 CLUSTERC_API redisReply *clusterc_command(clusterc_client *c, const char *fmt, ...)
@@ -182,9 +217,7 @@ CLUSTERC_API redisReply *clusterc_command(clusterc_client *c, const char *fmt, .
 CLUSTERC_API redisReply *clusterc_command_argv(clusterc_client *c, int argc,
                                                const char **argv, const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    return run_single(c, cmd, len);
+    return clusterc_command_route_argv(c, CLUSTERC_ROUTE_DEFAULT, argc, argv, argvlen);
 }
 
 /* -------------------------------------------------------------- pipeline */

@@ -133,6 +133,8 @@ clusterc__node *clusterc__node_new(clusterc__engine *e, const clusterc__addr *a)
     n->addr = *a;
     clusterc__addr_format(n->name, sizeof(n->name), a->host, a->port);
     n->fd = -1;
+    n->shard = -1;
+    n->announced = *a;
     n->repl_offset = -1;
     n->health = CLUSTERC__HEALTH_UNKNOWN;
     n->reader = redisReaderCreate();
@@ -161,6 +163,7 @@ static void conn_reset(clusterc__node *n)
     n->conn_errno = 0;
     n->olen = n->opos = 0;
     n->out_total = n->out_written = 0;
+    n->readonly_sent = 0;
     /* A reader may hold half a reply from the lost stream: start afresh. */
     redisReaderFree(n->reader);
     n->reader = redisReaderCreate();
@@ -360,6 +363,18 @@ static void start_connect(clusterc__node *n)
     }
 }
 
+/* READONLY is per connection: with read routing it is in every handshake
+ * (so a primary demoted by a failover already has it); without, it is sent
+ * once, just before the first read a caller forces onto a replica. */
+static int queue_readonly(clusterc__node *n)
+{
+    static const char cmd[] = "*1\r\n$8\r\nREADONLY\r\n";
+    if (queue_cmd(n, NULL, CLUSTERC__FIFO_READONLY, cmd, sizeof(cmd) - 1) < 0)
+        return -1;
+    n->readonly_sent = 1;
+    return 0;
+}
+
 /* The handshake rides ahead of the first commands in the same write. */
 static int queue_handshake(clusterc__node *n)
 {
@@ -378,11 +393,8 @@ static int queue_handshake(clusterc__node *n)
         if (queue_fmt(n, CLUSTERC__FIFO_SETNAME, 3, argv) < 0)
             return -1;
     }
-    if (clusterc__engine_readonly_conns(n->e)) {
-        const char *argv[1] = { "READONLY" };
-        if (queue_fmt(n, CLUSTERC__FIFO_READONLY, 1, argv) < 0)
-            return -1;
-    }
+    if (clusterc__engine_readonly_conns(n->e) && queue_readonly(n) < 0)
+        return -1;
     return 0;
 }
 
@@ -396,6 +408,9 @@ int clusterc__node_send(clusterc__node *n, clusterc__req *r)
             return -1;
         start_connect(n);   /* failures are reported from the loop */
     }
+    if (!n->readonly_sent && n->role == CLUSTERC__ROLE_REPLICA &&
+        (r->flags & CLUSTERC__CMD_READONLY) && !r->internal && queue_readonly(n) < 0)
+        return -1;
     if (r->asking && queue_cmd(n, NULL, CLUSTERC__FIFO_ASKING, asking, sizeof(asking) - 1) < 0)
         return -1;
     r->seq = n->fseq + n->fcount;

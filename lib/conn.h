@@ -66,6 +66,21 @@ struct clusterc__node {
     uint64_t map_gen;                /* last map that listed it */
     int64_t fail_until_us;           /* marked failing until then */
     char last_err[128];
+
+    /* read routing (reads.c) */
+    clusterc__addr announced;        /* as the cluster announces it (pre-remap) */
+    int shard;                       /* index in the engine's shards, -1 */
+    int64_t loading_until_us;        /* answered LOADING/MASTERDOWN to a read */
+    uint8_t lag_known, link_up, has_latency, probe_busy, poll_busy, probe_skips;
+    uint8_t readonly_sent;           /* READONLY went out on this connection */
+    int64_t lag_s, lag_bytes;        /* from its primary's INFO replication */
+    double latency_us;               /* EWMA of PING round trips */
+    double probe_best;               /* best round trip of the probe in flight */
+    int64_t probe_sent_us;
+    uint64_t ryw_write_clock;        /* primary: clock of this client's last write */
+    uint64_t ryw_ok_clock;           /* replica: writes up to this clock are acked */
+    int writes_inflight;             /* primary: this client's writes not answered */
+    uint64_t reads, writes, redirects, errors;
 };
 
 clusterc__node *clusterc__node_new(clusterc__engine *e, const clusterc__addr *a);

@@ -86,10 +86,13 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
     if (copy_options(e, o) < 0 ||
         clusterc__seeds_parse(o->seeds, &e->seeds, &e->nseeds, err, sizeof(err)) < 0)
         goto fail;
+    if (clusterc__remap_parse(o->node_address_map, &e->remap, &e->nremap, err, sizeof(err)) < 0)
+        goto fail;
     e->cmd_tv = event_base_init_common_timeout(base, &tv);
     e->flush_ev = event_new(base, -1, 0, flush_cb, e);
     e->reap_ev = event_new(base, -1, 0, reap_cb, e);
-    if (!e->cmd_tv || !e->flush_ev || !e->reap_ev || clusterc__refresh_init(e) < 0)
+    if (!e->cmd_tv || !e->flush_ev || !e->reap_ev || clusterc__refresh_init(e) < 0 ||
+        clusterc__reads_init(e) < 0)
         goto fail;
     return e;
 fail:
@@ -121,6 +124,8 @@ static void engine_destroy(clusterc__engine *e)
     free(e->nodes);
     free_shards(e);
     clusterc__refresh_fini(e);
+    clusterc__reads_fini(e);
+    free(e->remap);
     if (e->flush_ev) event_free(e->flush_ev);
     if (e->reap_ev) event_free(e->reap_ev);
     if (e->dns) evdns_base_free(e->dns, 0);
@@ -160,6 +165,10 @@ void clusterc__engine_drain(clusterc__engine *e)
     e->draining = 1;
     if (e->periodic_ev)
         event_del(e->periodic_ev);   /* the loop may end once all is done */
+    if (e->probe_ev)
+        event_del(e->probe_ev);
+    if (e->lag_ev)
+        event_del(e->lag_ev);
     if (e->pending == 0)
         clusterc__engine_schedule_reap(e);
 }
@@ -203,7 +212,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd; (void)what;
     for (size_t i = 0; i < e->nnodes; i++) {
         clusterc__node *n = e->nodes[i];
-        int idle = n->fcount == 0 && !n->dirty;
+        int idle = n->fcount == 0 && !n->dirty && n->writes_inflight == 0;
         if (idle && (n->retired || (e->draining && e->pending == 0))) {
             clusterc__node_free(n);
             continue;
@@ -320,6 +329,7 @@ static void complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     r->state = CLUSTERC__REQ_DONE;
     if (!reply)
         e->stats.failures++;
+    clusterc__reads_done(e, r);
     e->depth++;
     r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
     e->depth--;
@@ -404,9 +414,9 @@ clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e)
     return NULL;
 }
 
-/* Where the request goes now; NULL when it has to wait for a map. */
-clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r)
+clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, int *noreplica)
 {
+    *noreplica = 0;
     if (r->target)
         return r->target;
     if (e->map_gen == 0)
@@ -416,12 +426,25 @@ clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r)
     int s = e->slot_shard[r->slot];
     if (s < 0 || e->shards[s].n == 0)
         return NULL;
-    return e->shards[s].nodes[0];
+    if (!clusterc__reads_applies(e, r))
+        return e->shards[s].nodes[0];
+    int i = clusterc__reads_pick(e, &e->shards[s], r);
+    if (i < 0) {
+        *noreplica = 1;
+        return NULL;
+    }
+    return e->shards[s].nodes[i];
 }
 
 static void dispatch(clusterc__engine *e, clusterc__req *r)
 {
-    clusterc__node *n = clusterc__engine_route(e, r);
+    int noreplica;
+    clusterc__node *n = clusterc__engine_route(e, r, &noreplica);
+    if (noreplica) {
+        fail(e, r, CLUSTERC_ENOREPLICA, "%s: no eligible replica serves slot %d%s%s",
+             r->name, r->slot, r->last[0] ? "; last error: " : "", r->last);
+        return;
+    }
     if (!n) {
         if (e->map_gen > 0 && r->state == CLUSTERC__REQ_WAITING) {
             /* A map was loaded since it started waiting and still nobody
@@ -437,6 +460,8 @@ static void dispatch(clusterc__engine *e, clusterc__req *r)
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
         fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s", r->name, n->name);
+    else
+        clusterc__reads_sent(e, r, n);
 }
 
 /* A map arrived (or the refresh gave up): everything waiting tries again. */
@@ -569,7 +594,10 @@ static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
         freeReplyObject(reply);
         return 1;
     }
-    clusterc__node *to = clusterc__engine_node(e, &rd->target, 1);
+    clusterc__addr dial;
+    from->redirects++;
+    clusterc__engine_remap(e, &rd->target, &dial);
+    clusterc__node *to = clusterc__engine_node(e, &dial, 1);
     if (!to) {
         fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory following a redirect", r->name);
         freeReplyObject(reply);
@@ -600,6 +628,7 @@ static int transient(clusterc__engine *e, clusterc__req *r, clusterc__node *from
     char why[160];
     if (r->pinned)
         return 0;
+    from->errors++;
     if (kind == CLUSTERC__ERR_CLUSTERDOWN || kind == CLUSTERC__ERR_READONLY)
         clusterc__refresh_request(e, kind == CLUSTERC__ERR_READONLY ? "READONLY" : "CLUSTERDOWN");
     snprintf(why, sizeof(why), "%s replied %.*s", from->name,
@@ -621,10 +650,20 @@ void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
         case CLUSTERC__ERR_ASK:
             handled = redirect(e, r, n, &rd, reply);
             break;
-        case CLUSTERC__ERR_TRYAGAIN:
-        case CLUSTERC__ERR_CLUSTERDOWN:
         case CLUSTERC__ERR_LOADING:
         case CLUSTERC__ERR_MASTERDOWN:
+            if (clusterc__reads_replica_refused(e, n, r)) {
+                snprintf(r->last, sizeof(r->last), "%s replied %.*s", n->name,
+                         (int)(reply->len > 60 ? 60 : reply->len), reply->str);
+                freeReplyObject(reply);
+                r->state = CLUSTERC__REQ_NEW;
+                dispatch(e, r);
+                return;
+            }
+            handled = transient(e, r, n, k, reply);
+            break;
+        case CLUSTERC__ERR_TRYAGAIN:
+        case CLUSTERC__ERR_CLUSTERDOWN:
         case CLUSTERC__ERR_READONLY:
             handled = transient(e, r, n, k, reply);
             break;
@@ -663,7 +702,8 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
 
 void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)
 {
-    n->fail_until_us = clusterc__now_us() + 15 * 1000000LL;
+    n->fail_until_us = clusterc__now_us() + (int64_t)e->opt.failing_ms * 1000;
+    n->errors++;
     if (n->dirty) {
         /* Unlink: the flush list must not hold a closed node. */
         clusterc__node **pp = &e->dirty;

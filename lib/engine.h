@@ -46,11 +46,13 @@ struct clusterc__req {
     uint8_t asking;           /* send ASKING before it (ASK redirect) */
     uint8_t internal;         /* engine's own (refresh, COMMAND) */
     uint8_t pinned;           /* target is fixed: no redirects, no retries */
+    uint8_t route_mode;       /* clusterc__route_mode for reads */
     int redirects, retries;
     clusterc__node *node;     /* QUEUED: the node holding it */
     uint64_t seq;             /* QUEUED: its FIFO position on that node */
     clusterc__node *target;   /* ASK target or pinned node, else NULL */
     redisReply *synth;        /* a reply made locally (MULTI), delivered from the loop */
+    clusterc__node *ryw_node; /* read_your_writes: the primary counting this write */
     uint64_t waited_gen;      /* WAITING: map generation when it started */
     clusterc__req *wnext, *wprev; /* WAITING list links */
     clusterc__done_fn *done;
@@ -97,6 +99,8 @@ uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e); /* finished, 
 const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e);
 
 struct event_base *clusterc__engine_base(const clusterc__engine *e);
+/* clusterc_node_stats for either face. */
+int clusterc__engine_node_stats(const clusterc__engine *e, clusterc_node_info *out, int max);
 const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e);
 
 /* Called once when the engine is finally freed (maybe later than

@@ -5,12 +5,19 @@
 #include "backoff.h"
 #include "conn.h"
 #include "engine.h"
+#include "route.h"
 
 /* A shard as the engine routes it: node pointers, nodes[0] the primary. */
 typedef struct clusterc__shard {
     clusterc__node **nodes;
     size_t n;
+    unsigned cursor;               /* this shard's read round-robin position */
 } clusterc__shard;
+
+/* One entry of the static address map (announced -> dialled). */
+typedef struct clusterc__remap {
+    clusterc__addr from, to;
+} clusterc__remap;
 
 struct clusterc__engine {
     struct event_base *base;
@@ -60,6 +67,15 @@ struct clusterc__engine {
     int depth;                     /* callbacks on the stack */
     int dead;                      /* free requested */
     int draining;
+    /* reads.c */
+    clusterc__route_cfg rcfg;
+    int read_routing;              /* a read policy is on */
+    int lag_polling;               /* a lag bound or read_your_writes is on */
+    struct event *probe_ev, *lag_ev;
+    uint64_t ryw_clock;
+    clusterc__remap *remap;        /* static address map */
+    size_t nremap;
+
     int tx_state;                  /* tx.c: 0 none, 1 MULTI held, 2 pinned */
     clusterc__node *tx_node;
     void (*on_destroy)(void *);
@@ -74,7 +90,9 @@ void clusterc__engine_fetch_commands(clusterc__engine *e);
 /* MOVED: point one slot at a node's shard right away (a refresh follows). */
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);
 
-clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r);
+/* Where r goes now; NULL when it has to wait for a map, or (with
+ * *noreplica set) when CLUSTERC_ROUTE_REPLICA finds no eligible replica. */
+clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, int *noreplica);
 clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e);
 /* Complete r with a reply made here, from the loop (never inside submit). */
 void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply);
@@ -82,6 +100,25 @@ void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redi
 /* tx.c: MULTI ... EXEC goes to one node. Returns 1 when it took r over
  * (answered locally), 0 to dispatch it (maybe pinned). */
 int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r);
+
+/* reads.c: read routing, latency and lag probes, read-your-writes. */
+int clusterc__reads_init(clusterc__engine *e);
+void clusterc__reads_fini(clusterc__engine *e);
+void clusterc__reads_on_map(clusterc__engine *e);       /* a map was installed */
+/* Index of the shard node that serves read r, or -1 (MODE_REPLICA, none). */
+int clusterc__reads_pick(clusterc__engine *e, clusterc__shard *s, clusterc__req *r);
+int clusterc__reads_applies(const clusterc__engine *e, const clusterc__req *r);
+/* A request goes out to n (or comes back): bookkeeping for stats and RYW. */
+void clusterc__reads_sent(clusterc__engine *e, clusterc__req *r, clusterc__node *n);
+void clusterc__reads_done(clusterc__engine *e, clusterc__req *r);
+/* LOADING / MASTERDOWN from a replica to a read: 1 when handled (re-routed). */
+int clusterc__reads_replica_refused(clusterc__engine *e, clusterc__node *n, clusterc__req *r);
+
+/* remap.c */
+int clusterc__remap_parse(const char *spec, clusterc__remap **out, size_t *n,
+                          char *err, size_t errcap);
+void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
+                            clusterc__addr *out);
 
 /* refresh.c */
 int clusterc__refresh_init(clusterc__engine *e);

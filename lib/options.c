@@ -5,6 +5,7 @@
 #include "addr.h"
 #include "errors.h"
 #include "options.h"
+#include "engine_int.h"
 
 CLUSTERC_API void clusterc_options_init(clusterc_options *o)
 {
@@ -18,6 +19,10 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o)
     o->refresh_min_interval_ms = 1000;
     o->refresh_interval_ms = 60000;
     o->tcp_keepalive_s = 60;
+    o->latency_tolerance_us = 1000;
+    o->latency_probe_ms = 1000;
+    o->failing_ms = 15000;
+    o->lag_probe_ms = 1000;
 }
 
 static int range(clusterc__err *err, const char *name, int v, int lo, int hi)
@@ -44,6 +49,17 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
         return -1;
     }
     free(seeds);
+    clusterc__remap *map = NULL;
+    if (clusterc__remap_parse(o->node_address_map, &map, &n, why, sizeof(why)) < 0) {
+        clusterc__err_set(err, CLUSTERC_EINVAL, "option node_address_map: %s", why);
+        return -1;
+    }
+    free(map);
+    if (o->max_lag_bytes < 0) {
+        clusterc__err_set(err, CLUSTERC_EINVAL, "option max_lag_bytes = %lld is negative",
+                          o->max_lag_bytes);
+        return -1;
+    }
     if (o->username && !o->password) {
         clusterc__err_set(err, CLUSTERC_EINVAL, "option username is set without a password");
         return -1;
@@ -57,5 +73,10 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
                  o->retry_backoff_min_ms, 600000) ||
            range(err, "refresh_min_interval_ms", o->refresh_min_interval_ms, 0, 3600000) ||
            range(err, "refresh_interval_ms", o->refresh_interval_ms, 0, 86400000) ||
-           range(err, "tcp_keepalive_s", o->tcp_keepalive_s, 0, 86400) ? -1 : 0;
+           range(err, "tcp_keepalive_s", o->tcp_keepalive_s, 0, 86400) ||
+           range(err, "latency_tolerance_us", o->latency_tolerance_us, 0, 60000000) ||
+           range(err, "latency_probe_ms", o->latency_probe_ms, 0, 3600000) ||
+           range(err, "failing_ms", o->failing_ms, 0, 3600000) ||
+           range(err, "max_lag_ms", o->max_lag_ms, 0, 86400000) ||
+           range(err, "lag_probe_ms", o->lag_probe_ms, 10, 3600000) ? -1 : 0;
 }

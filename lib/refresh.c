@@ -176,6 +176,19 @@ uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e)
     return e->refresh_runs;
 }
 
+/* CLUSTER SHARDS calls a replica "loading" while its replication offset,
+ * as gossiped, is 0: during a full sync, but also briefly after a cluster
+ * forms. Such replicas get no reads, so look again soon (rate-limited)
+ * rather than at the next periodic refresh. */
+static int any_loading(const clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nshards; i++)
+        for (size_t j = 1; j < e->shards[i].n; j++)
+            if (e->shards[i].nodes[j]->health == CLUSTERC__HEALTH_LOADING)
+                return 1;
+    return 0;
+}
+
 static void refresh_done(clusterc__engine *e, int ok)
 {
     e->refresh_inflight = 0;
@@ -193,7 +206,7 @@ static void refresh_done(clusterc__engine *e, int ok)
         clusterc__engine_redispatch_waiting(e, 1, e->err.code, e->err.str);
     }
     arm_periodic(e);
-    if (e->refresh_again)
+    if (e->refresh_again || (ok && e->read_routing && any_loading(e)))
         clusterc__refresh_request(e, "again");
 }
 
@@ -220,10 +233,13 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
         const clusterc__topo_shard *ts = &t->shards[i];
         sh[i].nodes = calloc(ts->nnodes ? ts->nnodes : 1, sizeof(clusterc__node *));
         for (size_t j = 0; sh[i].nodes && j < ts->nnodes; j++) {
-            clusterc__node *n = clusterc__engine_node(e, &ts->nodes[j].addr, 1);
+            clusterc__addr dial;
+            clusterc__engine_remap(e, &ts->nodes[j].addr, &dial);
+            clusterc__node *n = clusterc__engine_node(e, &dial, 1);
             if (!n)
                 break;
             install_node_facts(n, &ts->nodes[j], gen);
+            n->announced = ts->nodes[j].addr;
             sh[i].nodes[sh[i].n++] = n;
         }
         if (!sh[i].nodes || sh[i].n != ts->nnodes) {
@@ -245,6 +261,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
         if (e->nodes[i]->map_gen != gen)
             e->nodes[i]->retired = 1;
     clusterc__engine_schedule_reap(e);
+    clusterc__reads_on_map(e);
     return 0;
 }
 
@@ -286,6 +303,8 @@ void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *
         return;
     sh[e->nshards].nodes[0] = to;
     sh[e->nshards].n = 1;
+    sh[e->nshards].cursor = 0;
+    to->shard = (int)e->nshards;
     to->retired = 0;
     e->slot_shard[slot] = (int16_t)e->nshards++;
 }

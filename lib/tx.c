@@ -40,7 +40,9 @@ static int answer(clusterc__engine *e, clusterc__req *r, const char *resp)
 static int open_tx(clusterc__engine *e, clusterc__req *r)
 {
     static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
-    clusterc__node *n = r->slot >= 0 ? clusterc__engine_route(e, r)
+    int noreplica;
+    r->pinned = 1;   /* a transaction runs on the primary: no read routing */
+    clusterc__node *n = r->slot >= 0 ? clusterc__engine_route(e, r, &noreplica)
                                      : clusterc__engine_route_keyless(e);
     if (!n || clusterc__node_send_skip(n, multi, sizeof(multi) - 1) < 0) {
         e->tx_state = 0;

@@ -56,6 +56,15 @@ CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_f
                                              void *privdata, int argc, const char **argv,
                                              const size_t *argvlen);
 
+/* The same with a per-command route (CLUSTERC_ROUTE_*, see clusterc.h). */
+CLUSTERC_API int clusterc_async_command_route(clusterc_async *a, int route, clusterc_async_fn *fn,
+                                              void *privdata, const char *fmt, ...)
+    CLUSTERC_PRINTF(5, 6);
+CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
+                                                   clusterc_async_fn *fn, void *privdata,
+                                                   int argc, const char **argv,
+                                                   const size_t *argvlen);
+
 /*
  * Graceful close: refuse new commands, let pending ones complete, then close
  * every connection and stop all timers, so event_base_dispatch() returns
@@ -78,6 +87,10 @@ CLUSTERC_API const char *clusterc_async_errstr(const clusterc_async *a);
 
 /* Counters since creation. */
 CLUSTERC_API void clusterc_async_get_stats(const clusterc_async *a, clusterc_stats *out);
+
+/* Per-node view, as clusterc_node_stats(). */
+CLUSTERC_API int clusterc_async_node_stats(const clusterc_async *a, clusterc_node_info *out,
+                                           int max);
 
 #ifdef __cplusplus
 }

@@ -82,6 +82,18 @@ CLUSTERC_API const char *clusterc_strerror(int code);
 /* ----------------------------------------------------------------- options */
 
 /*
+ * Address remap: nodes announce the addresses they see themselves at
+ * (CLUSTER SHARDS / SLOTS, MOVED, ASK); a client outside their network (a
+ * Docker network seen through published ports, a proxy) dials others.
+ * Called with an announced host and port; write the address to dial into
+ * out_host (NUL-terminated, at most out_cap bytes) and *out_port and return
+ * 1, or return 0 to dial the announced address. Called from the client's
+ * thread, during map loads and redirects; must not call into the client.
+ */
+typedef int clusterc_remap_fn(const char *host, int port, char *out_host, size_t out_cap,
+                              int *out_port, void *arg);
+
+/*
  * Options for a client. Always call clusterc_options_init() first, then set
  * the fields you need: new fields get sane defaults that way. The client
  * copies every string it is given, so the options may be freed or reused
@@ -117,6 +129,34 @@ typedef struct clusterc_options {
     int read_only;
     int route_by_latency;
     int route_randomly;
+    int latency_tolerance_us;  /* route_by_latency: nodes within this of the
+                                  fastest share reads round-robin; default
+                                  1000; 0 = strict minimum */
+    int latency_replicas_only; /* route_by_latency among replicas only; the
+                                  primary is the last resort; default 0 */
+    int latency_probe_ms;      /* PING round-trip probe period per node
+                                  (EWMA); default 1000; 0 = off */
+    int failing_ms;            /* a node whose connection failed (or that
+                                  answered LOADING/MASTERDOWN to a read) gets
+                                  no reads for this long; default 15000 */
+    int max_lag_ms;            /* exclude replicas whose lag (whole seconds,
+                                  as INFO replication reports it) exceeds
+                                  this; default 0 = no bound */
+    long long max_lag_bytes;   /* exclude replicas whose acknowledged offset
+                                  trails the primary's by more; 0 = no bound */
+    int lag_probe_ms;          /* INFO replication poll period per primary,
+                                  when a lag bound or read_your_writes is on;
+                                  default 1000 */
+    int read_your_writes;      /* after this client writes to a shard, its
+                                  reads of that shard go to the primary until
+                                  a later lag poll shows a replica caught up
+                                  (see docs/read-routing.md); default 0 */
+    const char *node_address_map;  /* static remap "announced=dialled,...",
+                                      e.g. "172.30.0.17:7007=127.0.0.1:7007";
+                                      NULL = none */
+    clusterc_remap_fn *node_address_remap;  /* remap callback (after the
+                                               static map); NULL = none */
+    void *node_address_remap_arg;
 } clusterc_options;
 
 /* Fill *o with the documented defaults (seeds NULL, no auth). */
@@ -196,6 +236,30 @@ CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply);
  */
 CLUSTERC_API int clusterc_refresh(clusterc_client *c);
 
+/* ------------------------------------------------------- per-command route */
+
+/*
+ * Where one command may go, overriding the client's read policy for that
+ * call only. Writes always go to the primary whatever the mode.
+ *   CLUSTERC_ROUTE_DEFAULT  the client's policy
+ *   CLUSTERC_ROUTE_PRIMARY  the primary: a read that must be fresh
+ *   CLUSTERC_ROUTE_REPLICA  an eligible replica, or fail with
+ *                           CLUSTERC_ENOREPLICA when none is
+ *   CLUSTERC_ROUTE_ANY      the client's policy with the primary as a peer
+ */
+#define CLUSTERC_ROUTE_DEFAULT 0
+#define CLUSTERC_ROUTE_PRIMARY 1
+#define CLUSTERC_ROUTE_REPLICA 2
+#define CLUSTERC_ROUTE_ANY 3
+
+CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
+                                                const char *fmt, ...)
+    CLUSTERC_PRINTF(3, 4);
+CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
+                                                 const char *fmt, va_list ap);
+CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int route, int argc,
+                                                     const char **argv, const size_t *argvlen);
+
 /* ------------------------------------------------------------------ stats */
 
 /* Counters since the client was created (both faces keep them). */
@@ -212,6 +276,34 @@ typedef struct clusterc_stats {
 
 /* Copy the counters into *out. */
 CLUSTERC_API void clusterc_get_stats(const clusterc_client *c, clusterc_stats *out);
+
+/* What the client knows of one node: where reads go, and why not. */
+typedef struct clusterc_node_info {
+    char addr[272];        /* dialled address "host:port" */
+    char announced[272];   /* address the cluster announces (before remap) */
+    char id[41];           /* node id, "" if unknown */
+    int is_primary;        /* role in the current map */
+    int shard;             /* shard index in the current map, -1 if none */
+    int connected;         /* a connection is up */
+    uint64_t reads;        /* read-only commands sent to it */
+    uint64_t writes;       /* other commands sent to it */
+    uint64_t redirects;    /* MOVED/ASK it answered */
+    uint64_t errors;       /* connection failures and retryable error replies */
+    int64_t latency_us;    /* PING round-trip EWMA, -1 before the first sample */
+    int64_t lag_s;         /* replica lag from the last poll, -1 unknown */
+    int64_t lag_bytes;     /* replica offset behind its primary, -1 unknown */
+    int eligible;          /* may serve reads now */
+    const char *why;       /* "ok" or the reason it may not ("failing",
+                              "loading", "link down", "lag", "lag bytes",
+                              "read-your-writes", ...); static string */
+} clusterc_node_info;
+
+/*
+ * Fill out[0..max) with the nodes of the current map (primaries and
+ * replicas, by shard). Returns how many nodes there are (which may be more
+ * than max), or -1 when there is no map yet.
+ */
+CLUSTERC_API int clusterc_node_stats(const clusterc_client *c, clusterc_node_info *out, int max);
 
 #ifdef __cplusplus
 }
