@@ -6,6 +6,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,20 +244,26 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         free(cmd);
         return NULL;
     }
-    /* One allocation: the request and its two timers. */
-    clusterc__req *r = calloc(1, base + 2 * evsz);
+    /* One allocation: the request and its two timers. Only the fields are
+     * zeroed: event_assign prepares the timers, and zeroing the message
+     * buffer would cost more than the rest of the request together. */
+    clusterc__req *r = malloc(base + 2 * evsz);
     if (!r) {
         clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
         free(cmd);
         return NULL;
     }
+    memset(r, 0, offsetof(clusterc__req, last));
+    r->last[0] = '\0';
     r->e = e;
     r->cmd = cmd;
     r->len = len;
     r->flags = info.flags;
     r->slot = info.slot;
     r->done = done;
-    snprintf(r->name, sizeof(r->name), "%.*s", (int)info.namelen, info.name);
+    size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;
+    memcpy(r->name, info.name, k);   /* for messages only */
+    r->name[k] = '\0';
     r->deadline_ev = (struct event *)((char *)r + base);
     r->retry_ev = (struct event *)((char *)r + base + evsz);
     event_assign(r->deadline_ev, e->base, -1, 0, deadline_cb, r);
