@@ -51,8 +51,17 @@ static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     freeReplyObject(reply);   /* the reply lives for the callback only */
 }
 
+static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
+                       void *pd, char *cmd, int len);
+
 static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
                   char *cmd, int len)
+{
+    return submit_node(a, route, NULL, fn, pd, cmd, len);
+}
+
+static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
+                       void *pd, char *cmd, int len)
 {
     if (!a->e || a->closing) {
         free(cmd);
@@ -77,6 +86,11 @@ static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
     r->u1 = a;
     r->u2 = pd;
     r->route_mode = (uint8_t)route;
+    if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
+        free(r->cmd);
+        free(r);
+        return -1;
+    }
     r->fn = (void (*)(void))fn;
     clusterc__engine_submit(a->e, r);
     return 0;
@@ -128,6 +142,18 @@ CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
     char *cmd = NULL;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
     return submit(a, route, fn, privdata, cmd, len);
+}
+
+CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *node,
+                                                clusterc_async_fn *fn, void *privdata,
+                                                const char *fmt, ...)
+{
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, cmd, len);
 }
 
 CLUSTERC_API int clusterc_async_node_stats(const clusterc_async *a, clusterc_node_info *out,

@@ -148,7 +148,8 @@ static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc_
     return clusterc__req_new(c->e, cmd, (size_t)len, fn, &c->err);
 }
 
-static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route)
+static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
+                              const char *node)
 {
     single s;
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
@@ -160,6 +161,11 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route)
     if (!r)
         return NULL;
     r->route_mode = (uint8_t)route;
+    if (node && clusterc__req_pin(c->e, r, node, &c->err) < 0) {
+        free(r->cmd);
+        free(r);
+        return NULL;
+    }
     s.done = 0;
     s.msg[0] = '\0';
     r->u1 = &s;
@@ -179,7 +185,7 @@ CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
 {
     char *cmd = NULL;
     int len = redisvFormatCommand(&cmd, fmt, ap);
-    return run_single(c, cmd, len, route);
+    return run_single(c, cmd, len, route, NULL);
 }
 
 CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
@@ -197,7 +203,34 @@ CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int rou
 {
     char *cmd = NULL;
     int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-    return run_single(c, cmd, len, route);
+    return run_single(c, cmd, len, route, NULL);
+}
+
+CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const char *node,
+                                                   const char *fmt, va_list ap)
+{
+    char *cmd = NULL;
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    return run_single(c, cmd, len, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
+}
+
+CLUSTERC_API redisReply *clusterc_command_to_node(clusterc_client *c, const char *node,
+                                                  const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = clusterc_vcommand_to_node(c, node, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const char *node,
+                                                       int argc, const char **argv,
+                                                       const size_t *argvlen)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    return run_single(c, cmd, len, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
 CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap)

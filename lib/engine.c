@@ -227,6 +227,54 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static int is_node_id(const char *s)
+{
+    size_t i;
+    for (i = 0; s[i]; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return i == 40;
+}
+
+int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
+                      clusterc__err *err)
+{
+    clusterc__node *n = NULL;
+    char why[200];
+    if (!node) {
+        clusterc__err_set(err, CLUSTERC_EINVAL, "%s: no node given", r->name);
+        return -1;
+    }
+    if (is_node_id(node)) {
+        for (size_t i = 0; i < e->nnodes && !n; i++)
+            if (strcmp(e->nodes[i]->id, node) == 0 && !e->nodes[i]->retired)
+                n = e->nodes[i];
+        if (!n) {
+            clusterc__err_set(err, CLUSTERC_EINVAL, "%s: no node with id %s in the slot map",
+                              r->name, node);
+            return -1;
+        }
+    } else {
+        clusterc__addr a, dial;
+        if (clusterc__addr_parse(node, strlen(node), &a, why, sizeof(why)) < 0 || !a.host[0]) {
+            clusterc__err_set(err, CLUSTERC_EINVAL, "%s: bad node address \"%s\": %s", r->name,
+                              node, a.host[0] ? why : "no host");
+            return -1;
+        }
+        clusterc__engine_remap(e, &a, &dial);
+        n = clusterc__engine_node(e, &dial, 1);
+        if (!n) {
+            clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory", r->name);
+            return -1;
+        }
+        if (n->map_gen != e->map_gen || e->map_gen == 0)
+            n->retired = 0;   /* not in the map: kept until the next map */
+    }
+    r->target = n;
+    r->pinned = 1;
+    return 0;
+}
+
 /* -------------------------------------------------------------- requests */
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);

@@ -65,6 +65,12 @@ CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
                                                    int argc, const char **argv,
                                                    const size_t *argvlen);
 
+/* The same to one node (address or node id), as clusterc_command_to_node. */
+CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *node,
+                                                clusterc_async_fn *fn, void *privdata,
+                                                const char *fmt, ...)
+    CLUSTERC_PRINTF(5, 6);
+
 /*
  * Graceful close: refuse new commands, let pending ones complete, then close
  * every connection and stop all timers, so event_base_dispatch() returns

@@ -260,6 +260,25 @@ CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
 CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int route, int argc,
                                                      const char **argv, const size_t *argvlen);
 
+/* ------------------------------------------------------------ one node */
+
+/*
+ * Send a command to one node, chosen by address ("host:port", as the
+ * cluster announces it; node_address_map / remap apply) or by its 40-char
+ * node id. No redirect is followed and nothing is retried: a MOVED or
+ * LOADING comes back as the reply. A node that is not in the map is dialled
+ * anyway (a new node about to join, for example). Returns the reply (caller
+ * frees) or NULL: unknown id, bad address, connection failure, timeout.
+ */
+CLUSTERC_API redisReply *clusterc_command_to_node(clusterc_client *c, const char *node,
+                                                  const char *fmt, ...)
+    CLUSTERC_PRINTF(3, 4);
+CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const char *node,
+                                                   const char *fmt, va_list ap);
+CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const char *node,
+                                                       int argc, const char **argv,
+                                                       const size_t *argvlen);
+
 /* ------------------------------------------------------------------ stats */
 
 /* Counters since the client was created (both faces keep them). */

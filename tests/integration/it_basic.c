@@ -180,6 +180,36 @@ static void test_client_name(void **state)
     clusterc_free(c);
 }
 
+static void test_command_to_node(void **state)
+{
+    (void)state;
+    clusterc_client *c = it_client(H, NULL);
+    char addr[32];
+    for (int i = 0; i < harness_count(H); i++) {
+        snprintf(addr, sizeof(addr), "127.0.0.1:%d", harness_port(H, i));
+        redisReply *r = clusterc_command_to_node(c, addr, "CLUSTER MYID");
+        it_expect_str(r, harness_id(H, i));
+        freeReplyObject(r);
+        r = clusterc_command_to_node(c, harness_id(H, i), "CLUSTER MYID");  /* by id */
+        it_expect_str(r, harness_id(H, i));
+        freeReplyObject(r);
+    }
+    /* No redirect is followed: a key on another node gives MOVED back. */
+    int owner = harness_primary_of_slot(H, clusterc_keyslot("k2n", 3));
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", it_other_master(H, owner));
+    redisReply *r = clusterc_command_to_node(c, addr, "GET k2n");
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "MOVED"));
+    freeReplyObject(r);
+    assert_null(clusterc_command_to_node(c, "0123456789012345678901234567890123456789", "PING"));
+    assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
+    assert_null(clusterc_command_to_node(c, "nonsense", "PING"));
+    assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
+    assert_null(clusterc_command_to_node(c, "127.0.0.1:20099", "PING"));
+    assert_int_equal(clusterc_error(c), CLUSTERC_ECONNECT);
+    clusterc_free(c);
+}
+
 /* ------------------------------------------------------------- async face */
 
 typedef struct counter {
@@ -276,6 +306,7 @@ int main(void)
         cmocka_unit_test(test_error_replies_are_replies),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_client_name),
+        cmocka_unit_test(test_command_to_node),
         cmocka_unit_test(test_async_many),
         cmocka_unit_test(test_async_free_inside_callback),
     };
