@@ -147,10 +147,17 @@ typedef struct clusterc_options {
     int lag_probe_ms;          /* INFO replication poll period per primary,
                                   when a lag bound or read_your_writes is on;
                                   default 1000 */
-    int read_your_writes;      /* after this client writes to a shard, its
-                                  reads of that shard go to the primary until
-                                  a later lag poll shows a replica caught up
-                                  (see docs/read-routing.md); default 0 */
+    int read_your_writes;      /* 1: once a write this client sent to a
+                                  shard was answered, this client's later
+                                  reads of that shard are served by the
+                                  primary or by a replica that a lag poll,
+                                  sent while no write of this client to that
+                                  primary was unanswered, showed at or past
+                                  the primary's offset. Not covered: other
+                                  clients' writes, keyless writes, writes
+                                  lost in a failover, reads pipelined before
+                                  the write's reply (docs/read-routing.md).
+                                  Default 0 */
     const char *node_address_map;  /* static remap "announced=dialled,...",
                                       e.g. "172.30.0.17:7007=127.0.0.1:7007";
                                       NULL = none */
