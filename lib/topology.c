@@ -313,18 +313,30 @@ static int shard_node(builder *b, const char *where, const redisReply *m,
     return check_port(b, where, has_port ? port : tls);
 }
 
-/* Move the primary to nodes[0], keeping the replicas in reply order. */
+/* Move the primary to nodes[0], keeping the replicas in reply order.
+ * Valkey keeps a failed-over primary in its shard (shard ids are stable),
+ * so a shard may list two "master" nodes until the old one rejoins as a
+ * replica: the live one (health not "fail") is the primary, and any other
+ * is kept as a failed member that no command is routed to. */
 static int primary_first(clusterc__topo_shard *s)
 {
+    size_t pick = s->nnodes;
     for (size_t i = 0; i < s->nnodes; i++) {
-        if (s->nodes[i].role == CLUSTERC__ROLE_PRIMARY) {
-            clusterc__topo_node p = s->nodes[i];
-            memmove(&s->nodes[1], &s->nodes[0], i * sizeof(p));
-            s->nodes[0] = p;
-            return 1;
-        }
+        if (s->nodes[i].role != CLUSTERC__ROLE_PRIMARY)
+            continue;
+        if (pick == s->nnodes || (s->nodes[pick].health == CLUSTERC__HEALTH_FAIL &&
+                                  s->nodes[i].health != CLUSTERC__HEALTH_FAIL))
+            pick = i;
     }
-    return 0;
+    if (pick == s->nnodes)
+        return 0;
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (i != pick && s->nodes[i].role == CLUSTERC__ROLE_PRIMARY)
+            s->nodes[i].role = CLUSTERC__ROLE_REPLICA;
+    clusterc__topo_node p = s->nodes[pick];
+    memmove(&s->nodes[1], &s->nodes[0], pick * sizeof(p));
+    s->nodes[0] = p;
+    return 1;
 }
 
 static int shard_slots(builder *b, const char *where, const redisReply *slots, int idx)

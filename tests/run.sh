@@ -34,6 +34,7 @@ configure() {
 }
 
 clusterc_install_deps
+clusterc_install_valkey
 configure
 echo "== build"
 cmake --build "$build" -j2

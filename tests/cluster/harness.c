@@ -155,6 +155,14 @@ static int default_base(void)
     return (e && atoi(e) > 0) ? atoi(e) : 30000;
 }
 
+/* CLUSTERC_TEST_PORT_SHIFT moves every test's ports, so a second run of the
+ * same test (against Valkey, say) can go side by side with the first. */
+static int port_shift(void)
+{
+    const char *e = getenv("CLUSTERC_TEST_PORT_SHIFT");
+    return e ? atoi(e) : 0;
+}
+
 harness *harness_start(int base_port, int primaries, int replicas, const char *extra_args)
 {
     harness *h = calloc(1, sizeof *h);
@@ -164,6 +172,7 @@ harness *harness_start(int base_port, int primaries, int replicas, const char *e
         goto fail;
     if (base_port == 0)
         base_port = default_base();
+    base_port += port_shift();
     const char *tmp = getenv("TMPDIR");
     snprintf(h->dir, sizeof h->dir, "%s/clusterc-harness-%d-%ld", tmp && *tmp ? tmp : "/tmp",
              base_port, (long)getpid());

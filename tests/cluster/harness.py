@@ -130,6 +130,12 @@ def proc_start_time(pid):
         return None
 
 
+# The server and cli binaries: Redis by default; CLUSTERC_TEST_SERVER=valkey-server
+# (and CLUSTERC_TEST_CLI=valkey-cli) runs the same tests against Valkey.
+SERVER = os.environ.get("CLUSTERC_TEST_SERVER", "redis-server")
+CLI = os.environ.get("CLUSTERC_TEST_CLI", "valkey-cli" if "valkey" in SERVER else "redis-cli")
+
+
 def is_our_server(pid, node_dir):
     """Only signal pids that are redis-server processes running in our node dir:
     a recorded pid may have been reused by anything since."""
@@ -141,7 +147,8 @@ def is_our_server(pid, node_dir):
         cwd = os.readlink("/proc/%d/cwd" % pid)
     except OSError:
         return False
-    return "redis-server" in cmdline and os.path.realpath(cwd) == os.path.realpath(node_dir)
+    return ("redis-server" in cmdline or "valkey-server" in cmdline) and \
+        os.path.realpath(cwd) == os.path.realpath(node_dir)
 
 
 def is_our_watchdog(pid, d):
@@ -200,7 +207,7 @@ def log_tail(d, port, lines=12):
 # ---------------------------------------------------------------- start
 
 def redis_major():
-    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([SERVER, "--version"], capture_output=True, text=True).stdout
     try:
         return int(out.split("v=", 1)[1].split(".", 1)[0])
     except (IndexError, ValueError):
@@ -276,7 +283,7 @@ def write_conf(d, port, a, major):
 def spawn_server(d, port):
     nd = node_dir(d, port)
     with open(os.path.join(nd, "stdout.log"), "ab") as out:
-        p = subprocess.Popen(["redis-server", os.path.join(nd, "redis.conf")], cwd=nd,
+        p = subprocess.Popen([SERVER, os.path.join(nd, "redis.conf")], cwd=nd,
                              stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                              start_new_session=True, close_fds=True)
     return p.pid
@@ -318,7 +325,7 @@ def check_owner():
 
 
 def redis_cli(st, *args, timeout=60):
-    argv = ["redis-cli"]
+    argv = [CLI]
     if st.get("password"):
         argv += ["-a", st["password"], "--no-auth-warning"]
     p = subprocess.Popen(argv + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

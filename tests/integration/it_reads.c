@@ -11,7 +11,8 @@
 #include "itest.h"
 
 #define NKEYS 3000
-#define PROXY_PORT 20690
+/* The proxy's port follows the harness's CLUSTERC_TEST_PORT_SHIFT. */
+#define PROXY_PORT (20690 + (getenv("CLUSTERC_TEST_PORT_SHIFT") ? atoi(getenv("CLUSTERC_TEST_PORT_SHIFT")) : 0))
 static harness *H;
 
 /* shard i: primary[i] and its replicas rep[i][0..1] */

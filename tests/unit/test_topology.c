@@ -211,6 +211,36 @@ static void test_shards_unknown_primary(void **state)
     clusterc__topology_free(t);
 }
 
+/* Valkey keeps a failed-over primary in its shard: two "master" nodes,
+ * the old one with health "fail". The live one must be the primary. */
+static void test_shards_failed_over_valkey(void **state)
+{
+    (void)state;
+    redisReply *r = A(shard(A(I(0), I(16383)), A(
+        snode("old", 7000, "10.0.0.1", "master", "fail"),
+        snode("new", 7003, "10.0.0.4", "master", "online"),
+        snode("r2", 7006, "10.0.0.7", "replica", "online"))));
+    clusterc__topology *t = accepts(1, r);
+    const clusterc__topo_shard *s = &t->shards[0];
+    assert_int_equal(s->nnodes, 3);
+    assert_string_equal(s->nodes[0].id, "new");
+    assert_int_equal(s->nodes[0].role, CLUSTERC__ROLE_PRIMARY);
+    assert_string_equal(s->nodes[1].id, "old");
+    assert_int_equal(s->nodes[1].role, CLUSTERC__ROLE_REPLICA);
+    assert_int_equal(s->nodes[1].health, CLUSTERC__HEALTH_FAIL);
+    assert_string_equal(s->nodes[2].id, "r2");
+    /* Both failed: the first master stays primary (writes fail until a
+     * failover, which is the truth). */
+    r = A(shard(A(I(0), I(16383)), A(
+        snode("a", 7000, "10.0.0.1", "master", "fail"),
+        snode("b", 7003, "10.0.0.4", "master", "fail"))));
+    clusterc__topology_free(t);
+    t = accepts(1, r);
+    assert_string_equal(t->shards[0].nodes[0].id, "a");
+    assert_int_equal(t->shards[0].nodes[1].role, CLUSTERC__ROLE_REPLICA);
+    clusterc__topology_free(t);
+}
+
 static void test_shards_ports_and_empty(void **state)
 {
     (void)state;
@@ -443,6 +473,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shards_realistic),
         cmocka_unit_test(test_shards_unknown_primary),
+        cmocka_unit_test(test_shards_failed_over_valkey),
         cmocka_unit_test(test_shards_ports_and_empty),
         cmocka_unit_test(test_shards_malformed),
         cmocka_unit_test(test_shards_error_location),
