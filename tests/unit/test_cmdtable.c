@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include "reply_builder.h"
 #include <hiredis/hiredis.h>
 #include "clusterc/clusterc.h"
 #include "cmdtable.h"
@@ -231,56 +232,6 @@ static void test_inspect_garbage(void **state)
 
 /* ------------------------------------------------------ learned from COMMAND */
 
-static redisReply *mk(int type)
-{
-    redisReply *r = calloc(1, sizeof(*r));
-    r->type = type;
-    return r;
-}
-
-static redisReply *S(const char *s)
-{
-    redisReply *r = mk(REDIS_REPLY_STRING);
-    r->len = strlen(s);
-    r->str = malloc(r->len + 1);
-    memcpy(r->str, s, r->len + 1);
-    return r;
-}
-
-static redisReply *ST(const char *s) /* flags come as status replies */
-{
-    redisReply *r = S(s);
-    r->type = REDIS_REPLY_STATUS;
-    return r;
-}
-
-static redisReply *I(long long v)
-{
-    redisReply *r = mk(REDIS_REPLY_INTEGER);
-    r->integer = v;
-    return r;
-}
-
-static redisReply *arr(redisReply *first, ...)
-{
-    redisReply *r = mk(REDIS_REPLY_ARRAY);
-    va_list ap;
-    size_t n = 0;
-    va_start(ap, first);
-    for (redisReply *e = first; e != NULL; e = va_arg(ap, redisReply *))
-        n++;
-    va_end(ap);
-    r->elements = n;
-    r->element = n ? calloc(n, sizeof(*r->element)) : NULL;
-    va_start(ap, first);
-    n = 0;
-    for (redisReply *e = first; e != NULL; e = va_arg(ap, redisReply *))
-        r->element[n++] = e;
-    va_end(ap);
-    return r;
-}
-#define A(...) arr(__VA_ARGS__, (redisReply *)NULL)
-#define EMPTY() arr((redisReply *)NULL)
 
 static redisReply *command_reply(void)
 {
