@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "client_int.h"
 #include "engine.h"
 #include "options.h"
 
@@ -100,6 +101,15 @@ CLUSTERC_API void clusterc_free(clusterc_client *c)
     if (c->base)
         event_base_free(c->base);
     free(c);
+}
+
+void clusterc__client_set_error(clusterc_client *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err.str, sizeof(c->err.str), fmt, ap);
+    va_end(ap);
+    c->err.code = code;
 }
 
 CLUSTERC_API int clusterc_error(const clusterc_client *c) { return c->err.code; }

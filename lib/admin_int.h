@@ -1,0 +1,50 @@
+/* admin_int.h -- helpers shared by the admin files (internal): one command
+ * to one node with its failure put into words, parsed views, waits,
+ * progress reports. Everything here runs over the public blocking API. */
+#ifndef CLUSTERC_ADMIN_INT_H
+#define CLUSTERC_ADMIN_INT_H
+#include <stdint.h>
+#include "admin_pure.h"
+#include "client_int.h"
+#include "clusterc/admin.h"
+
+/* Run a command on one node. A non-error reply is returned (caller
+ * frees). On failure (no reply, or an error reply) the client's error says
+ * "<node>: <what>: <reason>" and NULL is returned. */
+redisReply *clusterc__admin_call(clusterc_client *c, const char *node, const char *what,
+                                 const char *fmt, ...) CLUSTERC_PRINTF(4, 5);
+/* The same, for commands whose reply is only +OK: 0 or -1. */
+int clusterc__admin_ok(clusterc_client *c, const char *node, const char *what,
+                       const char *fmt, ...) CLUSTERC_PRINTF(4, 5);
+
+/* The text of a bulk or verbatim reply, else NULL. */
+const char *clusterc__admin_text(const redisReply *r, size_t *len);
+
+/* clusterc_admin_nodes, also returning (addr, may be NULL, 272 bytes)
+ * which node answered. */
+int clusterc__admin_nodes_from(clusterc_client *c, const char *node, clusterc_cluster_node **out,
+                               size_t *n, char *addr);
+
+/* The id or "host:port" key resolved against a fresh CLUSTER NODES: *v and *n
+ * is the view (caller frees with clusterc_nodes_free), *node the entry.
+ * Unknown -> -1 with the error naming key. */
+int clusterc__admin_resolve(clusterc_client *c, const char *key, clusterc_cluster_node **v,
+                            size_t *n, const clusterc_cluster_node **node);
+
+/* The options to use: o, or the defaults in *def when o is NULL. */
+const clusterc_admin_opts *clusterc__admin_opts(const clusterc_admin_opts *o,
+                                                clusterc_admin_opts *def);
+
+/* Room for a copied error message. */
+#define CLUSTERC__ADMIN_WHY 400
+
+int64_t clusterc__admin_now_ms(void);
+void clusterc__admin_sleep_ms(int ms);
+
+/* Call the progress callback, if any, with the given fields (the rest -1/0). */
+void clusterc__admin_progress(const clusterc_admin_opts *o, int64_t t0, const char *step,
+                              const char *node, const char *state);
+
+/* Clear the client's error: the operation succeeded. */
+void clusterc__admin_success(clusterc_client *c);
+#endif
