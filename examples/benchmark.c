@@ -187,7 +187,7 @@ static void usage(FILE *f)
 "connection to the cluster.\n");
 }
 
-static void die_usage(const char *fmt, const char *arg)
+static _Noreturn void die_usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "clusterc-benchmark: ");
     fprintf(stderr, fmt, arg);

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# examples/lab/demo.sh -- the lab demo from scratch on a laptop: install what
-# is missing, build libclusterc, start a local 3 primaries + 3 replicas
-# cluster (redis-server processes on 127.0.0.1, no Docker), run the example
-# program against it, show where the keys live, and clean up.
+# examples/lab/demo.sh -- the whole "add a replica" lab from scratch on a
+# laptop: install what is missing, build clusterc-admin, start a local
+# 3 primaries + 3 replicas cluster (redis-server processes on 127.0.0.1, no
+# Docker), add a 4th primary with 4096 slots and no replica, show `check`
+# naming it unprotected, add its replica through the library, show `check`
+# clean ("all 4 primaries protected"), replication from both sides, lag, and
+# clean up. The steps are examples/lab/lab.sh's targets; docs/lab-add-replica.md
+# explains each.
 #
-# Env: LAB_PORT (first port, default 7001), BUILD_DIR (default build/).
+# Env: LAB_PORT (first port, default 7001; the lab uses 8: LAB_PORT..+7),
+#      BUILD_DIR (default build/).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-port=${LAB_PORT:-7001}
 build=${BUILD_DIR:-$root/build}
-dir=$(mktemp -d /tmp/clusterc-lab.XXXXXX)
+export LAB_BASE=${LAB_PORT:-${LAB_BASE:-7001}}
+export BUILD_DIR=$build
+LAB_DIR=$(mktemp -d /tmp/clusterc-lab.XXXXXX)
+rmdir "$LAB_DIR"   # lab.sh creates it and removes it at cluster-down
+export LAB_DIR
 
 # shellcheck source=tests/deps.sh
 . "$root/tests/deps.sh"
@@ -18,33 +26,14 @@ clusterc_install_deps
 
 echo "== build ($build)"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" -j2 --target clusterc-example >/dev/null
+targets=(clusterc-admin)
+if cmake --build "$build" --target help 2>/dev/null | grep -q 'clusterc-read-routing'; then
+  targets+=(clusterc-read-routing)
+fi
+cmake --build "$build" -j2 --target "${targets[@]}" >/dev/null
 
-cleanup() { python3 "$root/tests/cluster/harness.py" stop --dir "$dir" >/dev/null 2>&1 || true; }
-trap cleanup EXIT
+# lab.sh all stops the lab itself; this catches Ctrl-C and failures too.
+cleanup() { "$root/examples/lab/lab.sh" cluster-down >/dev/null 2>&1 || true; }
+trap cleanup EXIT INT TERM
 
-echo "== start 3 primaries + 3 replicas on 127.0.0.1:$port..$((port + 5))"
-python3 "$root/tests/cluster/harness.py" start --dir "$dir" --base "$port" \
-  --primaries 3 --replicas 1 --owner-pid $$ >/dev/null
-for p in $(seq "$port" $((port + 5))); do
-  redis-cli -p "$p" role | head -3 | tr '\n' ' ' |
-    awk -v p="$p" '$1 == "master" {print "    127.0.0.1:" p, "primary"}
-                   $1 == "slave" {print "    127.0.0.1:" p, "replica of", $2 ":" $3}'
-done
-
-seeds="127.0.0.1:$port,127.0.0.1:$((port + 1))"
-echo "== clusterc-example $seeds"
-"$build/examples/clusterc-example" "$seeds"
-
-echo "== where the keys went (CLUSTER KEYSLOT, then the primary holding the slot's keys)"
-for key in greeting counter:0 counter:1 counter:2 counter:3 counter:4; do
-  slot=$(redis-cli -p "$port" cluster keyslot "$key")
-  for p in $(seq "$port" $((port + 5))); do
-    role=$(redis-cli -p "$p" role | head -1)
-    n=$(redis-cli -p "$p" cluster countkeysinslot "$slot")
-    if [ "$role" = master ] && [ "$n" -gt 0 ]; then
-      echo "    $key -> slot $slot -> primary 127.0.0.1:$p"
-    fi
-  done
-done
-echo "== done; stopping the cluster"
+"$root/examples/lab/lab.sh" all

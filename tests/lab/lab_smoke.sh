@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# tests/lab/lab_smoke.sh -- smoke test of examples/lab/lab.sh: its main
+# targets against a fresh lab on its own ports, checking exit statuses and
+# the lines the lab is about.
+#
+#   lab_smoke.sh CLUSTERC_ADMIN [CLUSTERC_READ_ROUTING]
+#
+# Ports: LAB_SMOKE_BASE (default 21001) .. +7, bus ports +10000.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+lab=$here/../../examples/lab/lab.sh
+export CLUSTERC_ADMIN=${1:?usage: lab_smoke.sh CLUSTERC_ADMIN [CLUSTERC_READ_ROUTING]}
+export CLUSTERC_READ_ROUTING=${2:-}
+export LAB_BASE=${LAB_SMOKE_BASE:-21001}
+export LAB_DIR
+LAB_DIR=$(mktemp -d /tmp/clusterc-lab-smoke.XXXXXX)
+rmdir "$LAB_DIR"          # lab.sh creates it (and removes it at cluster-down)
+export LAB_MAX_LIFE=600   # the servers stop by themselves even if we are killed
+P7=$((LAB_BASE + 6)) P8=$((LAB_BASE + 7))
+out=$(mktemp /tmp/clusterc-lab-smoke-out.XXXXXX)
+failures=0
+
+cleanup() { "$lab" cluster-down >/dev/null 2>&1; rm -f "$out"; }
+trap cleanup EXIT
+
+step() {  # step EXPECTED_STATUS TARGET...: run, show, check the status
+  local want=$1 rc; shift
+  echo "---- lab.sh $* (expect exit $want)"
+  "$lab" "$@" >"$out" 2>&1
+  rc=$?
+  cat "$out"
+  if [ "$rc" != "$want" ]; then
+    echo "FAIL: lab.sh $* exited $rc, expected $want"
+    failures=$((failures + 1))
+    return 1
+  fi
+  return 0
+}
+expect() {  # expect REGEX: in the last step's output
+  if grep -Eq -- "$1" "$out"; then echo "ok: /$1/"; else
+    echo "FAIL: no line matching /$1/"; failures=$((failures + 1)); fi
+}
+fatal() { echo "FAIL: $*"; exit 1; }
+
+step 0 cluster-up || fatal "cluster-up failed; nothing else can run"
+expect "^127\.0\.0\.1:$P7 +primary +4096 "
+expect "^added 127\.0\.0\.1:$P7 as a primary"
+
+step 1 check
+expect "127\.0\.0\.1:$P7: no replica - 4096 slots at risk"
+expect "^check: [0-9]+ problems? found"
+
+step 0 scale-add-replica
+expect "^added 127\.0\.0\.1:$P8 as a replica of [0-9a-f]{40}"
+expect "sync +127\.0\.0\.1:$P8 +connected"
+
+# The replica is up when add-node returns; give gossip a few seconds to
+# reach every node before the clean check.
+for i in $(seq 10); do
+  "$lab" check >/dev/null 2>&1 && break
+  sleep 1
+done
+step 0 check
+expect "^check: healthy - all 4 primaries protected"
+
+step 0 replication
+expect "^master_port:$P8\$|^master_port:$P7\$"
+expect "^master_link_status:up\$"
+expect "^master_sync_in_progress:0\$"
+expect "^connected_slaves:1\$"
+expect "^slave0:ip=127\.0\.0\.1,port=$P8,state=online,offset=[0-9]+,lag=[0-9]+"
+
+step 0 lag
+expect "^127\.0\.0\.1:$P8 +127\.0\.0\.1:$P7 +online +[0-9]+ +[0-9]+ +(perfect|good)"
+
+echo "---- clusterc-admin --json check"
+if "$CLUSTERC_ADMIN" --json check "127.0.0.1:$LAB_BASE" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["ok"] and r["healthy"] and r["unprotected"] == 0, r
+assert len(r["primaries"]) == 4 and all(p["replicas"] >= 1 for p in r["primaries"]), r
+print("ok: json check healthy, 4 primaries protected")'; then :; else failures=$((failures + 1)); fi
+
+step 0 cluster-down
+for p in $(seq "$LAB_BASE" "$P8"); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+    echo "FAIL: port $p still listening after cluster-down"; failures=$((failures + 1))
+  fi
+done
+[ -e "$LAB_DIR" ] && { echo "FAIL: $LAB_DIR left behind"; failures=$((failures + 1)); }
+
+if [ "$failures" -gt 0 ]; then
+  echo "lab smoke test: $failures failure(s)"
+  exit 1
+fi
+echo "lab smoke test: passed"
