@@ -59,6 +59,7 @@ struct clusterc__engine {
     int refresh_code;
     int refresh_failed;            /* last refresh ended with no map */
     uint64_t refresh_runs;         /* refreshes finished, either way */
+    int settle_ms;                 /* re-check delay while the map settles, 0 = settled */
 
     uint64_t rng;
     clusterc_stats stats;

@@ -176,17 +176,38 @@ uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e)
     return e->refresh_runs;
 }
 
-/* CLUSTER SHARDS calls a replica "loading" while its replication offset,
- * as gossiped, is 0: during a full sync, but also briefly after a cluster
- * forms. Such replicas get no reads, so look again soon (rate-limited)
- * rather than at the next periodic refresh. */
-static int any_loading(const clusterc__engine *e)
+/* A map that is still settling: CLUSTER SHARDS calls a replica "loading"
+ * while its gossiped replication offset is 0 (during a full sync, but also
+ * briefly after a cluster forms), and right after a cluster forms a node
+ * may still list replicas as slotless primaries. Either way replicas get no
+ * reads, so with read routing on such a map is looked at again soon, at
+ * growing intervals (1 s, 2 s, 4 s... up to the periodic one), not 60 s on. */
+static int unsettled(const clusterc__engine *e)
 {
-    for (size_t i = 0; i < e->nshards; i++)
+    unsigned char has_slots[1024] = { 0 };
+    for (int i = 0; i < CLUSTERC__NSLOTS; i++)
+        if (e->slot_shard[i] >= 0 && e->slot_shard[i] < 1024)
+            has_slots[e->slot_shard[i]] = 1;
+    for (size_t i = 0; i < e->nshards; i++) {
+        if (i < 1024 && !has_slots[i] && e->shards[i].n == 1)
+            return 1;   /* a lone primary without slots: maybe a replica-to-be */
         for (size_t j = 1; j < e->shards[i].n; j++)
             if (e->shards[i].nodes[j]->health == CLUSTERC__HEALTH_LOADING)
                 return 1;
+    }
     return 0;
+}
+
+static void schedule_settle(clusterc__engine *e)
+{
+    int cap = e->opt.refresh_interval_ms > 0 ? e->opt.refresh_interval_ms : 60000;
+    int first = e->opt.refresh_min_interval_ms > 0 ? e->opt.refresh_min_interval_ms : 1000;
+    e->settle_ms = e->settle_ms ? (e->settle_ms * 2 > cap ? cap : e->settle_ms * 2) : first;
+    if (e->refresh_scheduled || !e->refresh_ev)
+        return;
+    struct timeval tv = { e->settle_ms / 1000, (e->settle_ms % 1000) * 1000 };
+    e->refresh_scheduled = 1;
+    event_add(e->refresh_ev, &tv);
 }
 
 static void refresh_done(clusterc__engine *e, int ok)
@@ -206,8 +227,12 @@ static void refresh_done(clusterc__engine *e, int ok)
         clusterc__engine_redispatch_waiting(e, 1, e->err.code, e->err.str);
     }
     arm_periodic(e);
-    if (e->refresh_again || (ok && e->read_routing && any_loading(e)))
+    if (e->refresh_again)
         clusterc__refresh_request(e, "again");
+    else if (ok && e->read_routing && unsettled(e))
+        schedule_settle(e);
+    else if (ok)
+        e->settle_ms = 0;
 }
 
 static void install_node_facts(clusterc__node *n, const clusterc__topo_node *t, uint64_t gen)
