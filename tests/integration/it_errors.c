@@ -130,7 +130,10 @@ static void test_bad_options(void **state)
     o.seeds = "127.0.0.1:20400";
     o.command_timeout_ms = 0;
     expect_bad_option(&o, "command_timeout_ms");
-    assert_null(clusterc_connect(NULL) ? NULL : NULL);
+    clusterc_client *c = clusterc_connect(NULL);   /* no options at all */
+    assert_non_null(c);
+    assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
+    clusterc_free(c);
 }
 
 static void test_hostname_and_ipv6_seeds(void **state)
