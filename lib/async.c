@@ -64,13 +64,13 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
                        void *pd, char *cmd, int len)
 {
     if (!a->e || a->closing) {
-        free(cmd);
+        redisFreeCommand(cmd);
         if (a->e)
             clusterc__err_set(&a->err, CLUSTERC_ECLOSED, "client is disconnecting");
         return -1;
     }
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
-        free(cmd);
+        redisFreeCommand(cmd);
         clusterc__err_set(&a->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return -1;
     }
@@ -87,7 +87,7 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     r->u2 = pd;
     r->route_mode = (uint8_t)route;
     if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
-        free(r->cmd);
+        redisFreeCommand(r->cmd);
         free(r);
         return -1;
     }

@@ -146,7 +146,7 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
 static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc__done_fn *fn)
 {
     if (!c->e) {
-        free(cmd);
+        redisFreeCommand(cmd);
         return NULL;   /* err already says why the options were rejected */
     }
     if (len < 0) {
@@ -163,7 +163,7 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
 {
     single s;
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
-        free(cmd);
+        redisFreeCommand(cmd);
         clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return NULL;
     }
@@ -172,7 +172,7 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
         return NULL;
     r->route_mode = (uint8_t)route;
     if (node && clusterc__req_pin(c->e, r, node, &c->err) < 0) {
-        free(r->cmd);
+        redisFreeCommand(r->cmd);
         free(r);
         return NULL;
     }
@@ -308,7 +308,7 @@ static int append(clusterc_client *c, char *cmd, int len)
         return -1;
     if (ring_push(c) < 0) {
         clusterc__err_set(&c->err, CLUSTERC_ENOMEM, "out of memory appending a command");
-        free(r->cmd);
+        redisFreeCommand(r->cmd);
         free(r);
         return -1;
     }

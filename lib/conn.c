@@ -118,7 +118,7 @@ static int queue_fmt(clusterc__node *n, uint8_t kind, int argc, const char **arg
     if (len < 0)
         return -1;
     int rc = queue_cmd(n, NULL, kind, cmd, (size_t)len);
-    free(cmd);
+    redisFreeCommand(cmd);
     return rc;
 }
 

@@ -289,7 +289,7 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     char why[160];
     if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
         clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: %s", why);
-        free(cmd);
+        redisFreeCommand(cmd);
         return NULL;
     }
     /* One allocation: the request and its two timers. Only the fields are
@@ -298,7 +298,7 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     clusterc__req *r = malloc(base + 2 * evsz);
     if (!r) {
         clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
-        free(cmd);
+        redisFreeCommand(cmd);
         return NULL;
     }
     memset(r, 0, offsetof(clusterc__req, last));
@@ -388,7 +388,7 @@ static void complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     e->depth++;
     r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
     e->depth--;
-    free(r->cmd);
+    redisFreeCommand(r->cmd);
     free(r);
     e->pending--;
     if (e->draining && e->pending == 0 && !e->dead)
