@@ -270,6 +270,9 @@ def write_conf(d, port, a, major):
         "repl-diskless-sync-delay 0",
         # Tests kill primaries on purpose; let any replica take over.
         "cluster-replica-validity-factor 0",
+        # A replica's offset stays 0 (CLUSTER SHARDS: "loading") until its
+        # primary sends something; the periodic PING does, every 10 s by default.
+        "repl-ping-replica-period 1",
     ]
     if major >= 7:
         lines.append("enable-debug-command yes")  # Redis 7 refuses DEBUG SLEEP otherwise
@@ -403,9 +406,38 @@ def node_ok(port, total, pw):
     return rep.get("role") == "master" or rep.get("master_link_status") == "up"
 
 
+def views_agree(live, pw):
+    """Every live node sees every other live node in the role that node gives
+    itself, with no handshake/fail? flags, and calls every replica "online" in
+    CLUSTER SHARDS. Right after `--cluster create` a node may still list
+    replicas as slotless primaries, or as "loading" (offset 0 not yet
+    gossiped): clients that load their map then would route nothing to them."""
+    own = {}
+    views = {}
+    for n in live:
+        lines = [l.split() for l in cmd(n["port"], "CLUSTER", "NODES", password=pw).splitlines()]
+        views[n["port"]] = lines
+        for f in lines:
+            if len(f) >= 3 and "myself" in f[2]:
+                own[f[0]] = "slave" if "slave" in f[2] else "master"
+    for port, lines in views.items():
+        for f in lines:
+            if len(f) < 3 or f[0] not in own:
+                continue
+            role = "slave" if "slave" in f[2] else "master"
+            if role != own[f[0]] or "handshake" in f[2] or "fail" in f[2]:
+                return False
+        shards = cmd(port, "CLUSTER", "SHARDS", password=pw)
+        if "loading" in str(shards):
+            return False
+    return True
+
+
 def cluster_ok(d, st):
     live, pw = live_nodes(d, st), st.get("password")
     if not live or not all(node_ok(n["port"], len(st["nodes"]), pw) for n in live):
+        return False
+    if not views_agree(live, pw):
         return False
     if len(live) < len(st["nodes"]):
         return True  # --cluster check complains about failed nodes; the rest is ok
