@@ -270,6 +270,20 @@ typedef struct clusterc_check_result {
 CLUSTERC_API int clusterc_admin_check(clusterc_client *c, clusterc_check_result **out);
 CLUSTERC_API void clusterc_check_free(clusterc_check_result *r);
 
+/* ------------------------------------------------------------ JSON, for FFI */
+
+/*
+ * The views as JSON text (malloc'ed, freed with clusterc_free_string; NULL
+ * on failure with clusterc_errstr set), for bindings:
+ *   clusterc_admin_nodes_json        [{"id":..,"host":..,"port":..,"flags":[..],
+ *                                      "primary_id":..,"slots":[[0,5460],..],..}]
+ *   clusterc_admin_replication_json  {"role":"primary"|"replica",...,"replicas":[..]}
+ *   clusterc_admin_check_json        {"ok":true,...,"problems":[..],"report":".."}
+ */
+CLUSTERC_API char *clusterc_admin_nodes_json(clusterc_client *c, const char *node);
+CLUSTERC_API char *clusterc_admin_replication_json(clusterc_client *c, const char *node);
+CLUSTERC_API char *clusterc_admin_check_json(clusterc_client *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -164,10 +164,38 @@ typedef struct clusterc_options {
     clusterc_remap_fn *node_address_remap;  /* remap callback (after the
                                                static map); NULL = none */
     void *node_address_remap_arg;
+
+    /* Owned by clusterc_options_parse_url (strings it made); freed by
+     * clusterc_options_release. Leave alone. */
+    void *url_strings;
+    char url_error[256];
 } clusterc_options;
 
 /* Fill *o with the documented defaults (seeds NULL, no auth). */
 CLUSTERC_API void clusterc_options_init(clusterc_options *o);
+
+/*
+ * Set options from a URL, with the keys go-redis's ParseClusterURL takes:
+ *   redis://[user:password@]host:port[?addr=host:port&addr=...&key=value...]
+ * go-redis keys: addr (more seeds, repeatable), read_only, route_by_latency,
+ * route_randomly, max_redirects, dial_timeout, read_timeout, write_timeout
+ * (durations: "1s", "500ms", "2m", or plain seconds), client_name, username,
+ * password, max_retries, min_retry_backoff, max_retry_backoff (durations);
+ * this library's: latency_tolerance (duration), latency_replicas_only,
+ * latency_probe (duration), failing_timeout (duration), max_lag (duration),
+ * max_lag_bytes, lag_probe (duration), read_your_writes, refresh_interval,
+ * refresh_min_interval (durations), node_address_map. Booleans: true/false/
+ * 1/0/yes/no. "rediss://" (TLS) is refused: not supported. Fields the URL
+ * does not name keep their values, so call clusterc_options_init first.
+ * Returns 0, or -1 when a key is unknown or a value bad: then
+ * clusterc_options_url_error(o) names the key and the value. Strings the
+ * URL provides are owned by *o until clusterc_options_release(o) (or the
+ * next parse), and copied by clusterc_connect as usual.
+ */
+CLUSTERC_API int clusterc_options_parse_url(clusterc_options *o, const char *url);
+CLUSTERC_API const char *clusterc_options_url_error(const clusterc_options *o);
+/* Free what clusterc_options_parse_url allocated (NULL-safe, idempotent). */
+CLUSTERC_API void clusterc_options_release(clusterc_options *o);
 
 /* --------------------------------------------------------------- keyslot */
 
@@ -190,6 +218,12 @@ typedef struct clusterc_client clusterc_client;
  * cases.
  */
 CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o);
+
+/* clusterc_options_init + clusterc_options_parse_url + clusterc_connect in
+ * one call, for bindings that would rather not lay out clusterc_options.
+ * Returns NULL only when out of memory; a bad URL gives a client whose
+ * clusterc_error() is CLUSTERC_EINVAL and whose errstr names the key. */
+CLUSTERC_API clusterc_client *clusterc_connect_url(const char *url);
 
 /* Close every connection and free the client. Replies already returned stay
  * valid (they belong to the caller). Appended commands whose replies were
@@ -285,6 +319,39 @@ CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const cha
 CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const char *node,
                                                        int argc, const char **argv,
                                                        const size_t *argvlen);
+
+/* ----------------------------------------------------- replies, for FFI */
+
+/*
+ * Accessors so a binding can walk a redisReply without knowing its layout.
+ * Types are hiredis's REDIS_REPLY_* values (also as CLUSTERC_REPLY_*); with
+ * hiredis 1.x RESP3 types (7..14) may appear too. All accept NULL (type 0,
+ * zero / NULL results). Pointers stay valid until the reply is freed.
+ */
+#define CLUSTERC_REPLY_STRING 1
+#define CLUSTERC_REPLY_ARRAY 2
+#define CLUSTERC_REPLY_INTEGER 3
+#define CLUSTERC_REPLY_NIL 4
+#define CLUSTERC_REPLY_STATUS 5
+#define CLUSTERC_REPLY_ERROR 6
+CLUSTERC_API int clusterc_reply_type(const redisReply *r);
+CLUSTERC_API long long clusterc_reply_integer(const redisReply *r);
+/* String, status, error (and RESP3 verbatim/double/bignum) text; *len set
+ * when len is not NULL. NULL for other types. */
+CLUSTERC_API const char *clusterc_reply_str(const redisReply *r, size_t *len);
+CLUSTERC_API size_t clusterc_reply_elements(const redisReply *r);
+/* Element i of an array (NULL when out of range). Owned by r. */
+CLUSTERC_API const redisReply *clusterc_reply_element(const redisReply *r, size_t i);
+/* freeReplyObject, under this library's name. NULL-safe. */
+CLUSTERC_API void clusterc_reply_free(redisReply *r);
+
+/*
+ * JSON views for bindings (each returns a malloc'ed NUL-terminated string
+ * freed with clusterc_free_string, or NULL with clusterc_errstr set):
+ *   clusterc_node_stats_json   [{"addr":...,"id":...,"role":"primary",...}, ...]
+ */
+CLUSTERC_API char *clusterc_node_stats_json(const clusterc_client *c);
+CLUSTERC_API void clusterc_free_string(char *s);
 
 /* ------------------------------------------------------------------ stats */
 
