@@ -185,8 +185,13 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o);
  * latency_probe (duration), failing_timeout (duration), max_lag (duration),
  * max_lag_bytes, lag_probe (duration), read_your_writes, refresh_interval,
  * refresh_min_interval (durations), node_address_map. Booleans: true/false/
- * 1/0/yes/no. "rediss://" (TLS) is refused: not supported. Fields the URL
- * does not name keep their values, so call clusterc_options_init first.
+ * 1/0/yes/no. "rediss://" (TLS) is refused: not supported. The port
+ * defaults to 6379; the path may only be "/" or "/0". An empty value
+ * ("key=") keeps the default, as in go-redis (except addr=). go-redis's
+ * pool keys (pool_size, min_idle_conns, pool_timeout, conn_max_idle_time...)
+ * are accepted and ignored: this client keeps one connection per node.
+ * Fields the URL does not name keep their values, so call
+ * clusterc_options_init first; a failed parse changes nothing.
  * Returns 0, or -1 when a key is unknown or a value bad: then
  * clusterc_options_url_error(o) names the key and the value. Strings the
  * URL provides are owned by *o until clusterc_options_release(o) (or the
