@@ -2,7 +2,7 @@
 # the Debian packages the build, the tests and the lab need, when missing
 # (as root; apt-get update once, only if something is missing).
 clusterc_packages=(libhiredis-dev libevent-dev libcmocka-dev redis-server redis-tools cmake
-                   pkg-config gcc clang valgrind python3 strace)
+                   pkg-config gcc clang valgrind python3 strace golang-go)
 
 clusterc_install_deps() {
   command -v dpkg >/dev/null || return 0

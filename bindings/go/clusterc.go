@@ -1,0 +1,701 @@
+// Package clusterc is a Go binding of libclusterc, a Redis Cluster / Valkey
+// client library written in C. Its options carry go-redis's names
+// (ClusterOptions{Addrs, ReadOnly, RouteByLatency, RouteRandomly, ...}), so
+// code written against go-redis's ClusterClient ports over with few changes;
+// the calls drop go-redis's context argument and return (value, error)
+// directly:
+//
+//	rdb := clusterc.NewClusterClient(&clusterc.ClusterOptions{
+//		Addrs:          []string{"localhost:7001", "localhost:7002", "localhost:7003"},
+//		ReadOnly:       true,
+//		RouteByLatency: true,
+//	})
+//	defer rdb.Close()
+//	err := rdb.Set("key", "value", 0)
+//	val, err := rdb.Get("key")          // err == clusterc.Nil when the key is missing
+//	v, err := rdb.Do("INCRBY", "n", 5)  // int64(…)
+//
+// Routing, redirects (MOVED/ASK), retries and slot-map refreshes happen in
+// the C library; this package only formats arguments, converts replies and
+// owns the C objects.
+//
+// # Building
+//
+// cgo needs libclusterc's header and library. The header directory of this
+// source tree (../../include) is on the include path already; hiredis's
+// headers come from the system (<hiredis/hiredis.h>, Debian: libhiredis-dev).
+// Tell the linker where libclusterc is and the loader where to find it at
+// run time, e.g. for a CMake build in ../../build:
+//
+//	CGO_LDFLAGS="-L$PWD/../../build/lib" LD_LIBRARY_PATH=$PWD/../../build/lib go test ./...
+//
+// For an installed tree (the pkg-config file clusterc.pc):
+//
+//	CGO_CFLAGS="$(pkg-config --cflags clusterc)" CGO_LDFLAGS="$(pkg-config --libs clusterc)" go build
+//
+// The package has no dependencies outside the Go standard library, so it
+// builds offline (GOFLAGS=-mod=mod GOPROXY=off).
+//
+// # Goroutines and threads
+//
+// A libclusterc client is single-threaded (one command or batch at a time)
+// but not tied to a thread: any OS thread may call it, one at a time. A
+// ClusterClient therefore holds a sync.Mutex around every call into C. It is
+// safe to share between goroutines, but their commands run one after the
+// other; for parallel throughput use one ClusterClient per goroutine (they
+// share nothing). runtime.LockOSThread is not needed.
+package clusterc
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: -lclusterc
+#include <stdlib.h>
+#include <clusterc/clusterc.h>
+*/
+import "C"
+
+import (
+	"encoding"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// ------------------------------------------------------------------ errors
+
+// Error is an error reply from a server ("WRONGTYPE Operation against a key
+// holding the wrong kind of value", "ERR unknown command ..."): the command
+// reached a server and was refused. Test for it with errors.As.
+type Error string
+
+func (e Error) Error() string { return string(e) }
+
+// RedisError marks the type as a server reply, as go-redis's does.
+func (e Error) RedisError() {}
+
+type nilError string
+
+func (e nilError) Error() string { return string(e) }
+
+// Nil is returned when the reply is a nil bulk string or array: Get of a
+// missing key, for example (go-redis's redis.Nil). Compare with ==.
+const Nil = nilError("clusterc: nil")
+
+// ClientError is a failure with no reply at all: timeout, connection lost,
+// too many redirects, closed client, bad option... Code is libclusterc's
+// error code (a CLUSTERC_E* value, negative) and Msg the client's message,
+// which names the node and the command where they apply.
+// errors.Is(err, ErrTimeout) and friends compare the code.
+type ClientError struct {
+	Code int
+	Msg  string
+}
+
+func (e *ClientError) Error() string {
+	if e.Msg != "" {
+		return "clusterc: " + e.Msg
+	}
+	return "clusterc: " + Strerror(e.Code)
+}
+
+// Is reports whether target is a *ClientError with the same code.
+func (e *ClientError) Is(target error) bool {
+	t, ok := target.(*ClientError)
+	return ok && t.Code == e.Code
+}
+
+// Sentinels for errors.Is.
+var (
+	ErrInvalid          = &ClientError{Code: int(C.CLUSTERC_EINVAL)}
+	ErrConnect          = &ClientError{Code: int(C.CLUSTERC_ECONNECT)}
+	ErrIO               = &ClientError{Code: int(C.CLUSTERC_EIO)}
+	ErrTimeout          = &ClientError{Code: int(C.CLUSTERC_ETIMEOUT)}
+	ErrTopology         = &ClientError{Code: int(C.CLUSTERC_ETOPOLOGY)}
+	ErrTooManyRedirects = &ClientError{Code: int(C.CLUSTERC_EREDIRECTS)}
+	ErrAuth             = &ClientError{Code: int(C.CLUSTERC_EAUTH)}
+	ErrUncertain        = &ClientError{Code: int(C.CLUSTERC_EUNCERTAIN)}
+	ErrClosed           = &ClientError{Code: int(C.CLUSTERC_ECLOSED)}
+	ErrNoReplica        = &ClientError{Code: int(C.CLUSTERC_ENOREPLICA)}
+)
+
+// Strerror is the fixed text of a libclusterc error code ("timed out").
+func Strerror(code int) string {
+	return C.GoString(C.clusterc_strerror(C.int(code)))
+}
+
+// Keyslot is the hash slot (0..16383) of a key, hash tags included.
+func Keyslot(key string) int {
+	if len(key) == 0 {
+		return int(C.clusterc_keyslot(nil, 0))
+	}
+	ck := C.CString(key)
+	defer C.free(unsafe.Pointer(ck))
+	return int(C.clusterc_keyslot(ck, C.size_t(len(key))))
+}
+
+// ----------------------------------------------------------------- options
+
+// KeepTTL is Set's expiration that keeps the key's current time to live
+// (SET ... KEEPTTL), as in go-redis.
+const KeepTTL time.Duration = -1
+
+// ClusterOptions are go-redis's ClusterOptions, those fields libclusterc
+// has, plus a few of its own. The zero value of a field means "the library's
+// default" (README.md lists them); the go-redis -1 conventions noted below
+// are kept.
+type ClusterOptions struct {
+	// Seed nodes, "host:port" ("[::1]:7001" for IPv6). At least one.
+	Addrs []string
+
+	// ClientName is sent with CLIENT SETNAME on every connection.
+	ClientName string
+
+	// MaxRedirects is how many MOVED/ASK a command follows; 0 = default
+	// (3), -1 = none (a redirect is returned as an error).
+	MaxRedirects int
+
+	// Read routing, with go-redis's precedence: RouteByLatency >
+	// RouteRandomly > ReadOnly; either of the first two implies ReadOnly.
+	// Only read-only commands are routed to replicas.
+	ReadOnly       bool
+	RouteByLatency bool
+	RouteRandomly  bool
+
+	// ACL user (empty = "default") and password (empty = no AUTH).
+	Username string
+	Password string
+
+	// MaxRetries bounds TRYAGAIN/CLUSTERDOWN/LOADING/reconnect retries of a
+	// command; 0 = default (16), -1 = none.
+	MaxRetries int
+	// Retry backoff bounds; 0 = default (8ms, 512ms).
+	MinRetryBackoff time.Duration
+	MaxRetryBackoff time.Duration
+
+	// DialTimeout bounds one connection attempt (default 1s). ReadTimeout
+	// is one deadline for the whole command, redirects and retries included
+	// (default 2s). WriteTimeout is accepted for go-redis compatibility and
+	// passed on (libclusterc has one command deadline). 0 or negative =
+	// the default.
+	DialTimeout  time.Duration
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+
+	// ---- libclusterc's own (see docs/read-routing.md)
+
+	// LatencyTolerance: with RouteByLatency, nodes within this of the
+	// fastest share reads. 0 = default (1ms); negative = strict minimum
+	// (go-redis's behaviour).
+	LatencyTolerance time.Duration
+	// LatencyReplicasOnly: RouteByLatency among replicas only.
+	LatencyReplicasOnly bool
+	// MaxLag excludes replicas lagging more than this (whole seconds as
+	// INFO replication reports them); MaxLagBytes by replication offset.
+	MaxLag      time.Duration
+	MaxLagBytes int64
+	// ReadYourWrites: reads of a shard this client wrote to go to the
+	// primary or to a replica known to have the write.
+	ReadYourWrites bool
+	// NodeAddressMap remaps announced addresses: "announced=dialled,...".
+	NodeAddressMap string
+
+	// Params are extra URL keys for clusterc_options_parse_url, for the
+	// options not listed above (for example "refresh_interval": "10s").
+	Params map[string]string
+}
+
+// durationParam writes d as Go does ("1.5s", "500ms", "1m30s"); the URL
+// parser reads Go's duration syntax.
+func durationParam(d time.Duration) string { return d.String() }
+
+// URL is the clusterc_options_parse_url URL these options stand for (the
+// keys of go-redis's ParseClusterURL plus libclusterc's). It may hold the
+// password.
+func (opt *ClusterOptions) URL() (string, error) {
+	if len(opt.Addrs) == 0 {
+		return "", &ClientError{Code: int(C.CLUSTERC_EINVAL), Msg: "ClusterOptions.Addrs is empty"}
+	}
+	q := url.Values{}
+	for _, a := range opt.Addrs[1:] {
+		q.Add("addr", a)
+	}
+	setBool := func(k string, v bool) {
+		if v {
+			q.Set(k, "true")
+		}
+	}
+	setDur := func(k string, d time.Duration) {
+		if d > 0 {
+			q.Set(k, durationParam(d))
+		}
+	}
+	setBool("read_only", opt.ReadOnly)
+	setBool("route_by_latency", opt.RouteByLatency)
+	setBool("route_randomly", opt.RouteRandomly)
+	if opt.ClientName != "" {
+		q.Set("client_name", opt.ClientName)
+	}
+	if opt.Username != "" {
+		q.Set("username", opt.Username)
+	}
+	if opt.Password != "" {
+		q.Set("password", opt.Password)
+	}
+	switch {
+	case opt.MaxRedirects == -1:
+		q.Set("max_redirects", "-1")
+	case opt.MaxRedirects > 0:
+		q.Set("max_redirects", strconv.Itoa(opt.MaxRedirects))
+	}
+	switch {
+	case opt.MaxRetries == -1:
+		q.Set("max_retries", "0")
+	case opt.MaxRetries > 0:
+		q.Set("max_retries", strconv.Itoa(opt.MaxRetries))
+	}
+	setDur("min_retry_backoff", opt.MinRetryBackoff)
+	setDur("max_retry_backoff", opt.MaxRetryBackoff)
+	setDur("dial_timeout", opt.DialTimeout)
+	setDur("read_timeout", opt.ReadTimeout)
+	setDur("write_timeout", opt.WriteTimeout)
+	if opt.LatencyTolerance < 0 {
+		q.Set("latency_tolerance", "0")
+	} else {
+		setDur("latency_tolerance", opt.LatencyTolerance)
+	}
+	setBool("latency_replicas_only", opt.LatencyReplicasOnly)
+	setDur("max_lag", opt.MaxLag)
+	if opt.MaxLagBytes > 0 {
+		q.Set("max_lag_bytes", strconv.FormatInt(opt.MaxLagBytes, 10))
+	}
+	setBool("read_your_writes", opt.ReadYourWrites)
+	if opt.NodeAddressMap != "" {
+		q.Set("node_address_map", opt.NodeAddressMap)
+	}
+	for k, v := range opt.Params {
+		q.Set(k, v)
+	}
+	u := url.URL{Scheme: "redis", Host: opt.Addrs[0], RawQuery: q.Encode()}
+	return u.String(), nil
+}
+
+// ------------------------------------------------------------------ client
+
+// ClusterClient is a client of one cluster. See the package comment for the
+// goroutine rules. Close it when done; a client that is garbage collected
+// unclosed is closed by a finalizer.
+type ClusterClient struct {
+	mu      sync.Mutex
+	c       *C.clusterc_client
+	initErr error // from NewClusterClient: bad options or the first map load
+	fatal   bool  // initErr makes every call fail (bad options, out of memory)
+	closed  bool
+}
+
+// NewClusterClient creates a client and loads the slot map from
+// opt.Addrs. Like go-redis's, it never fails: when the map cannot be loaded
+// (every seed down, wrong password) the reason is kept in Err() and later
+// commands try the seeds again; Ping() says whether the cluster answers.
+// Bad options make every call return the same *ClientError (ErrInvalid).
+func NewClusterClient(opt *ClusterOptions) *ClusterClient {
+	if opt == nil {
+		opt = &ClusterOptions{}
+	}
+	u, err := opt.URL()
+	if err != nil {
+		return &ClusterClient{initErr: err, fatal: true}
+	}
+	return NewClusterClientURL(u)
+}
+
+// NewClusterClientURL is NewClusterClient with the options as a URL
+// ("redis://user:pass@host:port?addr=host:port&read_only=true&..."; the keys
+// of go-redis's ParseClusterURL and libclusterc's own, include/clusterc/
+// clusterc.h lists them).
+func NewClusterClientURL(rawurl string) *ClusterClient {
+	cu := C.CString(rawurl)
+	defer C.free(unsafe.Pointer(cu))
+	cl := &ClusterClient{}
+	cl.c = C.clusterc_connect_url(cu)
+	if cl.c == nil {
+		return &ClusterClient{initErr: &ClientError{Code: int(C.CLUSTERC_ENOMEM)}, fatal: true}
+	}
+	if code := int(C.clusterc_error(cl.c)); code != 0 {
+		cl.initErr = cl.lastError()
+		if code == int(C.CLUSTERC_EINVAL) {
+			cl.fatal = true
+		}
+	}
+	runtime.SetFinalizer(cl, func(cl *ClusterClient) { _ = cl.Close() })
+	return cl
+}
+
+// Err is the error met while creating the client (bad options, or why the
+// first slot-map load failed), or nil. A client with a load error may work
+// later, once a seed answers.
+func (cl *ClusterClient) Err() error { return cl.initErr }
+
+// lastError turns the client's error state into a *ClientError. Call with
+// the lock held.
+func (cl *ClusterClient) lastError() error {
+	code := int(C.clusterc_error(cl.c))
+	msg := C.GoString(C.clusterc_errstr(cl.c))
+	if code == 0 {
+		code = int(C.CLUSTERC_EPROTOCOL)
+	}
+	return &ClientError{Code: code, Msg: msg}
+}
+
+// Close closes every connection and frees the C client. Later calls return
+// ErrClosed, as does a second Close.
+func (cl *ClusterClient) Close() error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.closed {
+		return ErrClosed
+	}
+	cl.closed = true
+	if cl.c != nil {
+		C.clusterc_free(cl.c)
+		cl.c = nil
+		runtime.SetFinalizer(cl, nil)
+	}
+	return nil
+}
+
+// usable returns nil when a command may run. Call with the lock held.
+func (cl *ClusterClient) usable() error {
+	if cl.closed {
+		return ErrClosed
+	}
+	if cl.fatal {
+		return cl.initErr
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------- commands
+
+// appendArg formats one argument the way go-redis does.
+func appendArg(v interface{}) ([]byte, error) {
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []byte(v), nil
+	case []byte:
+		return v, nil
+	case int:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case int8:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case int16:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case int32:
+		return strconv.AppendInt(nil, int64(v), 10), nil
+	case int64:
+		return strconv.AppendInt(nil, v, 10), nil
+	case uint:
+		return strconv.AppendUint(nil, uint64(v), 10), nil
+	case uint8:
+		return strconv.AppendUint(nil, uint64(v), 10), nil
+	case uint16:
+		return strconv.AppendUint(nil, uint64(v), 10), nil
+	case uint32:
+		return strconv.AppendUint(nil, uint64(v), 10), nil
+	case uint64:
+		return strconv.AppendUint(nil, v, 10), nil
+	case float32:
+		return strconv.AppendFloat(nil, float64(v), 'f', -1, 32), nil
+	case float64:
+		return strconv.AppendFloat(nil, v, 'f', -1, 64), nil
+	case bool:
+		if v {
+			return []byte("1"), nil
+		}
+		return []byte("0"), nil
+	case time.Time:
+		return v.AppendFormat(nil, time.RFC3339Nano), nil
+	case time.Duration:
+		return strconv.AppendInt(nil, v.Nanoseconds(), 10), nil
+	case encoding.BinaryMarshaler:
+		return v.MarshalBinary()
+	default:
+		return nil, fmt.Errorf("clusterc: can't marshal %T (implement encoding.BinaryMarshaler)", v)
+	}
+}
+
+// cArgv copies the arguments into one C allocation: the pointer array, the
+// length array and the bytes. The caller frees it with C.free.
+func cArgv(args [][]byte) (mem unsafe.Pointer, argv **C.char, lens *C.size_t) {
+	n := len(args)
+	ptrSize := unsafe.Sizeof((*C.char)(nil))
+	lenSize := unsafe.Sizeof(C.size_t(0))
+	total := uintptr(0)
+	for _, a := range args {
+		total += uintptr(len(a))
+	}
+	mem = C.malloc(C.size_t(uintptr(n)*(ptrSize+lenSize) + total + 1))
+	if mem == nil {
+		panic("clusterc: out of memory")
+	}
+	ptrs := unsafe.Slice((**C.char)(mem), n)
+	lenArr := unsafe.Slice((*C.size_t)(unsafe.Add(mem, uintptr(n)*ptrSize)), n)
+	data := unsafe.Add(mem, uintptr(n)*(ptrSize+lenSize))
+	buf := unsafe.Slice((*byte)(data), total+1)
+	off := uintptr(0)
+	for i, a := range args {
+		copy(buf[off:], a)
+		ptrs[i] = (*C.char)(unsafe.Add(data, off))
+		lenArr[i] = C.size_t(len(a))
+		off += uintptr(len(a))
+	}
+	return mem, &ptrs[0], &lenArr[0]
+}
+
+// Do runs one command: Do("SET", "k", 1), Do("MGET", "{u}a", "{u}b").
+// Arguments may be strings, []byte, integers, floats, bools, time.Time,
+// time.Duration or encoding.BinaryMarshaler values. The reply comes back as
+// string (bulk and status replies), int64, []interface{} (arrays; a nil
+// element is nil, an error element an Error), with RESP3: float64, bool,
+// map[interface{}]interface{}. A nil reply is (nil, Nil); a server error
+// reply is (nil, Error); no reply at all is (nil, *ClientError).
+func (cl *ClusterClient) Do(args ...interface{}) (interface{}, error) {
+	return cl.DoRoute(RouteDefault, args...)
+}
+
+// Per-command routes for DoRoute (CLUSTERC_ROUTE_* in clusterc.h).
+const (
+	RouteDefault = 0 // the client's read policy
+	RoutePrimary = 1 // the primary: a read that must be fresh
+	RouteReplica = 2 // an eligible replica, or a *ClientError (no eligible replica)
+	RouteAny     = 3 // the policy, with the primary as a peer
+)
+
+// DoRoute is Do with a per-command route for reads (writes always go to the
+// primary): DoRoute(RoutePrimary, "GET", "k") reads fresh.
+func (cl *ClusterClient) DoRoute(route int, args ...interface{}) (interface{}, error) {
+	if len(args) == 0 {
+		return nil, &ClientError{Code: int(C.CLUSTERC_EINVAL), Msg: "Do: no command"}
+	}
+	bargs := make([][]byte, len(args))
+	for i, a := range args {
+		b, err := appendArg(a)
+		if err != nil {
+			return nil, err
+		}
+		bargs[i] = b
+	}
+	return cl.doRoute(route, bargs)
+}
+
+func (cl *ClusterClient) do(args [][]byte) (interface{}, error) {
+	return cl.doRoute(RouteDefault, args)
+}
+
+func (cl *ClusterClient) doRoute(route int, args [][]byte) (interface{}, error) {
+	mem, argv, lens := cArgv(args)
+	defer C.free(mem)
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if err := cl.usable(); err != nil {
+		return nil, err
+	}
+	r := C.clusterc_command_route_argv(cl.c, C.int(route), C.int(len(args)), argv, lens)
+	if r == nil {
+		return nil, cl.lastError()
+	}
+	defer C.clusterc_reply_free(r) // the reply is ours; converted before it goes
+	switch C.clusterc_reply_type(r) {
+	case C.CLUSTERC_REPLY_NIL:
+		return nil, Nil
+	case C.CLUSTERC_REPLY_ERROR:
+		return nil, Error(replyString(r))
+	}
+	return convert(r), nil
+}
+
+// RESP3 reply types of hiredis 1.x (absent from hiredis 0.14's header).
+const (
+	replyDouble = 7
+	replyBool   = 8
+	replyMap    = 9
+	replySet    = 10
+	replyAttr   = 11
+	replyPush   = 12
+	replyBignum = 13
+	replyVerb   = 14
+)
+
+func replyString(r *C.redisReply) string {
+	var n C.size_t
+	p := C.clusterc_reply_str(r, &n)
+	if p == nil {
+		return ""
+	}
+	return C.GoStringN(p, C.int(n))
+}
+
+// convert copies a reply into Go values, through the accessors only.
+func convert(r *C.redisReply) interface{} {
+	switch t := C.clusterc_reply_type(r); t {
+	case C.CLUSTERC_REPLY_STRING, C.CLUSTERC_REPLY_STATUS, replyBignum, replyVerb:
+		return replyString(r)
+	case C.CLUSTERC_REPLY_INTEGER:
+		return int64(C.clusterc_reply_integer(r))
+	case C.CLUSTERC_REPLY_NIL:
+		return nil
+	case C.CLUSTERC_REPLY_ERROR:
+		return Error(replyString(r))
+	case replyDouble:
+		s := replyString(r)
+		if f, err := strconv.ParseFloat(s, 64); err == nil {
+			return f
+		}
+		return s
+	case replyBool:
+		return C.clusterc_reply_integer(r) != 0
+	case replyMap, replyAttr:
+		n := C.clusterc_reply_elements(r)
+		m := make(map[interface{}]interface{}, int(n/2))
+		for i := C.size_t(0); i+1 < n; i += 2 {
+			k := convert(C.clusterc_reply_element(r, i))
+			v := convert(C.clusterc_reply_element(r, i+1))
+			if isHashable(k) {
+				m[k] = v
+			} else {
+				m[fmt.Sprint(k)] = v
+			}
+		}
+		return m
+	default: // arrays, sets, pushes
+		n := C.clusterc_reply_elements(r)
+		out := make([]interface{}, int(n))
+		for i := range out {
+			out[i] = convert(C.clusterc_reply_element(r, C.size_t(i)))
+		}
+		return out
+	}
+}
+
+func isHashable(v interface{}) bool {
+	switch v.(type) {
+	case []interface{}, map[interface{}]interface{}:
+		return false
+	}
+	return true
+}
+
+// Get is GET key: the value, or ("", Nil) when the key does not exist.
+func (cl *ClusterClient) Get(key string) (string, error) {
+	v, err := cl.Do("GET", key)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("clusterc: GET: unexpected reply %T", v)
+	}
+	return s, nil
+}
+
+// Set is SET key value, with EX/PX when expiration > 0 (PX when it is not a
+// whole number of seconds) and KEEPTTL when it is KeepTTL, as in go-redis.
+func (cl *ClusterClient) Set(key string, value interface{}, expiration time.Duration) error {
+	args := []interface{}{"SET", key, value}
+	switch {
+	case expiration > 0:
+		if expiration < time.Second || expiration%time.Second != 0 {
+			args = append(args, "PX", int64(expiration/time.Millisecond))
+		} else {
+			args = append(args, "EX", int64(expiration/time.Second))
+		}
+	case expiration == KeepTTL:
+		args = append(args, "KEEPTTL")
+	}
+	_, err := cl.Do(args...)
+	return err
+}
+
+// Del is DEL key...: how many keys were removed. Keys in different slots
+// are sent one by one (a cluster refuses a multi-slot DEL).
+func (cl *ClusterClient) Del(keys ...string) (int64, error) {
+	var n int64
+	for _, k := range keys {
+		v, err := cl.Do("DEL", k)
+		if err != nil {
+			return n, err
+		}
+		if d, ok := v.(int64); ok {
+			n += d
+		}
+	}
+	return n, nil
+}
+
+// Ping sends PING to a node of the cluster: nil when it answers.
+func (cl *ClusterClient) Ping() error {
+	_, err := cl.Do("PING")
+	return err
+}
+
+// ------------------------------------------------------------------ stats
+
+// NodeInfo is what the client knows of one node (clusterc_node_stats):
+// where reads go, and why not.
+type NodeInfo struct {
+	Addr      string `json:"addr"`      // dialled address
+	Announced string `json:"announced"` // as the cluster announces it
+	ID        string `json:"id"`
+	Role      string `json:"role"` // "primary" or "replica"
+	Shard     int    `json:"shard"`
+	Connected bool   `json:"connected"`
+	Reads     uint64 `json:"reads"`  // read-only commands sent to it
+	Writes    uint64 `json:"writes"` // other commands sent to it
+	Redirects uint64 `json:"redirects"`
+	Errors    uint64 `json:"errors"`
+	LatencyUs int64  `json:"latency_us"` // PING EWMA; -1 before a sample (JSON null)
+	LagS      int64  `json:"lag_s"`      // replica lag; -1 unknown
+	LagBytes  int64  `json:"lag_bytes"`  // replica offset behind; -1 unknown
+	Eligible  bool   `json:"eligible"`   // may serve reads now
+	Why       string `json:"why"`        // "ok" or why not
+}
+
+// IsPrimary reports whether the node is a primary in the client's map.
+func (n *NodeInfo) IsPrimary() bool { return n.Role == "primary" }
+
+// NodeStats lists the nodes of the client's current slot map.
+func (cl *ClusterClient) NodeStats() ([]NodeInfo, error) {
+	cl.mu.Lock()
+	if err := cl.usable(); err != nil {
+		cl.mu.Unlock()
+		return nil, err
+	}
+	s := C.clusterc_node_stats_json(cl.c)
+	if s == nil {
+		err := cl.lastError()
+		cl.mu.Unlock()
+		return nil, err
+	}
+	text := C.GoString(s)
+	C.clusterc_free_string(s)
+	cl.mu.Unlock()
+	var raw []json.RawMessage
+	if err := json.Unmarshal([]byte(text), &raw); err != nil {
+		return nil, fmt.Errorf("clusterc: node stats JSON: %w", err)
+	}
+	nodes := make([]NodeInfo, len(raw))
+	for i, r := range raw {
+		// null (not known) leaves a field alone: preset those to -1.
+		nodes[i] = NodeInfo{LatencyUs: -1, LagS: -1, LagBytes: -1, Shard: -1}
+		if err := json.Unmarshal(r, &nodes[i]); err != nil {
+			return nil, fmt.Errorf("clusterc: node stats JSON: %w", err)
+		}
+	}
+	return nodes, nil
+}

@@ -1,0 +1,3 @@
+module github.com/libclusterc/clusterc-go
+
+go 1.19

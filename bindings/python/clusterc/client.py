@@ -1,0 +1,694 @@
+"""ClusterClient: a Redis Cluster client over libclusterc (ctypes).
+
+The C library does the cluster work (slot map, MOVED/ASK, retries, replica
+reads); this module turns Python arguments into argument vectors, calls the
+library and walks replies with its accessor functions.
+
+A client is safe to share between Python threads: every call into the
+library holds the client's lock (libclusterc clients are single-threaded).
+"""
+import ctypes
+import datetime
+import json
+import threading
+import urllib.parse
+
+from . import _lib
+from .errors import (ClientClosedError, ClusterError, ConnectionError, DataError,
+                     InvalidOptionError, ResponseError, EINVAL, ENOMEM, error_for)
+
+# Per-command routes (clusterc.h CLUSTERC_ROUTE_*).
+ROUTE_DEFAULT = 0
+ROUTE_PRIMARY = 1
+ROUTE_REPLICA = 2
+ROUTE_ANY = 3
+_ROUTE_NAMES = {"default": ROUTE_DEFAULT, "primary": ROUTE_PRIMARY,
+                "replica": ROUTE_REPLICA, "any": ROUTE_ANY}
+
+# Reply types (hiredis REDIS_REPLY_*; 7.. are RESP3, hiredis 1.x).
+_STRING, _ARRAY, _INTEGER, _NIL, _STATUS, _ERROR = 1, 2, 3, 4, 5, 6
+_DOUBLE, _BOOL, _MAP, _SET, _ATTR, _PUSH, _BIGNUM, _VERB = 7, 8, 9, 10, 11, 12, 13, 14
+
+_MAX_DEPTH = 64   # nested arrays deeper than this are refused, not recursed
+
+
+# ------------------------------------------------------------------ options
+
+def _duration(name, value):
+    """Seconds (int/float) or a timedelta -> a Go duration string."""
+    if isinstance(value, datetime.timedelta):
+        secs = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        secs = float(value)
+    elif isinstance(value, str):
+        return value          # already a duration ("500ms"); the library checks it
+    else:
+        raise InvalidOptionError("%s: expected seconds (a number) or a timedelta, got %r"
+                                 % (name, value), EINVAL)
+    if secs < 0:
+        raise InvalidOptionError("%s: must not be negative, got %r" % (name, value), EINVAL)
+    us = round(secs * 1_000_000)
+    if us % 1000 == 0:
+        return "%dms" % (us // 1000)
+    return "%dus" % us
+
+
+def _bool(value):
+    return "true" if value else "false"
+
+
+def _format_addr(addr):
+    if isinstance(addr, (tuple, list)) and len(addr) == 2:
+        host, port = addr
+        host = str(host)
+        if ":" in host and not host.startswith("["):
+            host = "[%s]" % host
+        return "%s:%d" % (host, int(port))
+    if isinstance(addr, bytes):
+        addr = addr.decode()
+    if not isinstance(addr, str) or not addr:
+        raise InvalidOptionError("addrs: bad address %r (want \"host:port\" or (host, port))"
+                                 % (addr,), EINVAL)
+    return addr
+
+
+def _quote(s):
+    return urllib.parse.quote(str(s), safe="")
+
+
+def build_url(addrs, password=None, username=None, read_only=False, route_by_latency=False,
+              route_randomly=False, max_redirects=None, dial_timeout=None, read_timeout=None,
+              write_timeout=None, max_retries=None, min_retry_backoff=None,
+              max_retry_backoff=None, client_name=None, latency_tolerance=None,
+              latency_replicas_only=None, latency_probe=None, failing_timeout=None,
+              max_lag=None, max_lag_bytes=None, lag_probe=None, read_your_writes=None,
+              refresh_interval=None, refresh_min_interval=None, node_address_map=None,
+              url_options=None):
+    """The redis:// URL (the keys of clusterc_options_parse_url) for these options.
+    Durations are seconds (int/float) or timedeltas; None leaves the library's
+    default."""
+    if isinstance(addrs, (str, bytes)):
+        addrs = (addrs.decode() if isinstance(addrs, bytes) else addrs).split(",")
+    addrs = [_format_addr(a) for a in (addrs or [])]
+    if not addrs:
+        raise InvalidOptionError("addrs: at least one seed address is needed", EINVAL)
+    userinfo = ""
+    if username is not None or password is not None:
+        userinfo = _quote(username or "")
+        if password is not None:
+            userinfo += ":" + _quote(password)
+        userinfo += "@"
+    q = [("addr", a) for a in addrs[1:]]
+    q += [("read_only", _bool(read_only)), ("route_by_latency", _bool(route_by_latency)),
+          ("route_randomly", _bool(route_randomly))]
+    ints = (("max_redirects", max_redirects), ("max_retries", max_retries),
+            ("max_lag_bytes", max_lag_bytes))
+    durations = (("dial_timeout", dial_timeout), ("read_timeout", read_timeout),
+                 ("write_timeout", write_timeout), ("min_retry_backoff", min_retry_backoff),
+                 ("max_retry_backoff", max_retry_backoff),
+                 ("latency_tolerance", latency_tolerance), ("latency_probe", latency_probe),
+                 ("failing_timeout", failing_timeout), ("max_lag", max_lag),
+                 ("lag_probe", lag_probe), ("refresh_interval", refresh_interval),
+                 ("refresh_min_interval", refresh_min_interval))
+    bools = (("latency_replicas_only", latency_replicas_only),
+             ("read_your_writes", read_your_writes))
+    for k, v in ints:
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise InvalidOptionError("%s: expected an integer, got %r" % (k, v), EINVAL)
+            q.append((k, str(v)))
+    for k, v in durations:
+        if v is not None:
+            q.append((k, _duration(k, v)))
+    for k, v in bools:
+        if v is not None:
+            q.append((k, _bool(v)))
+    if client_name is not None:
+        q.append(("client_name", client_name))
+    if node_address_map is not None:
+        if isinstance(node_address_map, dict):
+            node_address_map = ",".join("%s=%s" % kv for kv in node_address_map.items())
+        q.append(("node_address_map", node_address_map))
+    for k, v in (url_options or {}).items():
+        if isinstance(v, bool):
+            v = _bool(v)
+        elif isinstance(v, datetime.timedelta):
+            v = _duration(k, v)
+        q.append((k, str(v)))
+    query = "&".join("%s=%s" % (_quote(k), _quote(v)) for k, v in q)
+    return "redis://%s%s?%s" % (userinfo, addrs[0], query)
+
+
+# ------------------------------------------------------------------ encoding
+
+def _encoder(encoding, errors):
+    def encode(value):
+        # As redis-py's Encoder: bytes as is, str encoded, numbers as text;
+        # bools and anything else refused.
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return bytes(value)
+        if isinstance(value, str):
+            return value.encode(encoding, errors)
+        if isinstance(value, bool):
+            raise DataError("Invalid input of type: 'bool'. Convert to a bytes, string, "
+                            "int or float first.")
+        if isinstance(value, int):
+            return b"%d" % value
+        if isinstance(value, float):
+            return repr(value).encode()
+        raise DataError("Invalid input of type: '%s'. Convert to a bytes, string, int or "
+                        "float first." % type(value).__name__)
+    return encode
+
+
+class _Argv:
+    """One command as C arrays; keeps the bytes alive while the call runs."""
+    __slots__ = ("n", "argv", "lens", "args")
+
+    def __init__(self, args):
+        n = len(args)
+        if n == 0:
+            raise DataError("empty command")
+        self.args = args
+        self.n = n
+        self.argv = (ctypes.c_char_p * n)(*args)
+        self.lens = (ctypes.c_size_t * n)(*[len(a) for a in args])
+
+
+# ------------------------------------------------------------------ commands
+
+def _whole(v, name, per_second):
+    """An int, or a timedelta in seconds (per_second 1) or ms (1000)."""
+    if isinstance(v, datetime.timedelta):
+        return int(v.total_seconds() * per_second)
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise DataError("%s must be an int or a timedelta" % name)
+    return v
+
+
+def _keys_arg(keys, args):
+    # mget(["a", "b"]) and mget("a", "b") both work, as in redis-py.
+    if isinstance(keys, (list, tuple)):
+        return list(keys) + list(args)
+    return [keys] + list(args)
+
+
+class _Commands:
+    """Convenience commands, shared by ClusterClient (run now) and Pipeline
+    (queued). Each builds one or more commands and a function combining
+    their results; self._run does the rest."""
+
+    def execute_command(self, *args):
+        return self._run([args], None)
+
+    def get(self, name):
+        return self._run([("GET", name)], None)
+
+    def set(self, name, value, ex=None, px=None, nx=False, xx=False, keepttl=False,
+            get=False, exat=None, pxat=None):
+        """SET; True when done, None when NX/XX prevented it (redis-py's
+        convention); with get=True the old value."""
+        args = ["SET", name, value]
+        if ex is not None:
+            args += ["EX", _whole(ex, "ex", 1)]
+        if px is not None:
+            args += ["PX", _whole(px, "px", 1000)]
+        if exat is not None:
+            args += ["EXAT", exat]
+        if pxat is not None:
+            args += ["PXAT", pxat]
+        if keepttl:
+            args.append("KEEPTTL")
+        if nx:
+            args.append("NX")
+        if xx:
+            args.append("XX")
+        if get:
+            args.append("GET")
+            return self._run([tuple(args)], None)
+        return self._run([tuple(args)], lambda rs: True if rs[0] == "OK" else None)
+
+    def delete(self, *names):
+        """DEL; keys in different slots are grouped per slot (one DEL per
+        slot, pipelined) and the counts summed."""
+        if not names:
+            return self._run([], lambda rs: 0)
+        groups = self._client_ref()._group_by_slot(names)
+        return self._run([("DEL",) + tuple(names[i] for i in idx) for idx in groups.values()],
+                         sum)
+
+    def exists(self, *names):
+        if not names:
+            return self._run([], lambda rs: 0)
+        groups = self._client_ref()._group_by_slot(names)
+        return self._run([("EXISTS",) + tuple(names[i] for i in idx)
+                          for idx in groups.values()], sum)
+
+    def mget(self, keys, *args):
+        """MGET across slots: one MGET per slot (pipelined), values returned
+        in the order of the keys."""
+        keys = _keys_arg(keys, args)
+        if not keys:
+            return self._run([], lambda rs: [])
+        groups = list(self._client_ref()._group_by_slot(keys).values())
+
+        def combine(rs):
+            out = [None] * len(keys)
+            for idx, vals in zip(groups, rs):
+                for i, v in zip(idx, vals):
+                    out[i] = v
+            return out
+        return self._run([("MGET",) + tuple(keys[i] for i in idx) for idx in groups], combine)
+
+    def mset(self, mapping):
+        """MSET across slots: one MSET per slot (pipelined; not atomic
+        across slots). True."""
+        items = list(mapping.items())
+        if not items:
+            return self._run([], lambda rs: True)
+        groups = self._client_ref()._group_by_slot([k for k, _ in items])
+        cmds = []
+        for idx in groups.values():
+            args = ["MSET"]
+            for i in idx:
+                args += [items[i][0], items[i][1]]
+            cmds.append(tuple(args))
+        return self._run(cmds, lambda rs: True)
+
+    def incr(self, name, amount=1):
+        return self._run([("INCRBY", name, amount)], None)
+
+    def expire(self, name, seconds):
+        return self._run([("EXPIRE", name, seconds)], lambda rs: bool(rs[0]))
+
+    def ttl(self, name):
+        return self._run([("TTL", name)], None)
+
+    def ping(self):
+        return self._run([("PING",)], lambda rs: rs[0] == "PONG")
+
+
+# ------------------------------------------------------------------ client
+
+class ClusterClient(_Commands):
+    """A Redis Cluster client.
+
+    ClusterClient(addrs=["localhost:7001", ...], read_only=False,
+                  route_by_latency=False, route_randomly=False, password=None, ...)
+
+    Options are go-redis's ClusterOptions in snake case (durations in
+    seconds), plus libclusterc's own (latency_tolerance, max_lag,
+    read_your_writes, ...); see build_url for the full list. Python-side:
+    decode_responses (str instead of bytes for string replies), encoding,
+    encoding_errors, connect_lazily (do not raise when the first slot-map
+    load fails; commands retry the seeds).
+    """
+
+    def __init__(self, addrs=None, read_only=False, route_by_latency=False,
+                 route_randomly=False, password=None, username=None, max_redirects=3,
+                 dial_timeout=1.0, read_timeout=2.0, latency_tolerance=None, max_lag=None,
+                 read_your_writes=False, client_name=None, write_timeout=None,
+                 max_retries=None, min_retry_backoff=None, max_retry_backoff=None,
+                 latency_replicas_only=None, latency_probe=None, failing_timeout=None,
+                 max_lag_bytes=None, lag_probe=None, refresh_interval=None,
+                 refresh_min_interval=None, node_address_map=None, url_options=None,
+                 decode_responses=False, encoding="utf-8", encoding_errors="strict",
+                 connect_lazily=False, _url=None):
+        self._c = None                      # first, so __del__ always works
+        self._lock = threading.RLock()
+        self.decode_responses = decode_responses
+        self.encoding = encoding
+        self.encoding_errors = encoding_errors
+        self._encode = _encoder(encoding, encoding_errors)
+        if _url is None:
+            _url = build_url(addrs, password=password, username=username,
+                             read_only=read_only, route_by_latency=route_by_latency,
+                             route_randomly=route_randomly, max_redirects=max_redirects,
+                             dial_timeout=dial_timeout, read_timeout=read_timeout,
+                             write_timeout=write_timeout, max_retries=max_retries,
+                             min_retry_backoff=min_retry_backoff,
+                             max_retry_backoff=max_retry_backoff, client_name=client_name,
+                             latency_tolerance=latency_tolerance,
+                             latency_replicas_only=latency_replicas_only,
+                             latency_probe=latency_probe, failing_timeout=failing_timeout,
+                             max_lag=max_lag, max_lag_bytes=max_lag_bytes,
+                             lag_probe=lag_probe,
+                             read_your_writes=read_your_writes or None,
+                             refresh_interval=refresh_interval,
+                             refresh_min_interval=refresh_min_interval,
+                             node_address_map=node_address_map, url_options=url_options)
+        if isinstance(_url, str):
+            _url = _url.encode()
+        if not isinstance(_url, bytes) or b"\0" in _url:
+            raise InvalidOptionError("url: expected a string without NUL bytes", EINVAL)
+        self._lib = lib = _lib.load()
+        c = lib.clusterc_connect_url(_url)
+        if not c:
+            raise MemoryError("libclusterc: out of memory creating a client")
+        code = lib.clusterc_error(c)
+        if code != 0:
+            err = self._failure_of(c, code)
+            if code == EINVAL or code == ENOMEM or not connect_lazily:
+                lib.clusterc_free(c)
+                if not isinstance(err, (ConnectionError, InvalidOptionError)):
+                    # No slot map from any seed: to the caller, the cluster
+                    # cannot be reached.
+                    err = ConnectionError(str(err), code)
+                raise err
+        self._c = c
+
+    @classmethod
+    def from_url(cls, url, **kwargs):
+        """A client from a go-redis style cluster URL:
+        redis://[user:pass@]host:port?addr=host:port&read_only=true&...
+        kwargs: decode_responses, encoding, encoding_errors, connect_lazily."""
+        allowed = {"decode_responses", "encoding", "encoding_errors", "connect_lazily"}
+        bad = set(kwargs) - allowed
+        if bad:
+            raise TypeError("from_url() got unexpected keyword arguments %s (put options "
+                            "in the URL)" % sorted(bad))
+        return cls(_url=url, **kwargs)
+
+    # ---------------------------------------------------------- plumbing
+
+    def _client_ref(self):
+        return self
+
+    def _handle(self):
+        c = self._c
+        if not c:
+            raise ClientClosedError("client is closed")
+        return c
+
+    def _failure_of(self, c, code=None):
+        lib = self._lib
+        if code is None:
+            code = lib.clusterc_error(c)
+        msg = lib.clusterc_errstr(c)
+        msg = msg.decode("utf-8", "replace") if msg else ""
+        if not msg:
+            s = lib.clusterc_strerror(code)
+            msg = s.decode("utf-8", "replace") if s else ""
+        if code == 0:
+            return ClusterError(msg or "libclusterc call failed", code)
+        return error_for(code, msg)
+
+    def _pack(self, args):
+        enc = self._encode
+        return _Argv([enc(a) for a in args])
+
+    def _str(self, r):
+        n = ctypes.c_size_t(0)
+        p = self._lib.clusterc_reply_str(r, ctypes.byref(n))
+        if not p:
+            return b""
+        return ctypes.string_at(p, n.value)
+
+    def _text(self, r):
+        return self._str(r).decode("utf-8", "replace")
+
+    def _convert(self, r, depth=0):
+        """A Python value for reply r (not freed here). Error replies become
+        ResponseError instances, returned (the caller decides to raise)."""
+        lib = self._lib
+        t = lib.clusterc_reply_type(r)
+        if t == _STRING or t == _VERB:
+            s = self._str(r)
+            return s.decode(self.encoding, self.encoding_errors) if self.decode_responses else s
+        if t == _INTEGER:
+            return lib.clusterc_reply_integer(r)
+        if t == _NIL:
+            return None
+        if t == _STATUS:
+            return self._text(r)
+        if t == _ERROR:
+            return ResponseError(self._text(r))
+        if t in (_ARRAY, _SET, _PUSH, _MAP, _ATTR):
+            if depth >= _MAX_DEPTH:
+                raise ClusterError("reply nested deeper than %d levels" % _MAX_DEPTH)
+            n = lib.clusterc_reply_elements(r)
+            items = []
+            for i in range(n):
+                e = lib.clusterc_reply_element(r, i)
+                items.append(self._convert(e, depth + 1) if e else None)
+            if t in (_MAP, _ATTR):
+                d = {}
+                for i in range(0, len(items) - 1, 2):
+                    k = items[i]
+                    d[tuple(k) if isinstance(k, list) else k] = items[i + 1]
+                return d
+            return items
+        if t == _DOUBLE:
+            return float(self._text(r))
+        if t == _BOOL:
+            return bool(lib.clusterc_reply_integer(r))
+        if t == _BIGNUM:
+            return int(self._text(r))
+        raise ClusterError("unknown reply type %d" % t)
+
+    def _take(self, r):
+        """Convert reply r and free it."""
+        try:
+            return self._convert(r)
+        finally:
+            self._lib.clusterc_reply_free(r)
+
+    def _call(self, packed, route=None, node=None):
+        lib = self._lib
+        with self._lock:
+            c = self._handle()
+            if node is not None:
+                r = lib.clusterc_command_to_node_argv(c, node, packed.n, packed.argv, packed.lens)
+            elif route is not None:
+                r = lib.clusterc_command_route_argv(c, route, packed.n, packed.argv, packed.lens)
+            else:
+                r = lib.clusterc_command_argv(c, packed.n, packed.argv, packed.lens)
+            if not r:
+                raise self._failure_of(c)
+            v = self._take(r)
+        if isinstance(v, ResponseError):
+            raise v
+        return v
+
+    def _pipeline_raw(self, packs):
+        """Send packed commands pipelined; a list of values or exception
+        instances, in order."""
+        lib = self._lib
+        results = [None] * len(packs)
+        with self._lock:
+            c = self._handle()
+            pending = []
+            for i, p in enumerate(packs):
+                if lib.clusterc_append_command_argv(c, p.n, p.argv, p.lens) == 0:
+                    pending.append(i)
+                else:
+                    results[i] = self._failure_of(c)
+            done = 0
+            try:
+                for i in pending:
+                    rp = ctypes.c_void_p()
+                    rc = lib.clusterc_get_reply(c, ctypes.byref(rp))
+                    done += 1
+                    if rc != 0 or not rp.value:
+                        results[i] = self._failure_of(c)
+                        if rp.value:
+                            lib.clusterc_reply_free(rp.value)
+                        continue
+                    try:
+                        results[i] = self._take(rp.value)
+                    except Exception as e:   # a decode error: keep draining
+                        results[i] = e
+            finally:
+                # Interrupted (KeyboardInterrupt...): collect what is still
+                # queued, or the next pipeline would get these replies.
+                for _ in range(len(pending) - done):
+                    rp = ctypes.c_void_p()
+                    lib.clusterc_get_reply(c, ctypes.byref(rp))
+                    if rp.value:
+                        lib.clusterc_reply_free(rp.value)
+        return results
+
+    def _run(self, cmds, combine):
+        if len(cmds) == 1:
+            v = self._call(self._pack(cmds[0]))
+            return combine([v]) if combine else v
+        packs = [self._pack(a) for a in cmds]
+        rs = self._pipeline_raw(packs) if packs else []
+        for r in rs:
+            if isinstance(r, Exception):
+                raise r
+        return combine(rs) if combine else rs[0]
+
+    def _group_by_slot(self, keys):
+        """{slot: [indexes of keys]} in first-seen order."""
+        keyslot = self._lib.clusterc_keyslot
+        enc = self._encode
+        groups = {}
+        for i, k in enumerate(keys):
+            b = enc(k)
+            groups.setdefault(keyslot(b, len(b)), []).append(i)
+        return groups
+
+    # ---------------------------------------------------------- public API
+
+    def keyslot(self, key):
+        """The hash slot of a key (CRC16 of the key or its {hash tag})."""
+        b = self._encode(key)
+        return self._lib.clusterc_keyslot(b, len(b))
+
+    def command_route(self, route, *args):
+        """Run one command with a per-command route: ROUTE_PRIMARY,
+        ROUTE_REPLICA (fails with ClusterError when no replica is eligible),
+        ROUTE_ANY or ROUTE_DEFAULT (also "primary", "replica", ...)."""
+        if isinstance(route, str):
+            try:
+                route = _ROUTE_NAMES[route.lower()]
+            except KeyError:
+                raise InvalidOptionError("route: unknown route %r" % route, EINVAL) from None
+        if isinstance(route, bool) or not isinstance(route, int) or not 0 <= route <= 3:
+            raise InvalidOptionError("route: expected ROUTE_DEFAULT/PRIMARY/REPLICA/ANY, got %r"
+                                     % (route,), EINVAL)
+        return self._call(self._pack(args), route=route)
+
+    def execute_on_node(self, node, *args):
+        """Run one command on one node ("host:port" or a node id); no
+        redirect is followed."""
+        if isinstance(node, str):
+            node = node.encode()
+        if not isinstance(node, bytes) or b"\0" in node:
+            raise InvalidOptionError("node: expected \"host:port\" or a node id", EINVAL)
+        return self._call(self._pack(args), node=node)
+
+    def refresh(self):
+        """Reload the slot map now."""
+        with self._lock:
+            c = self._handle()
+            if self._lib.clusterc_refresh(c) != 0:
+                raise self._failure_of(c)
+
+    def node_stats(self):
+        """What the client knows of each node: a list of dicts (addr, id,
+        role, reads, writes, latency, lag, eligible, why, ...)."""
+        return self._json(lambda lib, c: lib.clusterc_node_stats_json(c))
+
+    def _json(self, fn):
+        lib = self._lib
+        with self._lock:
+            c = self._handle()
+            p = fn(lib, c)
+            if not p:
+                raise self._failure_of(c)
+            text = _lib.take_string(lib, p)
+        return json.loads(text)
+
+    def pipeline(self, transaction=False):
+        """A Pipeline collecting commands for one round of sends. Not a
+        transaction (commands go to different nodes)."""
+        if transaction:
+            raise ClusterError("transactions are not supported by the cluster pipeline")
+        return Pipeline(self)
+
+    @property
+    def admin(self):
+        """Cluster administration (nodes, replication, check, add_node)."""
+        from .admin import Admin
+        return Admin(self)
+
+    @property
+    def closed(self):
+        return not self._c
+
+    def close(self):
+        """Close every connection and free the client. Idempotent."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            c, self._c = self._c, None
+            if c:
+                self._lib.clusterc_free(c)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return "<clusterc.ClusterClient %s>" % ("closed" if self.closed else "open")
+
+
+# ------------------------------------------------------------------ pipeline
+
+class Pipeline(_Commands):
+    """Commands queued, then sent at once by execute(); replies in call
+    order whatever nodes served them. Use as a context manager:
+
+        with client.pipeline() as p:
+            p.set("a", 1).get("a")
+            print(p.execute())     # [True, b'1']
+    """
+
+    def __init__(self, client):
+        self._client = client
+        self._entries = []   # (list of argument tuples, combine or None)
+
+    def _client_ref(self):
+        return self._client
+
+    def _run(self, cmds, combine):
+        # Encode now, so a bad argument fails at the call that passed it.
+        packs = [self._client._pack(a) for a in cmds]
+        self._entries.append((packs, combine))
+        return self
+
+    def __len__(self):
+        return len(self._entries)
+
+    def reset(self):
+        self._entries = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.reset()
+        return False
+
+    def execute(self, raise_on_error=True):
+        """Send everything queued; a list with one result per queued call.
+        With raise_on_error (the default) the first error (a ResponseError
+        or a failure) is raised; otherwise errors are left in the list as
+        exception instances. The pipeline is empty afterwards."""
+        entries, self._entries = self._entries, []
+        packs = [p for ps, _ in entries for p in ps]
+        raw = self._client._pipeline_raw(packs) if packs else []
+        out = []
+        pos = 0
+        for n, (ps, combine) in enumerate(entries):
+            rs = raw[pos:pos + len(ps)]
+            pos += len(ps)
+            err = next((r for r in rs if isinstance(r, Exception)), None)
+            if err is not None:
+                if not getattr(err, "_clusterc_noted", False) and hasattr(err, "add_note"):
+                    args = b" ".join(ps[0].args[:3]).decode("utf-8", "replace") if ps else ""
+                    err.add_note("Command # %d (%s) of pipeline caused error" % (n + 1, args))
+                    err._clusterc_noted = True
+                out.append(err)
+            else:
+                try:
+                    out.append(combine(rs) if combine else rs[0])
+                except Exception as e:
+                    out.append(e)
+        if raise_on_error:
+            for r in out:
+                if isinstance(r, Exception):
+                    raise r
+        return out
