@@ -115,7 +115,8 @@ CLUSTERC_API int clusterc_admin_replication(clusterc_client *c, const char *node
 CLUSTERC_API void clusterc_replication_free(clusterc_replication *r);
 
 /* Lag classes, as the lab reads them: 0 s perfect, 1-5 good, 5-30 warning,
- * 30+ critical. */
+ * 30+ critical. A negative lag (unknown: its primary does not list the
+ * replica) is critical too. */
 typedef enum clusterc_lag_class {
     CLUSTERC_LAG_PERFECT = 0,
     CLUSTERC_LAG_GOOD,
