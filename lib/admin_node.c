@@ -176,6 +176,54 @@ static int meet(clusterc_client *c, const char *addr, const clusterc_cluster_nod
     return -1;
 }
 
+/* A new primary gets the cluster's functions (FUNCTION DUMP on a member,
+ * RESTORE on the new node), as redis-cli does: a key routed to it must find
+ * the same FCALL targets as anywhere else. A member that cannot DUMP (a
+ * server without functions) means there is nothing to copy; a new node
+ * that already has functions is refused rather than merged. */
+static int copy_functions(clusterc_client *c, const char *addr, const clusterc_cluster_node *v,
+                          size_t n)
+{
+    char from[272];
+    size_t len;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].port == 0 || (v[i].flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_PFAIL |
+                                              CLUSTERC_NODE_HANDSHAKE | CLUSTERC_NODE_NOADDR)))
+            continue;
+        snprintf(from, sizeof(from), "%s:%d", v[i].host, v[i].port);
+        redisReply *dump = clusterc_command_to_node(c, from, "FUNCTION DUMP");
+        if (!dump || dump->type != REDIS_REPLY_STRING) {
+            freeReplyObject(dump);
+            return 0;
+        }
+        redisReply *list = clusterc__admin_call(c, addr, "FUNCTION LIST", "FUNCTION LIST");
+        if (!list) {
+            freeReplyObject(dump);
+            return -1;
+        }
+        int has = list->type == REDIS_REPLY_ARRAY && list->elements > 0;
+        freeReplyObject(list);
+        if (has) {
+            freeReplyObject(dump);
+            clusterc__client_set_error(c, CLUSTERC_EINVAL,
+                                       "%s: the new node already has functions loaded", addr);
+            return -1;
+        }
+        const char *payload = clusterc__admin_text(dump, &len);
+        const char *argv[3] = { "FUNCTION", "RESTORE", payload };
+        size_t lens[3] = { 8, 7, len };
+        redisReply *r = clusterc_command_to_node_argv(c, addr, 3, argv, lens);
+        freeReplyObject(dump);
+        int ok = r && r->type != REDIS_REPLY_ERROR;
+        if (!ok && r)
+            clusterc__client_set_error(c, CLUSTERC_EPROTOCOL, "%s: FUNCTION RESTORE: %s", addr,
+                                       r->str);
+        freeReplyObject(r);
+        return ok ? 0 : -1;
+    }
+    return 0;
+}
+
 /* One node's view knows the new node and every (non-failed) node of
  * want, none still in handshake. */
 static int view_settled(const clusterc_cluster_node *v, size_t n, const clusterc_cluster_node *want,
@@ -274,6 +322,11 @@ static int add_node(clusterc_client *c, const char *addr, int as_replica, const 
         snprintf(chosen, 41, "%s", p->id);
     if (check_cluster(c, o) < 0)
         return fail_with(c, "not adding the node");
+    if (!as_replica) {
+        clusterc__admin_progress(o, t0, "functions", addr, "FUNCTION DUMP / RESTORE");
+        if (copy_functions(c, addr, v, n) < 0)
+            return fail_with(c, "not adding the node");
+    }
     clusterc__admin_progress(o, t0, "meet", addr, "CLUSTER MEET");
     if (meet(c, addr, v, n) < 0)
         return fail_with(c, "CLUSTER MEET failed; the cluster is unchanged");

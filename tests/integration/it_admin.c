@@ -339,11 +339,25 @@ static void test_add_primary_and_live_reshard(void **state)
     clusterc_admin_opts o = opts();
     int slots[SLOTS_LIVE];
     spawn_node(P_NEW);
+    /* The cluster has a function library: the new primary must get it. */
+    for (int i = 0; i < harness_count(H); i++)
+        if (strcmp(harness_role(H, i), "master") == 0) {
+            redisReply *r = harness_cmd(H, harness_port(H, i), "FUNCTION LOAD %s",
+                                        "#!lua name=itlib\nredis.register_function('itfn', "
+                                        "function(keys, args) return 'from-itlib' end)");
+            assert_non_null(r);
+            freeReplyObject(r);
+        }
     int64_t t0 = it_now_ms();
     if (clusterc_admin_add_node(C, "127.0.0.1:20706", 0, NULL, &o, NULL) < 0)
         fail_msg("add primary: %s", clusterc_errstr(C));
     fprintf(stderr, "add primary: %lld ms\n", (long long)(it_now_ms() - t0));
     snprintf(NewId, sizeof(NewId), "%s", id_of(P_NEW));
+    redisReply *fl = harness_cmd(H, P_NEW, "FUNCTION LIST");
+    assert_non_null(fl);
+    assert_int_equal(fl->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(fl->elements, 1);   /* itlib, copied over */
+    freeReplyObject(fl);
 
     int src = harness_primary_of_slot(H, 0);
     char src_id[41];
