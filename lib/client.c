@@ -40,8 +40,10 @@ typedef struct single {
 
 static void run_until(clusterc_client *c, const int *done)
 {
-    while (!*done)
+    while (!*done) {
         event_base_loop(c->base, EVLOOP_ONCE);
+        clusterc__engine_loop_ran(c->e);
+    }
 }
 
 CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
@@ -59,6 +61,7 @@ CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
         free(c);
         return NULL;
     }
+    clusterc__engine_set_blocking(c->e);
     if (clusterc_refresh(c) < 0)
         return c;
     return c;
@@ -181,6 +184,9 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
     r->u1 = &s;
     clusterc__engine_submit(c->e, r);
     clusterc__engine_flush_now(c->e);
+    /* r stays valid until s.done: the engine frees it after single_done. */
+    while (!s.done && clusterc__engine_wait_fast(c->e, r))
+        ;
     run_until(c, &s.done);
     if (!s.reply) {
         clusterc__err_set(&c->err, s.code, "%s", s.msg);

@@ -164,6 +164,7 @@ static void conn_reset(clusterc__node *n)
     n->olen = n->opos = 0;
     n->out_total = n->out_written = 0;
     n->readonly_sent = 0;
+    n->blocking = 0;
     /* A reader may hold half a reply from the lost stream: start afresh. */
     redisReaderFree(n->reader);
     n->reader = redisReaderCreate();
@@ -233,6 +234,23 @@ static void set_sockopts(clusterc__node *n, int fd)
     }
 }
 
+/* The blocking face reads a lone reply with one blocking recv() (bounded by
+ * SO_RCVTIMEO = the command timeout) instead of epoll_wait + recv: every
+ * other read and every write pass MSG_DONTWAIT, so the loop never blocks. */
+static void set_blocking(clusterc__node *n)
+{
+    const clusterc_options *o = clusterc__engine_opts(n->e);
+    struct timeval tv = { o->command_timeout_ms / 1000, (o->command_timeout_ms % 1000) * 1000 };
+    int fl = fcntl(n->fd, F_GETFL);
+    if (fl < 0 || fcntl(n->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+        setsockopt(n->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0) {
+        if (fl >= 0)
+            (void)fcntl(n->fd, F_SETFL, fl | O_NONBLOCK);   /* loop-only then */
+        return;
+    }
+    n->blocking = 1;
+}
+
 static void on_connected(clusterc__node *n)
 {
     struct event_base *base = clusterc__engine_base(n->e);
@@ -246,6 +264,8 @@ static void on_connected(clusterc__node *n)
         return;
     }
     n->state = CLUSTERC__NODE_UP;
+    if (clusterc__engine_blocking(n->e))
+        set_blocking(n);
     clusterc__node_flush(n);
 }
 
@@ -439,7 +459,11 @@ int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len)
 void clusterc__node_flush(clusterc__node *n)
 {
     while (n->state == CLUSTERC__NODE_UP && n->opos < n->olen) {
-        ssize_t w = write(n->fd, n->obuf + n->opos, n->olen - n->opos);
+        /* MSG_NOSIGNAL: a peer that went away is an error to handle, not a
+         * SIGPIPE that kills the caller's process. MSG_DONTWAIT: the
+         * blocking face's sockets are in blocking mode (see on_connected). */
+        ssize_t w = send(n->fd, n->obuf + n->opos, n->olen - n->opos,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
         if (w > 0) {
             n->opos += (size_t)w;
             n->out_written += (uint64_t)w;
@@ -513,32 +537,11 @@ static int dispatch_reply(clusterc__node *n, redisReply *reply)
     return n->state == CLUSTERC__NODE_UP ? 0 : -1;
 }
 
-/* Read what is there (one read() in the common case), then hand out every
- * complete reply. A close that follows data is handled after the data. */
-static void read_cb(evutil_socket_t fd, short what, void *arg)
+/* Hand out every complete reply the reader holds; then, if the stream
+ * ended (lost[0] set), close. Runs inside enter/leave. */
+static void process(clusterc__node *n, char *lost)
 {
-    clusterc__node *n = arg;
     clusterc__engine *e = n->e;
-    char buf[READ_CHUNK];
-    char lost[200] = "";
-    (void)what;
-    for (;;) {
-        ssize_t r = read(fd, buf, sizeof(buf));
-        if (r > 0) {
-            redisReaderFeed(n->reader, buf, (size_t)r);
-            if (r == (ssize_t)sizeof(buf))
-                continue;   /* more may be waiting; a short read means drained */
-            break;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        snprintf(lost, sizeof(lost), "connection to %s lost: %s", n->name,
-                 r == 0 ? "closed by the server" : strerror(errno));
-        break;
-    }
-    clusterc__engine_enter(e);
     for (;;) {
         void *reply = NULL;
         if (redisReaderGetReply(n->reader, &reply) != REDIS_OK) {
@@ -546,16 +549,69 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
             snprintf(msg, sizeof(msg), "protocol error from %s: %s", n->name,
                      n->reader->errstr);
             clusterc__node_close(n, CLUSTERC_EPROTOCOL, msg);
-            lost[0] = '\0';
-            break;
+            return;
         }
-        if (!reply || dispatch_reply(n, reply) < 0 || clusterc__engine_dead(e)) {
-            if (reply)
-                lost[0] = '\0';   /* closed or dying already */
+        if (!reply)
             break;
-        }
+        if (dispatch_reply(n, reply) < 0 || clusterc__engine_dead(e))
+            return;   /* closed or dying already */
     }
-    if (lost[0] && !clusterc__engine_dead(e) && n->state == CLUSTERC__NODE_UP)
+    if (lost[0] && n->state == CLUSTERC__NODE_UP)
         clusterc__node_close(n, CLUSTERC_EIO, lost);
+}
+
+/* One recv into the reader. Returns 1 when bytes came, 0 when none were
+ * waiting (EAGAIN, or a blocking read's timeout), -1 when the stream ended
+ * (lost says how). */
+static int read_once(clusterc__node *n, int flags, char *lost, size_t lostcap)
+{
+    char buf[READ_CHUNK];
+    for (;;) {
+        ssize_t r = recv(n->fd, buf, sizeof(buf), flags);
+        if (r > 0) {
+            redisReaderFeed(n->reader, buf, (size_t)r);
+            return r == (ssize_t)sizeof(buf) ? 2 : 1;   /* 2: more may be waiting */
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        snprintf(lost, lostcap, "connection to %s lost: %s", n->name,
+                 r == 0 ? "closed by the server" : strerror(errno));
+        return -1;
+    }
+}
+
+/* Read what is there (one recv() in the common case), then hand out every
+ * complete reply. A close that follows data is handled after the data. */
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__node *n = arg;
+    clusterc__engine *e = n->e;
+    char lost[200] = "";
+    (void)fd; (void)what;
+    while (read_once(n, MSG_DONTWAIT, lost, sizeof(lost)) == 2)
+        ;
+    clusterc__engine_enter(e);
+    process(n, lost);
     clusterc__engine_leave(e);
+}
+
+int clusterc__node_read_blocking(clusterc__node *n)
+{
+    clusterc__engine *e = n->e;
+    char lost[200] = "";
+    int got;
+    if (n->state != CLUSTERC__NODE_UP)
+        return -1;
+    /* Blocks until the reply (or SO_RCVTIMEO, the command timeout). */
+    got = read_once(n, 0, lost, sizeof(lost));
+    if (got == 0)
+        return -1;
+    while (got == 2)
+        got = read_once(n, MSG_DONTWAIT, lost, sizeof(lost));
+    clusterc__engine_enter(e);
+    process(n, lost);
+    clusterc__engine_leave(e);
+    return 0;
 }

@@ -73,6 +73,7 @@ struct clusterc__node {
     int64_t loading_until_us;        /* answered LOADING/MASTERDOWN to a read */
     uint8_t lag_known, link_up, has_latency, probe_busy, poll_busy, probe_skips;
     uint8_t readonly_sent;           /* READONLY went out on this connection */
+    uint8_t blocking;                /* socket in blocking mode (blocking face) */
     int64_t lag_s, lag_bytes;        /* from its primary's INFO replication */
     double latency_us;               /* EWMA of PING round trips */
     double probe_best;               /* best round trip of the probe in flight */
@@ -96,6 +97,11 @@ int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len);
 /* Write what is queued (no-op unless connected). */
 void clusterc__node_flush(clusterc__node *n);
 
+/* Blocking face: wait for the reply in one blocking recv() and hand out
+ * what came. Only on a node in blocking mode. Returns 0 when something was
+ * read (or the connection closed), -1 when nothing came in time. */
+int clusterc__node_read_blocking(clusterc__node *n);
+
 /* Forget a queued request whose caller gave up: its reply will be dropped. */
 void clusterc__node_orphan(clusterc__node *n, uint64_t seq);
 
@@ -117,4 +123,5 @@ struct evdns_base *clusterc__engine_dns(clusterc__engine *e);
 const clusterc_options *clusterc__engine_opts(const clusterc__engine *e);
 int clusterc__engine_readonly_conns(const clusterc__engine *e);
 int clusterc__engine_dead(const clusterc__engine *e);
+int clusterc__engine_blocking(const clusterc__engine *e);
 #endif

@@ -37,6 +37,20 @@ uint64_t clusterc__engine_map_gen(const clusterc__engine *e) { return e->map_gen
 int clusterc__engine_idle(const clusterc__engine *e) { return e->pending == 0; }
 const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e) { return &e->err; }
 
+int clusterc__engine_blocking(const clusterc__engine *e) { return e->blocking; }
+void clusterc__engine_set_blocking(clusterc__engine *e) { e->blocking = 1; }
+void clusterc__engine_loop_ran(clusterc__engine *e) { e->last_loop_us = clusterc__now_us(); }
+
+int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
+{
+    clusterc__node *n = r->node;
+    if (r->state != CLUSTERC__REQ_QUEUED || !n || !n->blocking || n->fcount != 1 ||
+        n->opos != n->olen || e->dirty || r->retries || r->redirects ||
+        clusterc__now_us() - e->last_loop_us > 10000)
+        return 0;
+    return clusterc__node_read_blocking(n) == 0;
+}
+
 int clusterc__engine_readonly_conns(const clusterc__engine *e)
 {
     return e->opt.read_only || e->opt.route_randomly || e->opt.route_by_latency;

@@ -112,6 +112,18 @@ const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e);
  * clusterc__engine_free, when that ran inside a callback). */
 void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *arg);
 
+/* The blocking face: sockets go to blocking mode after connecting, so a
+ * lone reply can be awaited with one recv() (see wait_fast). */
+void clusterc__engine_set_blocking(clusterc__engine *e);
+
+/* If r is the only thing in flight on its node, its bytes are all written,
+ * nothing else waits to be written and the loop ran within the last 10 ms
+ * (so timers are never starved), wait for its reply with one blocking
+ * recv() instead of a loop turn (epoll_wait + recv). Returns 1 when it
+ * read (check whether r completed), 0 when the loop must run. */
+int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r);
+void clusterc__engine_loop_ran(clusterc__engine *e);
+
 /* Reentrancy guard for callbacks: a face that calls out to the user wraps
  * the call so a free from inside it is deferred. */
 void clusterc__engine_enter(clusterc__engine *e);

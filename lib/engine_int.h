@@ -81,6 +81,8 @@ struct clusterc__engine {
     clusterc__node *tx_node;
     void (*on_destroy)(void *);
     void *on_destroy_arg;
+    int blocking;                  /* the blocking face owns this engine */
+    int64_t last_loop_us;          /* when the blocking face last ran the loop */
 };
 
 int64_t clusterc__now_us(void);
