@@ -9,24 +9,10 @@
 #include <cmocka.h>
 #include "url.h"
 
-/* Options as clusterc_options_init leaves them, for the fields these tests
- * look at (that function lives with the engine's option checks, outside the
- * pure layer). */
-static void test_init(clusterc_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->connect_timeout_ms = 1000;
-    o->command_timeout_ms = 2000;
-    o->max_redirects = 3;
-    o->max_retries = 16;
-    o->latency_tolerance_us = 1000;
-    o->lag_probe_ms = 1000;
-}
-
 /* Parse url into fresh options, asserting success. */
 static void ok(clusterc_options *o, const char *url)
 {
-    test_init(o);
+    clusterc_options_init(o);
     int rc = clusterc_options_parse_url(o, url);
     if (rc != 0)
         fail_msg("%s: %s", url, clusterc_options_url_error(o));
@@ -36,7 +22,7 @@ static void ok(clusterc_options *o, const char *url)
 static void bad(const char *url, const char *want)
 {
     clusterc_options o;
-    test_init(&o);
+    clusterc_options_init(&o);
     assert_int_equal(clusterc_options_parse_url(&o, url), -1);
     const char *e = clusterc_options_url_error(&o);
     if (!strstr(e, want))
@@ -117,7 +103,7 @@ static void test_defaults_kept(void **state)
     clusterc_options o;
     ok(&o, "redis://127.0.0.1:7001");
     clusterc_options d;
-    test_init(&d);
+    clusterc_options_init(&d);
     assert_string_equal(o.seeds, "127.0.0.1:7001");
     assert_null(o.username);
     assert_null(o.password);
@@ -132,7 +118,7 @@ static void test_defaults_kept(void **state)
     assert_int_equal(o.max_redirects, 3);
     clusterc_options_release(&o);
     /* Fields set before the parse stay. */
-    test_init(&o);
+    clusterc_options_init(&o);
     o.tcp_keepalive_s = 7;
     o.max_retries = 2;
     assert_int_equal(clusterc_options_parse_url(&o, "redis://h:1?read_only=true"), 0);
@@ -301,7 +287,7 @@ static void test_errors(void **state)
     bad("http://h:1", "scheme");
     bad("h:1", "scheme");
     clusterc_options o;
-    test_init(&o);
+    clusterc_options_init(&o);
     assert_int_equal(clusterc_options_parse_url(&o, NULL), -1);
     assert_int_equal(clusterc_options_parse_url(NULL, "redis://h:1"), -1);
     assert_string_equal(clusterc_options_url_error(NULL), "");
@@ -363,7 +349,7 @@ static void test_long(void **state)
     clusterc_options_release(&o);
     char big[2048] = "redis://h:1?dial_timeout=";
     memset(big + strlen(big), 'x', 1500);
-    test_init(&o);
+    clusterc_options_init(&o);
     assert_int_equal(clusterc_options_parse_url(&o, big), -1);
     assert_true(strlen(clusterc_options_url_error(&o)) < sizeof(o.url_error));
     assert_non_null(strstr(clusterc_options_url_error(&o), "dial_timeout"));
