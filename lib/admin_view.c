@@ -150,11 +150,19 @@ static int nodes_any(clusterc_client *c, clusterc_cluster_node **out, size_t *n,
         clusterc_node_info info[64];
         int k = clusterc_node_stats(c, info, 64);
         for (int i = 0; i < k && i < 64; i++) {
-            if (nodes_of(c, info[i].announced, out, n) == 0) {
-                if (addr)
-                    snprintf(addr, 272, "%s", info[i].announced);
-                return 0;
+            if (nodes_of(c, info[i].announced, out, n) < 0)
+                continue;
+            /* A node that knows only itself left the cluster (or never
+             * joined): its view says nothing about the others. */
+            if (*n <= 1 && i + 1 < k) {
+                clusterc_nodes_free(*out, *n);
+                *out = NULL;
+                *n = 0;
+                continue;
             }
+            if (addr)
+                snprintf(addr, 272, "%s", info[i].announced);
+            return 0;
         }
         if (round == 0 && clusterc_refresh(c) < 0)
             break;

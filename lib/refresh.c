@@ -349,6 +349,15 @@ static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
         log_failure(e, n->name, CLUSTERC_EPROTOCOL, what);
         return -1;
     }
+    /* A node that left the cluster (CLUSTER RESET, or not yet joined)
+     * answers with a map of itself and no slot: never better than the map
+     * in use, nor than what another node would say. */
+    if (clusterc__topology_covered(t) == 0 && (e->map_gen > 0 || e->cand_idx < e->ncands)) {
+        clusterc__topology_free(t);
+        log_failure(e, n->name, CLUSTERC_ETOPOLOGY,
+                    "its map has no slot assigned (not a member of the cluster?)");
+        return -1;
+    }
     rc = install(e, t);
     clusterc__topology_free(t);
     if (rc < 0)

@@ -170,6 +170,30 @@ static void test_garbage_bytes(void **state)
     fake_stop(f);
 }
 
+/* A node that left the cluster (CLUSTER RESET) answers with a map of
+ * itself and no slot: the next node is asked and its map used. */
+static void test_slotless_map_skipped(void **state)
+{
+    (void)state;
+    char other[2048];
+    static char sa[8192], sb[8192];
+    shards_for(PB, other, sizeof(other));
+    snprintf(sa, sizeof(sa), "ALWAYS COMMAND => -ERR no\\r\\n\n"
+             "EXPECT CLUSTER SHARDS\nSEND *1\\r\\n*4\\r\\n$5\\r\\nslots\\r\\n*0\\r\\n"
+             "$5\\r\\nnodes\\r\\n*1\\r\\n*4\\r\\n$4\\r\\nport\\r\\n:20501\\r\\n"
+             "$4\\r\\nrole\\r\\n$6\\r\\nmaster\\r\\n\n");
+    snprintf(sb, sizeof(sb), "ALWAYS COMMAND => -ERR no\\r\\n\nALWAYS CLUSTER SHARDS => %s\n"
+             "EXPECT GET foo\nSEND $3\\r\\nbar\\r\\n\n", other);
+    fake *f = fake_start_t(sa, sb, 10);
+    clusterc_client *c = client("127.0.0.1:20501,127.0.0.1:20502", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    redisReply *r = clusterc_command(c, "GET foo");
+    it_expect_str(r, "bar");
+    freeReplyObject(r);
+    clusterc_free(c);
+    fake_stop(f);
+}
+
 static void test_moved_loop(void **state)
 {
     (void)state;
@@ -209,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_malformed_map_keeps_old_one),
         cmocka_unit_test(test_dropped_mid_reply),
         cmocka_unit_test(test_garbage_bytes),
+        cmocka_unit_test(test_slotless_map_skipped),
         cmocka_unit_test(test_moved_loop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
