@@ -215,3 +215,19 @@ int clusterc__admin_slot_list(const clusterc_cluster_node *node, int *out)
     qsort(out, (size_t)k, sizeof(*out), cmp_int);
     return k;
 }
+
+CLUSTERC_API const char *clusterc_node_flag_name(unsigned bit)
+{
+    switch (bit) {
+    case CLUSTERC_NODE_MYSELF: return "myself";
+    case CLUSTERC_NODE_MASTER: return "master";
+    case CLUSTERC_NODE_SLAVE: return "slave";
+    case CLUSTERC_NODE_PFAIL: return "fail?";
+    case CLUSTERC_NODE_FAIL: return "fail";
+    case CLUSTERC_NODE_HANDSHAKE: return "handshake";
+    case CLUSTERC_NODE_NOADDR: return "noaddr";
+    case CLUSTERC_NODE_NOFAILOVER: return "nofailover";
+    case CLUSTERC_NODE_NOFLAGS: return "noflags";
+    default: return NULL;
+    }
+}

@@ -177,18 +177,11 @@ CLUSTERC_API char *clusterc_node_stats_json(const clusterc_client *cc)
 
 static void flags_json(clusterc__json *j, unsigned flags)
 {
-    static const struct { unsigned bit; const char *name; } names[] = {
-        {CLUSTERC_NODE_MYSELF, "myself"},     {CLUSTERC_NODE_MASTER, "master"},
-        {CLUSTERC_NODE_SLAVE, "slave"},       {CLUSTERC_NODE_PFAIL, "fail?"},
-        {CLUSTERC_NODE_FAIL, "fail"},         {CLUSTERC_NODE_HANDSHAKE, "handshake"},
-        {CLUSTERC_NODE_NOADDR, "noaddr"},     {CLUSTERC_NODE_NOFAILOVER, "nofailover"},
-        {CLUSTERC_NODE_NOFLAGS, "noflags"},
-    };
     clusterc__json_key(j, "flags");
     clusterc__json_array(j);
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-        if (flags & names[i].bit)
-            clusterc__json_str(j, names[i].name);
+    for (unsigned bit = 1; bit <= CLUSTERC_NODE_NOFLAGS; bit <<= 1)
+        if ((flags & bit) && clusterc_node_flag_name(bit))
+            clusterc__json_str(j, clusterc_node_flag_name(bit));
     clusterc__json_array_end(j);
 }
 

@@ -131,18 +131,12 @@ const char *node_role(const clusterc_cluster_node *n)
 
 void node_flags_str(unsigned flags, char *buf, size_t cap)
 {
-    static const struct { unsigned bit; const char *name; } names[] = {
-        {CLUSTERC_NODE_MYSELF, "myself"},     {CLUSTERC_NODE_MASTER, "master"},
-        {CLUSTERC_NODE_SLAVE, "slave"},       {CLUSTERC_NODE_PFAIL, "fail?"},
-        {CLUSTERC_NODE_FAIL, "fail"},         {CLUSTERC_NODE_HANDSHAKE, "handshake"},
-        {CLUSTERC_NODE_NOADDR, "noaddr"},     {CLUSTERC_NODE_NOFAILOVER, "nofailover"},
-        {CLUSTERC_NODE_NOFLAGS, "noflags"},
-    };
     size_t len = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (!(flags & names[i].bit)) continue;
-        int k = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", names[i].name);
+    for (unsigned bit = 1; bit <= CLUSTERC_NODE_NOFLAGS; bit <<= 1) {
+        const char *name = clusterc_node_flag_name(bit);
+        if (!(flags & bit) || !name) continue;
+        int k = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", name);
         if (k < 0 || (size_t)k >= cap - len) break;
         len += (size_t)k;
     }

@@ -36,6 +36,10 @@ extern "C" {
 #define CLUSTERC_NODE_NOFAILOVER (1u << 7)
 #define CLUSTERC_NODE_NOFLAGS    (1u << 8)
 
+/* The CLUSTER NODES word of one flag bit ("myself", "master", "slave",
+ * "fail?", ...), or NULL for a bit that is not a flag. Static string. */
+CLUSTERC_API const char *clusterc_node_flag_name(unsigned bit);
+
 typedef struct clusterc_slot_range {
     int start, end;                 /* inclusive, 0..16383 */
 } clusterc_slot_range;
