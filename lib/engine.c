@@ -44,8 +44,11 @@ void clusterc__engine_loop_ran(clusterc__engine *e) { e->last_loop_us = clusterc
 int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
 {
     clusterc__node *n = r->node;
-    if (r->state != CLUSTERC__REQ_QUEUED || !n || !n->blocking || n->fcount != 1 ||
-        n->opos != n->olen || e->dirty || r->retries || r->redirects ||
+    /* Only when r is the engine's one live request: a probe, a lag poll or
+     * a refresh in flight elsewhere must be read when it lands (a PONG left
+     * unread would count the wait as that node's latency). */
+    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || !n->blocking ||
+        n->fcount != 1 || n->opos != n->olen || e->dirty || r->retries || r->redirects ||
         clusterc__now_us() - e->last_loop_us > 10000)
         return 0;
     return clusterc__node_read_blocking(n) == 0;
