@@ -21,6 +21,9 @@
 #include "conn.h"
 
 #define READ_CHUNK 16384
+#if !defined(SCM_TIMESTAMPNS) && defined(SO_TIMESTAMPNS)
+#define SCM_TIMESTAMPNS SO_TIMESTAMPNS   /* the same value on Linux */
+#endif
 
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
@@ -221,6 +224,10 @@ static void set_sockopts(clusterc__node *n, int fd)
     int one = 1;
     const clusterc_options *o = clusterc__engine_opts(n->e);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#ifdef SO_TIMESTAMPNS
+    if (o->route_by_latency && o->latency_probe_ms > 0)   /* see recv_stamped */
+        (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+#endif
     if (o->tcp_keepalive_s > 0) {
         int idle = o->tcp_keepalive_s, intvl = o->tcp_keepalive_s / 3 + 1, cnt = 3;
         (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
@@ -563,11 +570,40 @@ static void process(clusterc__node *n, char *lost)
 /* One recv into the reader. Returns 1 when bytes came, 0 when none were
  * waiting (EAGAIN, or a blocking read's timeout), -1 when the stream ended
  * (lost says how). */
+/* recv(), or recvmsg() with the kernel's arrival time of the data when the
+ * node is being probed: a PONG's round trip is then measured to when it
+ * reached the host, not to when this client got round to reading it (a
+ * blocking client between commands, a busy callback). */
+static ssize_t recv_stamped(clusterc__node *n, char *buf, size_t len, int flags)
+{
+    if (!n->probe_busy)
+        return recv(n->fd, buf, len, flags);
+    char ctl[CMSG_SPACE(sizeof(struct timespec))];
+    struct iovec iov = { buf, len };
+    struct msghdr mh;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof(ctl);
+    ssize_t r = recvmsg(n->fd, &mh, flags);
+    for (struct cmsghdr *c = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c)) {
+#ifdef SCM_TIMESTAMPNS
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            n->rx_stamp_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        }
+#endif
+    }
+    return r;
+}
+
 static int read_once(clusterc__node *n, int flags, char *lost, size_t lostcap)
 {
     char buf[READ_CHUNK];
     for (;;) {
-        ssize_t r = recv(n->fd, buf, sizeof(buf), flags);
+        ssize_t r = recv_stamped(n, buf, sizeof(buf), flags);
         if (r > 0) {
             redisReaderFeed(n->reader, buf, (size_t)r);
             return r == (ssize_t)sizeof(buf) ? 2 : 1;   /* 2: more may be waiting */

@@ -77,7 +77,9 @@ struct clusterc__node {
     int64_t lag_s, lag_bytes;        /* from its primary's INFO replication */
     double latency_us;               /* EWMA of PING round trips */
     double probe_best;               /* best round trip of the probe in flight */
-    int64_t probe_sent_us;
+    int64_t probe_sent_us;           /* CLOCK_MONOTONIC */
+    int64_t probe_sent_rt_us;        /* CLOCK_REALTIME, to compare with rx_stamp_us */
+    int64_t rx_stamp_us;             /* kernel arrival time of the last probed read */
     uint64_t ryw_write_clock;        /* primary: clock of this client's last write */
     uint64_t ryw_ok_clock;           /* replica: writes up to this clock are acked */
     int writes_inflight;             /* primary: this client's writes not answered */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "engine_int.h"
 #include "info.h"
 
@@ -155,6 +156,13 @@ int clusterc__reads_replica_refused(clusterc__engine *e, clusterc__node *n, clus
 
 static void send_ping(clusterc__engine *e, clusterc__node *n, int phase);
 
+static int64_t realtime_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* A probe is three PINGs in a row. The first only wakes the server: on a
  * loaded host, scheduling a sleeping process costs milliseconds, which would
  * make every node that gets no reads look slow and so keep it from getting
@@ -184,7 +192,11 @@ static void on_pong(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     n->probe_busy = 0;
     if (!reply || reply->type == REDIS_REPLY_ERROR)
         goto out;
-    double rtt = (double)(clusterc__now_us() - n->probe_sent_us);
+    /* The kernel's arrival stamp when there is one (SO_TIMESTAMPNS, realtime
+     * clock), else when we read it. */
+    double rtt = n->rx_stamp_us >= n->probe_sent_rt_us && n->probe_sent_rt_us > 0
+        ? (double)(n->rx_stamp_us - n->probe_sent_rt_us)
+        : (double)(clusterc__now_us() - n->probe_sent_us);
     if (phase > 1 && (n->probe_best < 0 || rtt < n->probe_best))
         n->probe_best = rtt;
     if (phase < PROBE_PINGS)
@@ -203,6 +215,8 @@ static void send_ping(clusterc__engine *e, clusterc__node *n, int phase)
         n->probe_best = -1;
     n->probe_busy = 1;
     n->probe_sent_us = clusterc__now_us();
+    n->probe_sent_rt_us = realtime_us();
+    n->rx_stamp_us = 0;
     clusterc__req *r = clusterc__engine_internal(e, n, 1, argv, on_pong, n);
     if (r)
         r->u2 = (void *)tag;
