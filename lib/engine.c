@@ -22,7 +22,6 @@ int64_t clusterc__now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void dispatch(clusterc__engine *e, clusterc__req *r);
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void reap_cb(evutil_socket_t fd, short what, void *arg);
 static void engine_destroy(clusterc__engine *e);
@@ -389,7 +388,7 @@ static void detach(clusterc__engine *e, clusterc__req *r)
 }
 
 /* Finish a request: exactly one callback, then it is freed. */
-static void complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
                      int code, const char *msg)
 {
     detach(e, r);
@@ -410,21 +409,18 @@ static void complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     e->pending--;
     if (e->draining && e->pending == 0 && !e->dead)
         clusterc__engine_schedule_reap(e);
-    /* Never destroyed here: every path into complete() runs inside
+    /* Never destroyed here: every path into clusterc__engine_complete() runs inside
      * enter/leave (or engine_free), and leave() does the destroying. */
 }
 
-static void fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
-    CLUSTERC_PRINTF(4, 5);
-
-static void fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
+void clusterc__engine_fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
 {
     char msg[CLUSTERC__ERRSTR_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    complete(e, r, NULL, code, msg);
+    clusterc__engine_complete(e, r, NULL, code, msg);
 }
 
 /* Fail everything still pending (engine free). Nodes keep their FIFOs but
@@ -443,14 +439,14 @@ static void fail_all(clusterc__engine *e, int code, const char *msg)
             n->fseq++;
             if (r) {
                 r->state = CLUSTERC__REQ_NEW;
-                complete(e, r, NULL, code, msg);
+                clusterc__engine_complete(e, r, NULL, code, msg);
             }
         }
     }
     while (e->wait_head)
-        complete(e, e->wait_head, NULL, code, msg);
+        clusterc__engine_complete(e, e->wait_head, NULL, code, msg);
     while (e->backoff_head)
-        complete(e, e->backoff_head, NULL, code, msg);
+        clusterc__engine_complete(e, e->backoff_head, NULL, code, msg);
 }
 
 /* ---------------------------------------------------------------- submit */
@@ -462,7 +458,7 @@ void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
     event_add(r->deadline_ev, e->cmd_tv);
     if (!r->internal && clusterc__tx_submit(e, r))
         return;   /* answered locally, or pinned to the transaction's node */
-    dispatch(e, r);
+    clusterc__engine_dispatch(e, r);
 }
 
 void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply)
@@ -508,21 +504,22 @@ clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, in
     return e->shards[s].nodes[i];
 }
 
-static void dispatch(clusterc__engine *e, clusterc__req *r)
+void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
 {
     int noreplica;
     clusterc__node *n = clusterc__engine_route(e, r, &noreplica);
     if (noreplica) {
-        fail(e, r, CLUSTERC_ENOREPLICA, "%s: no eligible replica serves slot %d%s%s",
-             r->name, r->slot, r->last[0] ? "; last error: " : "", r->last);
+        clusterc__engine_fail(e, r, CLUSTERC_ENOREPLICA,
+                              "%s: no eligible replica serves slot %d%s%s", r->name, r->slot,
+                              r->last[0] ? "; last error: " : "", r->last);
         return;
     }
     if (!n) {
         if (e->map_gen > 0 && r->state == CLUSTERC__REQ_WAITING) {
             /* A map was loaded since it started waiting and still nobody
              * serves the slot: waiting longer would only hide that. */
-            fail(e, r, CLUSTERC_ETOPOLOGY, "%s: slot %d is not served by any node",
-                 r->name, r->slot);
+            clusterc__engine_fail(e, r, CLUSTERC_ETOPOLOGY,
+                                  "%s: slot %d is not served by any node", r->name, r->slot);
             return;
         }
         wait_push(e, r);
@@ -531,7 +528,8 @@ static void dispatch(clusterc__engine *e, clusterc__req *r)
     }
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
-        fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s", r->name, n->name);
+        clusterc__engine_fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
+                              r->name, n->name);
     else
         clusterc__reads_sent(e, r, n);
 }
@@ -548,9 +546,9 @@ void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int co
         r->wnext = r->wprev = NULL;
         if (failed && (e->map_gen == 0 || r->waited_gen == e->map_gen)) {
             r->state = CLUSTERC__REQ_NEW;
-            complete(e, r, NULL, code, msg);
+            clusterc__engine_complete(e, r, NULL, code, msg);
         } else {
-            dispatch(e, r);
+            clusterc__engine_dispatch(e, r);
         }
     }
 }
@@ -600,25 +598,27 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
     if (r->synth) {
         redisReply *reply = r->synth;
         r->synth = NULL;
-        complete(e, r, reply, 0, NULL);
+        clusterc__engine_complete(e, r, reply, 0, NULL);
     } else {
-        dispatch(e, r);
+        clusterc__engine_dispatch(e, r);
     }
     clusterc__engine_leave(e);
 }
 
 /* Try again after a backoff, within the retry budget. why names the cause. */
-static void retry_later(clusterc__engine *e, clusterc__req *r, int code, const char *why)
+void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int code, const char *why)
 {
     snprintf(r->last, sizeof(r->last), "%s", why);
     if (r->pinned || r->retries >= e->opt.max_retries) {
         if (r->internal)
-            fail(e, r, code, "%s", why);
+            clusterc__engine_fail(e, r, code, "%s", why);
         else if (r->pinned)
-            fail(e, r, code, "%s: %s", r->name, why);
-        else
-            fail(e, r, code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT ? code : CLUSTERC_ERETRIES,
-                 "%s: gave up after %d retries: %s", r->name, r->retries, why);
+            clusterc__engine_fail(e, r, code, "%s: %s", r->name, why);
+        else   /* connection trouble keeps its code; refusals become ERETRIES */
+            clusterc__engine_fail(e, r,
+                                  code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT
+                                      ? code : CLUSTERC_ERETRIES,
+                                  "%s: gave up after %d retries: %s", r->name, r->retries, why);
         return;
     }
     uint32_t ms = clusterc__backoff_ms(r->retries, (uint32_t)e->opt.retry_backoff_min_ms,
@@ -648,128 +648,9 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
         where = "between retries";
     }
     e->depth++;
-    fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
+    clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
          e->opt.command_timeout_ms, where, r->last[0] ? "; last error: " : "", r->last);
     clusterc__engine_leave(e);
-}
-
-/* ---------------------------------------------------------- replies */
-
-static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
-                    const clusterc__redirect *rd, redisReply *reply)
-{
-    if (r->pinned || e->opt.max_redirects < 0)
-        return 0;   /* not following: the caller gets the reply itself */
-    if (r->redirects >= e->opt.max_redirects) {
-        fail(e, r, CLUSTERC_EREDIRECTS, "%s: too many redirects (%d); last from %s: %.*s",
-             r->name, r->redirects, from->name, (int)reply->len, reply->str);
-        freeReplyObject(reply);
-        return 1;
-    }
-    clusterc__addr dial;
-    from->redirects++;
-    clusterc__engine_remap(e, &rd->target, &dial);
-    clusterc__node *to = clusterc__engine_node(e, &dial, 1);
-    if (!to) {
-        fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory following a redirect", r->name);
-        freeReplyObject(reply);
-        return 1;
-    }
-    r->redirects++;
-    if (rd->kind == CLUSTERC__ERR_MOVED) {
-        e->stats.moved++;
-        clusterc__engine_patch_slot(e, rd->slot, to);
-        clusterc__refresh_request(e, "MOVED");
-        r->target = NULL;
-        r->asking = 0;
-    } else {
-        e->stats.ask++;
-        r->target = to;   /* only this command, only once: the map stays */
-        r->asking = 1;
-    }
-    freeReplyObject(reply);
-    r->state = CLUSTERC__REQ_NEW;
-    dispatch(e, r);
-    return 1;
-}
-
-/* Transient errors: the command was refused, so it is safe to retry. */
-static int transient(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
-                     clusterc__errkind kind, redisReply *reply)
-{
-    char why[160];
-    if (r->pinned)
-        return 0;
-    from->errors++;
-    if (kind == CLUSTERC__ERR_CLUSTERDOWN || kind == CLUSTERC__ERR_READONLY)
-        clusterc__refresh_request(e, kind == CLUSTERC__ERR_READONLY ? "READONLY" : "CLUSTERDOWN");
-    snprintf(why, sizeof(why), "%s replied %.*s", from->name,
-             (int)(reply->len > 100 ? 100 : reply->len), reply->str);
-    freeReplyObject(reply);
-    retry_later(e, r, CLUSTERC_ERETRIES, why);
-    return 1;
-}
-
-void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
-                               clusterc__req *r, redisReply *reply)
-{
-    clusterc__redirect rd;
-    if (reply->type == REDIS_REPLY_ERROR) {
-        clusterc__errkind k = clusterc__classify_error(reply->str, reply->len, n->addr.host, &rd);
-        int handled = 0;
-        switch (k) {
-        case CLUSTERC__ERR_MOVED:
-        case CLUSTERC__ERR_ASK:
-            handled = redirect(e, r, n, &rd, reply);
-            break;
-        case CLUSTERC__ERR_LOADING:
-        case CLUSTERC__ERR_MASTERDOWN:
-            if (clusterc__reads_replica_refused(e, n, r)) {
-                snprintf(r->last, sizeof(r->last), "%s replied %.*s", n->name,
-                         (int)(reply->len > 60 ? 60 : reply->len), reply->str);
-                freeReplyObject(reply);
-                r->state = CLUSTERC__REQ_NEW;
-                dispatch(e, r);
-                return;
-            }
-            handled = transient(e, r, n, k, reply);
-            break;
-        case CLUSTERC__ERR_TRYAGAIN:
-        case CLUSTERC__ERR_CLUSTERDOWN:
-        case CLUSTERC__ERR_READONLY:
-            handled = transient(e, r, n, k, reply);
-            break;
-        default:
-            break;
-        }
-        if (handled)
-            return;
-    }
-    r->state = CLUSTERC__REQ_NEW;
-    complete(e, r, reply, 0, NULL);
-}
-
-/* The connection holding r is gone. A command that was (maybe partly)
- * written may have run: repeat it only if it only reads. */
-void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req *r,
-                           int code, const char *msg, int written)
-{
-    r->state = CLUSTERC__REQ_NEW;
-    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ENOMEM) {
-        if (r->internal)
-            fail(e, r, code, "%s", msg);
-        else
-            fail(e, r, code, "%s: %s", r->name, msg);
-        return;
-    }
-    if (written && !(r->flags & CLUSTERC__CMD_READONLY)) {
-        (void)n;   /* msg names the node */
-        fail(e, r, CLUSTERC_EUNCERTAIN,
-             "%s: %s, after the command was sent; not retried since it may have run",
-             r->name, msg);
-        return;
-    }
-    retry_later(e, r, code, msg);
 }
 
 void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)

@@ -93,6 +93,16 @@ void clusterc__engine_fetch_commands(clusterc__engine *e);
 /* MOVED: point one slot at a node's shard right away (a refresh follows). */
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);
 
+/* engine.c, for classify.c and tx.c: the request lifecycle. */
+void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r);
+void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                               int code, const char *msg);
+void clusterc__engine_fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
+    CLUSTERC_PRINTF(4, 5);
+/* Try again after a backoff, within the retry budget; why names the cause. */
+void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int code,
+                                  const char *why);
+
 /* Where r goes now; NULL when it has to wait for a map, or (with
  * *noreplica set) when CLUSTERC_ROUTE_REPLICA finds no eligible replica. */
 clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, int *noreplica);
