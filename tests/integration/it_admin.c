@@ -527,6 +527,25 @@ static void test_add_auto_then_replicate(void **state)
     clusterc_check_free(r);
 }
 
+/* Poll (reading keys through c, which also runs its loop) until the node
+ * on port has (want 1) or has not (want 0) a client connection named name. */
+static int named_client_on(int port, const char *name, clusterc_client *c, int want)
+{
+    char needle[64];
+    snprintf(needle, sizeof(needle), "name=%s ", name);
+    for (int i = 0; i < 100; i++) {
+        for (int k = 0; k < 50; k++)
+            freeReplyObject(clusterc_command(c, "GET k%d", i * 50 + k));
+        redisReply *r = harness_cmd(H, port, "CLIENT LIST");
+        int has = r && r->type == REDIS_REPLY_STRING && strstr(r->str, needle);
+        freeReplyObject(r);
+        if (has == want)
+            return 1;
+        usleep(100000);
+    }
+    return 0;
+}
+
 static void test_add_auto_skips_protected_then_remove(void **state)
 {
     (void)state;
@@ -539,6 +558,14 @@ static void test_add_auto_skips_protected_then_remove(void **state)
     wait_replicas(chosen, least + 1);
     assert_string_not_equal(chosen, NewId);   /* 20706 has two */
 
+    /* A reading client with a connection to the node about to leave. */
+    clusterc_options lo;
+    clusterc_options_init(&lo);
+    lo.read_only = 1;
+    lo.client_name = "it-leave";
+    clusterc_client *L = it_client(H, &lo);
+    assert_true(named_client_on(P_AUTO2, "it-leave", L, 1));
+
     char id[41];
     snprintf(id, sizeof(id), "%s", id_of(P_AUTO2));
     if (clusterc_admin_remove_node(C, id, &o) < 0)
@@ -546,6 +573,10 @@ static void test_add_auto_skips_protected_then_remove(void **state)
     char *m = membership();
     assert_null(strstr(m, id));
     free(m);
+    /* Once L's map no longer lists it, L closes its connection there. */
+    assert_int_equal(clusterc_refresh(L), 0);
+    assert_true(named_client_on(P_AUTO2, "it-leave", L, 0));
+    clusterc_free(L);
     clusterc_cluster_info ci;
     assert_int_equal(clusterc_admin_cluster_info(C, "127.0.0.1:20709", &ci), 0);
     assert_int_equal(ci.known_nodes, 1);    /* reset: knows only itself */
