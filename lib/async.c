@@ -87,8 +87,7 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     r->u2 = pd;
     r->route_mode = (uint8_t)route;
     if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
-        redisFreeCommand(r->cmd);
-        free(r);
+        clusterc__req_free(r);
         return -1;
     }
     r->fn = (void (*)(void))fn;

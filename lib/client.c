@@ -175,8 +175,7 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
         return NULL;
     r->route_mode = (uint8_t)route;
     if (node && clusterc__req_pin(c->e, r, node, &c->err) < 0) {
-        redisFreeCommand(r->cmd);
-        free(r);
+        clusterc__req_free(r);
         return NULL;
     }
     s.done = 0;
@@ -314,8 +313,7 @@ static int append(clusterc_client *c, char *cmd, int len)
         return -1;
     if (ring_push(c) < 0) {
         clusterc__err_set(&c->err, CLUSTERC_ENOMEM, "out of memory appending a command");
-        redisFreeCommand(r->cmd);
-        free(r);
+        clusterc__req_free(r);
         return -1;
     }
     r->u1 = c;

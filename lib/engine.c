@@ -335,6 +335,14 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     return r;
 }
 
+void clusterc__req_free(clusterc__req *r)
+{
+    if (!r)
+        return;
+    redisFreeCommand(r->cmd);
+    free(r);
+}
+
 static void wait_unlink(clusterc__engine *e, clusterc__req *r)
 {
     if (r->wprev) r->wprev->wnext = r->wnext; else e->wait_head = r->wnext;
@@ -404,8 +412,7 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
     e->depth++;
     r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
     e->depth--;
-    redisFreeCommand(r->cmd);
-    free(r);
+    clusterc__req_free(r);
     e->pending--;
     if (e->draining && e->pending == 0 && !e->dead)
         clusterc__engine_schedule_reap(e);

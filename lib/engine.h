@@ -82,6 +82,9 @@ int clusterc__engine_idle(const clusterc__engine *e);   /* no request pending */
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err);
 
+/* Free a request that was never submitted (the face gave up on it). */
+void clusterc__req_free(clusterc__req *r);
+
 /* Pin r to one node named by "host:port" or node id (no redirects, no
  * retries). Returns 0, or -1 with err set (unknown id, bad address). */
 int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
