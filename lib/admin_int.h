@@ -47,4 +47,18 @@ void clusterc__admin_progress(const clusterc_admin_opts *o, int64_t t0, const ch
 
 /* Clear the client's error: the operation succeeded. */
 void clusterc__admin_success(clusterc_client *c);
+
+/* admin_agree.c. A test on one node's entry in some view. */
+typedef int (*clusterc__admin_view_pred)(const clusterc_cluster_node *x, const void *arg);
+
+/* 1 when every reachable, healthy node of v lists node id and pred holds
+ * for that entry (unreachable nodes are not asked). *self (may be NULL):
+ * pred holds in node id's own view. */
+int clusterc__admin_every_view(clusterc_client *c, const clusterc_cluster_node *v, size_t n,
+                               const char *id, clusterc__admin_view_pred pred, const void *arg,
+                               int *self);
+
+/* Replace each node's role and primary id in v with what that node says
+ * of itself (its "myself" line); nodes that do not answer keep theirs. */
+void clusterc__admin_own_roles(clusterc_client *c, clusterc_cluster_node *v, size_t n);
 #endif

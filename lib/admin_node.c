@@ -69,6 +69,35 @@ static int wait_link(clusterc_client *c, const char *addr, const clusterc_cluste
     }
 }
 
+static int follows(const clusterc_cluster_node *x, const void *primary_id)
+{
+    return (x->flags & CLUSTERC_NODE_SLAVE) && strcmp(x->primary_id, primary_id) == 0;
+}
+
+/* Every node's view lists the node as the primary's replica: then a check,
+ * or the next add-node counting replicas, sees the new role everywhere. */
+static int wait_follow(clusterc_client *c, const char *addr, const char *id,
+                       const clusterc_cluster_node *p, const clusterc_admin_opts *o, int64_t t0)
+{
+    clusterc_cluster_node *v;
+    size_t n;
+    int64_t end = clusterc__admin_now_ms() + o->timeout_ms;
+    if (clusterc__admin_nodes_from(c, addr, &v, &n, NULL) < 0)
+        return -1;
+    int ok;
+    while (!(ok = clusterc__admin_every_view(c, v, n, id, follows, p->id, NULL)) &&
+           clusterc__admin_now_ms() < end)
+        clusterc__admin_sleep_ms(o->poll_ms);
+    clusterc_nodes_free(v, n);
+    if (ok)
+        clusterc__admin_progress(o, t0, "agree", addr, "every node lists it as a replica");
+    else
+        clusterc__client_set_error(c, CLUSTERC_ETIMEOUT,
+                                   "%s: not every node lists it as a replica of %s:%d after %d ms",
+                                   addr, p->host, p->port, o->timeout_ms);
+    return ok ? 0 : -1;
+}
+
 /* ------------------------------------------------------------ add a node */
 
 /* redis-cli's clusterManagerNodeIsEmpty and more: a node that holds keys
@@ -292,8 +321,8 @@ static int wait_join(clusterc_client *c, const char *addr, const char *new_id,
     return 0;
 }
 
-static int add_replica(clusterc_client *c, const char *addr, const clusterc_cluster_node *p,
-                       const clusterc_admin_opts *o, int64_t t0)
+static int add_replica(clusterc_client *c, const char *addr, const char *id,
+                       const clusterc_cluster_node *p, const clusterc_admin_opts *o, int64_t t0)
 {
     char msg[400];
     clusterc__admin_progress(o, t0, "replicate", addr, p->id);
@@ -304,6 +333,8 @@ static int add_replica(clusterc_client *c, const char *addr, const clusterc_clus
                  p->host, p->port);
         return fail_with(c, msg);
     }
+    if (wait_follow(c, addr, id, p, o, t0) < 0)
+        return fail_with(c, "node is a replica, but the news has not reached every node");
     return 0;
 }
 
@@ -332,7 +363,7 @@ static int add_node(clusterc_client *c, const char *addr, int as_replica, const 
         return fail_with(c, "CLUSTER MEET failed; the cluster is unchanged");
     if (wait_join(c, addr, new_id, v, n, o, t0) < 0)
         return -1;
-    if (p && add_replica(c, addr, p, o, t0) < 0)
+    if (p && add_replica(c, addr, new_id, p, o, t0) < 0)
         return -1;
     if (clusterc_refresh(c) < 0)
         return fail_with(c, "node added, but reloading the slot map failed");
@@ -357,6 +388,10 @@ CLUSTERC_API int clusterc_admin_add_node(clusterc_client *c, const char *new_add
     o = clusterc__admin_opts(o, &def);
     if (clusterc__admin_nodes_from(c, NULL, &v, &n, NULL) < 0)
         return -1;
+    /* "Fewest replicas" counts what the replicas themselves say: another
+     * node's view may not have heard of a REPLICATE done a moment ago. */
+    if (as_replica && !primary_id)
+        clusterc__admin_own_roles(c, v, n);
     int rc = add_node(c, new_addr, as_replica, primary_id, o, chosen_primary, v, n);
     clusterc_nodes_free(v, n);
     return rc;
@@ -391,6 +426,10 @@ CLUSTERC_API int clusterc_admin_replicate(clusterc_client *c, const char *node,
         fail_with(c, "CLUSTER REPLICATE was accepted but the replica did not come up");
         goto out;
     }
+    if (wait_follow(c, addr, x->id, p, o, t0) < 0) {
+        fail_with(c, "the replica follows the new primary, but the news has not reached every node");
+        goto out;
+    }
     rc = clusterc_refresh(c) < 0 ? fail_with(c, "replicating, but reloading the slot map failed") : 0;
 out:
     clusterc_nodes_free(v, n);
@@ -401,30 +440,10 @@ out:
 
 /* -------------------------------------------------------------- failover */
 
-/* Every reachable node lists the replica as a primary. *self: the replica
- * itself says so. */
-static int promoted(clusterc_client *c, const char *id, const clusterc_cluster_node *v, size_t n,
-                    int *self)
+static int is_primary(const clusterc_cluster_node *x, const void *arg)
 {
-    int all = 1;
-    *self = 0;
-    for (size_t i = 0; i < n; i++) {
-        clusterc_cluster_node *w;
-        size_t nw;
-        char a[272];
-        if (v[i].port == 0 || (v[i].flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_NOADDR)))
-            continue;
-        clusterc__admin_addr(&v[i], a, sizeof(a));
-        if (clusterc__admin_nodes_from(c, a, &w, &nw, NULL) < 0)
-            continue;   /* unreachable: not asked */
-        const clusterc_cluster_node *x = clusterc__admin_find(w, nw, id);
-        int master = x && (x->flags & CLUSTERC_NODE_MASTER);
-        if (strcmp(v[i].id, id) == 0)
-            *self = master;
-        all &= master;
-        clusterc_nodes_free(w, nw);
-    }
-    return all;
+    (void)arg;
+    return (x->flags & CLUSTERC_NODE_MASTER) != 0;
 }
 
 static int send_failover(clusterc_client *c, const char *addr, int mode)
@@ -443,7 +462,7 @@ static int failover(clusterc_client *c, const char *addr, const clusterc_cluster
     clusterc__admin_progress(o, t0, "failover", addr, "CLUSTER FAILOVER");
     if (send_failover(c, addr, mode) < 0)
         return -1;
-    while (!promoted(c, x->id, v, n, &self)) {
+    while (!clusterc__admin_every_view(c, v, n, x->id, is_primary, NULL, &self)) {
         int64_t now = clusterc__admin_now_ms();
         if (now >= end) {
             clusterc__client_set_error(c, CLUSTERC_ETIMEOUT,
@@ -499,9 +518,10 @@ CLUSTERC_API int clusterc_admin_failover(clusterc_client *c, const char *replica
 /* The removed primary's replicas move first: a node refuses to FORGET its
  * own primary. */
 static int move_replicas(clusterc_client *c, const clusterc_cluster_node *x,
-                         const clusterc_cluster_node *v, size_t n, const clusterc_admin_opts *o,
+                         clusterc_cluster_node *v, size_t n, const clusterc_admin_opts *o,
                          int64_t t0)
 {
+    clusterc__admin_own_roles(c, v, n);
     for (size_t i = 0; i < n; i++) {
         char a[272];
         if (!(v[i].flags & CLUSTERC_NODE_SLAVE) || strcmp(v[i].primary_id, x->id) != 0)
@@ -515,12 +535,14 @@ static int move_replicas(clusterc_client *c, const clusterc_cluster_node *x,
         clusterc__admin_progress(o, t0, "replicate", a, p->id);
         if (clusterc__admin_ok(c, a, "CLUSTER REPLICATE", "CLUSTER REPLICATE %s", p->id) < 0)
             return fail_with(c, "moving the replicas of the removed node failed; the node is still a member");
+        /* Counted from now on: two replicas do not both go to one primary. */
+        memcpy(v[i].primary_id, p->id, sizeof(v[i].primary_id));
     }
     return 0;
 }
 
 static int remove_node(clusterc_client *c, const clusterc_cluster_node *x,
-                       const clusterc_cluster_node *v, size_t n, const clusterc_admin_opts *o)
+                       clusterc_cluster_node *v, size_t n, const clusterc_admin_opts *o)
 {
     int64_t t0 = clusterc__admin_now_ms();
     char addr[272], a[272];

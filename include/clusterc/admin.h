@@ -148,7 +148,7 @@ CLUSTERC_API int clusterc_admin_cluster_info(clusterc_client *c, const char *nod
 /* Progress of a long operation, for a callback that prints or logs it. */
 typedef struct clusterc_admin_progress {
     const char *step;      /* "check", "meet", "join", "replicate", "sync",
-                              "failover", "migrate", "forget", ... */
+                              "agree", "failover", "migrate", "forget", ... */
     const char *node;      /* the node concerned, "host:port" */
     const char *state;     /* replication link: "connect", "connecting",
                               "sync", "connected"; else a short text */
@@ -182,12 +182,16 @@ CLUSTERC_API void clusterc_admin_opts_init(clusterc_admin_opts *o);
  * connected to, as redis-cli --cluster add-node does, with its checks
  * first: the new node answers, has cluster mode enabled, holds no keys and
  * knows only itself; for a replica, primary_id names an existing primary
- * (NULL: the primary with the fewest replicas, the first such); the cluster
+ * (NULL: the primary with the fewest replicas, the first such, counting
+ * each replica by what it says of itself, not by one node's possibly
+ * stale view); the cluster
  * check passes (all slots covered, configuration agrees, no open slots).
  * Any refusal leaves the cluster unchanged and says why. Then: CLUSTER MEET
  * sent to the new node, a wait until every node knows it and the
- * configuration agrees, and for a replica CLUSTER REPLICATE and (wait_sync)
- * a wait for the initial sync, reported through the progress callback.
+ * configuration agrees, and for a replica CLUSTER REPLICATE, (wait_sync)
+ * a wait for the initial sync, and a wait until every reachable node lists
+ * it as that primary's replica (step "agree"), all reported through the
+ * progress callback.
  * as_replica 0 adds an empty primary (no slots: see clusterc_admin_reshard).
  * chosen_primary (may be NULL; 41 bytes) receives the primary's id.
  */
@@ -196,8 +200,10 @@ CLUSTERC_API int clusterc_admin_add_node(clusterc_client *c, const char *new_add
                                          const clusterc_admin_opts *o, char *chosen_primary);
 
 /* Make a replica (address or id) follow the primary primary_id (CLUSTER
- * REPLICATE), then wait until its link is up (and synced, with wait_sync).
- * The lab's fix for a replica that follows the wrong primary. */
+ * REPLICATE), then wait until its link is up (and synced, with wait_sync)
+ * and every reachable node lists it as primary_id's replica, so a check or
+ * add-node run right after sees the new role everywhere. The lab's fix for
+ * a replica that follows the wrong primary. */
 CLUSTERC_API int clusterc_admin_replicate(clusterc_client *c, const char *node,
                                           const char *primary_id, const clusterc_admin_opts *o);
 
@@ -222,8 +228,9 @@ CLUSTERC_API int clusterc_admin_reshard(clusterc_client *c, const char *from_id,
                                         const char *to_id, int nslots,
                                         const clusterc_admin_opts *o);
 
-/* Remove a node that serves no slots: its replicas are moved to another
- * primary (the one with the fewest replicas), every other node FORGETs it,
+/* Remove a node that serves no slots: its replicas are moved to other
+ * primaries (each to the one with the fewest replicas at that point, as
+ * the replicas themselves report), every other node FORGETs it,
  * and it is reset (CLUSTER RESET SOFT) so it can join again later. */
 CLUSTERC_API int clusterc_admin_remove_node(clusterc_client *c, const char *id,
                                             const clusterc_admin_opts *o);

@@ -2,7 +2,8 @@
  * a new empty primary (the lab's 7007), slots resharded to it while a
  * client reads and writes them, the check naming it as unprotected, a
  * replica added for it, a replica moved to the right primary, a failover,
- * a node removed, and the refusals that must leave the cluster unchanged.
+ * a node removed, the refusals that must leave the cluster unchanged, and
+ * an empty primary with two replicas removed (the replicas move first).
  * Ports 20700-20799: the harness takes 20700-20705, the extra nodes
  * 20706 and up are started here. */
 #define _GNU_SOURCE
@@ -27,6 +28,9 @@
 #define P_KNOWS 20711    /* refused: knows another node (20712) */
 #define P_KNOWN 20712
 #define P_FRESH 20713    /* refused: unknown id, replica id */
+#define P_GONE 20714     /* an empty primary with two replicas, removed */
+#define P_GONE_R1 20715
+#define P_GONE_R2 20716
 #define SLOTS_LIVE 100
 #define KEYS_PER_SLOT 50
 #define NKEYS (SLOTS_LIVE * KEYS_PER_SLOT)
@@ -678,6 +682,59 @@ static void test_refusals(void **state)
     refused("127.0.0.1:20799", 0, NULL, "127.0.0.1:20799");   /* nothing listens there */
 }
 
+/* ------------------------------------------- remove a primary with replicas */
+
+/* The port of the primary the node on port follows, once its link is up. */
+static int primary_port_of(int port)
+{
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    int64_t end = it_now_ms() + 10000;
+    for (;;) {
+        clusterc_replication r;
+        assert_int_equal(clusterc_admin_replication(C, addr, &r), 0);
+        int p = !r.is_primary && r.master_link_up == 1 ? r.master_port : 0;
+        clusterc_replication_free(&r);
+        if (p && p != P_GONE)
+            return p;
+        if (it_now_ms() >= end)
+            fail_msg("%s did not follow another primary", addr);
+        usleep(100000);
+    }
+}
+
+static void test_remove_primary_with_replicas(void **state)
+{
+    (void)state;
+    clusterc_admin_opts o = opts();
+    spawn_node(P_GONE);
+    spawn_node(P_GONE_R1);
+    spawn_node(P_GONE_R2);
+    if (clusterc_admin_add_node(C, "127.0.0.1:20714", 0, NULL, &o, NULL) < 0)
+        fail_msg("add primary: %s", clusterc_errstr(C));
+    char id[41];
+    snprintf(id, sizeof(id), "%s", id_of(P_GONE));
+    if (clusterc_admin_add_node(C, "127.0.0.1:20715", 1, id, &o, NULL) < 0 ||
+        clusterc_admin_add_node(C, "127.0.0.1:20716", 1, id, &o, NULL) < 0)
+        fail_msg("add replica: %s", clusterc_errstr(C));
+    wait_replicas(id, 2);
+
+    if (clusterc_admin_remove_node(C, id, &o) < 0)
+        fail_msg("remove: %s", clusterc_errstr(C));
+    char *m = membership();
+    assert_null(strstr(m, id));
+    free(m);
+    /* Each replica went to a primary that serves slots, and not both to
+     * the same one: the second move counts the first. */
+    int p1 = primary_port_of(P_GONE_R1), p2 = primary_port_of(P_GONE_R2);
+    fprintf(stderr, "replicas moved to %d and %d\n", p1, p2);
+    assert_int_not_equal(p1, p2);
+    clusterc_check_result *r = check_until_ok(10000);
+    if (!r->ok)
+        fail_msg("check after removing a primary with replicas:\n%s", r->report);
+    clusterc_check_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -688,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_add_auto_skips_protected_then_remove),
         cmocka_unit_test(test_failover),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_remove_primary_with_replicas),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
