@@ -25,6 +25,12 @@ const char *clusterc__admin_text(const redisReply *r, size_t *len);
 int clusterc__admin_nodes_from(clusterc_client *c, const char *node, clusterc_cluster_node **out,
                                size_t *n, char *addr);
 
+/* clusterc__admin_nodes_from(c, NULL, ...), preferring the first view that
+ * lists key (an id or "host:port"; NULL: any view): one node's view may
+ * lag the others by a moment of gossip. */
+int clusterc__admin_nodes_knowing(clusterc_client *c, const char *key, clusterc_cluster_node **out,
+                                  size_t *n, char *addr);
+
 /* The id or "host:port" key resolved against a fresh CLUSTER NODES: *v and *n
  * is the view (caller frees with clusterc_nodes_free), *node the entry.
  * Unknown -> -1 with the error naming key. */

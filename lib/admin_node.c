@@ -145,6 +145,10 @@ static int check_new(clusterc_client *c, const char *addr, char *new_id)
 static const clusterc_cluster_node *choose_primary(clusterc_client *c, const clusterc_cluster_node *v,
                                                    size_t n, const char *primary_id)
 {
+    char entry[272] = "?";
+    for (size_t i = 0; i < n; i++)
+        if (v[i].flags & CLUSTERC_NODE_MYSELF)
+            clusterc__admin_addr(&v[i], entry, sizeof(entry));
     if (!primary_id) {
         const clusterc_cluster_node *p = clusterc__admin_fewest_replicas(v, n, NULL);
         if (!p)
@@ -153,7 +157,8 @@ static const clusterc_cluster_node *choose_primary(clusterc_client *c, const clu
     }
     const clusterc_cluster_node *p = clusterc__admin_find(v, n, primary_id);
     if (!p)
-        clusterc__client_set_error(c, CLUSTERC_EINVAL, "%s: no such primary in the cluster", primary_id);
+        clusterc__client_set_error(c, CLUSTERC_EINVAL, "%s: no such primary in the cluster (as %s sees it)",
+                                   primary_id, entry);
     else if (!(p->flags & CLUSTERC_NODE_MASTER))
         clusterc__client_set_error(c, CLUSTERC_EINVAL, "%s: is a replica, not a primary", primary_id);
     return p && (p->flags & CLUSTERC_NODE_MASTER) ? p : NULL;
@@ -386,7 +391,7 @@ CLUSTERC_API int clusterc_admin_add_node(clusterc_client *c, const char *new_add
     if (chosen_primary)
         chosen_primary[0] = '\0';
     o = clusterc__admin_opts(o, &def);
-    if (clusterc__admin_nodes_from(c, NULL, &v, &n, NULL) < 0)
+    if (clusterc__admin_nodes_knowing(c, as_replica ? primary_id : NULL, &v, &n, NULL) < 0)
         return -1;
     /* "Fewest replicas" counts what the replicas themselves say: another
      * node's view may not have heard of a REPLICATE done a moment ago. */

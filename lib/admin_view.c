@@ -143,10 +143,17 @@ static int nodes_of(clusterc_client *c, const char *node, clusterc_cluster_node 
 
 /* Any node of the map: the first that answers. The map may be stale (a
  * node gone), so each is tried in turn, and when none answers the map is
- * reloaded from the seeds once and tried again. */
-static int nodes_any(clusterc_client *c, clusterc_cluster_node **out, size_t *n, char *addr)
+ * reloaded from the seeds once and tried again. With must_know, the first
+ * view that lists that node (id or address) is preferred: a node that
+ * missed a moment of gossip, or did not answer during an operation's wait,
+ * may not know a node the others know. No such view: the first one. */
+static int nodes_any(clusterc_client *c, const char *must_know, clusterc_cluster_node **out,
+                     size_t *n, char *addr)
 {
-    for (int round = 0; round < 2; round++) {
+    clusterc_cluster_node *first = NULL;
+    size_t nfirst = 0;
+    char first_addr[272] = "";
+    for (int round = 0; round < 2 && !first; round++) {
         clusterc_node_info info[64];
         int k = clusterc_node_stats(c, info, 64);
         for (int i = 0; i < k && i < 64; i++) {
@@ -154,22 +161,44 @@ static int nodes_any(clusterc_client *c, clusterc_cluster_node **out, size_t *n,
                 continue;
             /* A node that knows only itself left the cluster (or never
              * joined): its view says nothing about the others. */
-            if (*n <= 1 && i + 1 < k) {
-                clusterc_nodes_free(*out, *n);
-                *out = NULL;
-                *n = 0;
-                continue;
+            int alone = *n <= 1 && i + 1 < k;
+            if (!alone && (!must_know || clusterc__admin_find(*out, *n, must_know))) {
+                clusterc_nodes_free(first, nfirst);
+                if (addr)
+                    snprintf(addr, 272, "%s", info[i].announced);
+                return 0;
             }
-            if (addr)
-                snprintf(addr, 272, "%s", info[i].announced);
-            return 0;
+            if (!alone && !first) {
+                first = *out;
+                nfirst = *n;
+                snprintf(first_addr, sizeof(first_addr), "%s", info[i].announced);
+            } else {
+                clusterc_nodes_free(*out, *n);
+            }
+            *out = NULL;
+            *n = 0;
         }
-        if (round == 0 && clusterc_refresh(c) < 0)
+        if (!first && round == 0 && clusterc_refresh(c) < 0)
             break;
+    }
+    if (first) {
+        *out = first;
+        *n = nfirst;
+        if (addr)
+            snprintf(addr, 272, "%s", first_addr);
+        return 0;
     }
     if (clusterc_error(c) == 0)
         clusterc__client_set_error(c, CLUSTERC_ETOPOLOGY, "no node of the cluster answered CLUSTER NODES");
     return -1;
+}
+
+int clusterc__admin_nodes_knowing(clusterc_client *c, const char *key, clusterc_cluster_node **out,
+                                  size_t *n, char *addr)
+{
+    *out = NULL;
+    *n = 0;
+    return nodes_any(c, key, out, n, addr);
 }
 
 int clusterc__admin_nodes_from(clusterc_client *c, const char *node, clusterc_cluster_node **out,
@@ -178,7 +207,7 @@ int clusterc__admin_nodes_from(clusterc_client *c, const char *node, clusterc_cl
     *out = NULL;
     *n = 0;
     if (!node)
-        return nodes_any(c, out, n, addr);
+        return nodes_any(c, NULL, out, n, addr);
     if (addr)
         snprintf(addr, 272, "%s", node);
     return nodes_of(c, node, out, n);
@@ -204,11 +233,13 @@ int clusterc__admin_resolve(clusterc_client *c, const char *key, clusterc_cluste
         clusterc__client_set_error(c, CLUSTERC_EINVAL, "no node given");
         return -1;
     }
-    if (clusterc__admin_nodes_from(c, NULL, v, n, NULL) < 0)
+    char entry[272];
+    if (clusterc__admin_nodes_knowing(c, key, v, n, entry) < 0)
         return -1;
     *node = clusterc__admin_find(*v, *n, key);
     if (!*node) {
-        clusterc__client_set_error(c, CLUSTERC_EINVAL, "%s: no such node in the cluster", key);
+        clusterc__client_set_error(c, CLUSTERC_EINVAL, "%s: no such node in the cluster (no node knows it; %s asked first)",
+                                   key, entry);
         clusterc_nodes_free(*v, *n);
         *v = NULL;
         *n = 0;
