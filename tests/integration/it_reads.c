@@ -221,7 +221,7 @@ static void test_route_by_latency(void **state)
 {
     (void)state;
     int slow = rep[0][0];
-    pid_t proxy = start_proxy(slow, 5);
+    pid_t proxy = start_proxy(slow, 10);
     char map[128];
     snprintf(map, sizeof(map), "127.0.0.1:%d=127.0.0.1:%d", slow, PROXY_PORT);
     clusterc_options o;
@@ -229,6 +229,11 @@ static void test_route_by_latency(void **state)
     o.route_by_latency = 1;
     o.node_address_map = map;
     o.latency_probe_ms = 100;
+    /* A band of 4 ms, not the default 1 ms: on a shared 2-core machine a
+     * busy moment of one redis-server moves its EWMA by a millisecond or
+     * more (790 us against 27 us for its peer in one loaded run), while
+     * the 10 ms proxy stays far outside the band either way. */
+    o.latency_tolerance_us = 4000;
     reset_stats();
     clusterc_client *c = it_client(H, &o);
     read_all(c, 2);
@@ -242,7 +247,7 @@ static void test_route_by_latency(void **state)
     double a = (double)cmdstat(primary[0], "get"), b = (double)cmdstat(rep[0][1], "get");
     double s = (double)cmdstat(slow, "get");
     assert_true(s < 0.02 * (a + b + s));
-    /* The two equally close nodes share within +-30% (default tolerance).
+    /* The two equally close nodes share within +-30%.
      * Under ASan the client runs several times slower and the servers share
      * the two cores with it, so "equally close" stops being true of the
      * measurements (one node measured 0.6 ms against 0.13 ms for its peer
