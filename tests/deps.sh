@@ -35,3 +35,31 @@ clusterc_install_valkey() {
   apt-get install -y -q --no-install-recommends -t bookworm-backports valkey-server </dev/null ||
     echo "valkey-server could not be installed; the Valkey runs are skipped" >&2
 }
+
+# The hiredis 1.x API without replacing Debian's hiredis 0.14: bookworm-backports
+# has hiredict 1.3.1 (a hiredis 1.2 fork) with hiredis compatibility headers,
+# which conflict with libhiredis-dev. So the packages are downloaded and
+# unpacked under $1 (not installed), and a hiredis.pc pointing there is
+# written to $1/pkgconfig. Prints that directory for PKG_CONFIG_PATH.
+clusterc_hiredict_unpack() {
+  local dir=$1 arch deb
+  arch=$(gcc -print-multiarch 2>/dev/null)
+  [ -n "$arch" ] || arch=x86_64-linux-gnu
+  if [ ! -f "$dir/pkgconfig/hiredis.pc" ]; then
+    mkdir -p "$dir/debs" "$dir/root" "$dir/pkgconfig"
+    (cd "$dir/debs" && apt-get download -q -t bookworm-backports \
+       libhiredict-shims-dev libhiredict-dev libhiredict1.3.1 >&2) || return 1
+    for deb in "$dir"/debs/*.deb; do dpkg-deb -x "$deb" "$dir/root"; done
+    cat > "$dir/pkgconfig/hiredis.pc" <<PC
+prefix=$dir/root/usr
+libdir=\${prefix}/lib/$arch
+includedir=\${prefix}/include
+Name: hiredis
+Description: the hiredis 1.x API (hiredict compatibility headers), unpacked for the tests
+Version: 1.3.1
+Libs: -L\${libdir} -lhiredict
+Cflags: -I\${includedir}/hiredis -I\${includedir} -D_FILE_OFFSET_BITS=64
+PC
+  fi
+  echo "$dir/pkgconfig"
+}

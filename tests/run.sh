@@ -9,6 +9,9 @@
 #   CTEST_ARGS          extra ctest arguments, e.g. "-L unit" or "-R keyslot"
 #   CTEST_TIMEOUT       default per-test timeout in seconds (default 300)
 #   CLUSTERC_WERROR=OFF to build without -Werror (default ON)
+#   CLUSTERC_HIREDIS=1x build against the hiredis 1.x API (hiredict 1.3.1's
+#                       compatibility headers from bookworm-backports, unpacked
+#                       into the build directory) instead of Debian's 0.14
 # Redis servers started by the tests die with them: the cluster harness
 # leaves a watchdog per cluster that kills them when the test process exits.
 set -euo pipefail
@@ -35,6 +38,14 @@ configure() {
 
 clusterc_install_deps
 clusterc_install_valkey
+if [ "${CLUSTERC_HIREDIS:-}" = 1x ]; then
+  mkdir -p "$build"
+  pc=$(clusterc_hiredict_unpack "$build/hiredict")
+  export PKG_CONFIG_PATH="$pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  # Not installed system-wide: an installed consumer finds it this way.
+  hd_libdir=$(pkg-config --variable=libdir hiredis)
+  export LD_LIBRARY_PATH="$hd_libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 configure
 echo "== build"
 cmake --build "$build" -j2

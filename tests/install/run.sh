@@ -31,7 +31,7 @@ pc=$(pkg-config --cflags --libs libclusterc)
 echo "pkg-config: $pc"
 # shellcheck disable=SC2086 # word splitting of flags is intended
 "$cc" $flags -std=c11 -Wall -Werror "$here/consumer/consumer.c" -o "$work/consumer_pc" $pc
-LD_LIBRARY_PATH="$libdir" "$work/consumer_pc"
+LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/consumer_pc"
 objdump -p "$libdir/libclusterc.so" | grep -q 'SONAME *libclusterc.so.0'
 
 echo "== find_package consumer"
@@ -39,6 +39,6 @@ cmake -S "$here/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PATH="$prefix
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_C_FLAGS="$flags" >"$work/configure.log" \
   || { cat "$work/configure.log"; exit 1; }
 cmake --build "$work/consumer-build" >"$work/build.log" || { cat "$work/build.log"; exit 1; }
-LD_LIBRARY_PATH="$libdir" "$work/consumer-build/consumer_shared"
+LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$work/consumer-build/consumer_shared"
 "$work/consumer-build/consumer_static"
 echo "install test: ok"
