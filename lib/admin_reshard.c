@@ -62,7 +62,9 @@ static int migrate_keys(mover *m, int slot, const redisReply *keys)
     free(argv);
     free(lens);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        int busy = r && strncmp(r->str, "BUSYKEY", 7) == 0;
+        /* Redis wraps the target's error: "ERR Target instance replied
+         * with error: BUSYKEY ...". */
+        int busy = r && strstr(r->str, "BUSYKEY") != NULL;
         clusterc__client_set_error(m->c, r ? CLUSTERC_EPROTOCOL : clusterc_error(m->c),
                                    "%s: MIGRATE of slot %d to %s failed: %s; slot %d is left open (migrating on %s, importing on %s)%s",
                                    m->from_addr, slot, m->to_addr, r ? r->str : clusterc_errstr(m->c),
@@ -203,7 +205,8 @@ CLUSTERC_API int clusterc_admin_reshard(clusterc_client *c, const char *from_id,
         clusterc__client_set_error(c, CLUSTERC_EINVAL, "reshard: need two node ids, 1..16384 slots and a batch > 0");
         return -1;
     }
-    if (clusterc__admin_nodes_from(c, NULL, &v, &m.n, NULL) < 0)
+    /* The target may be a node added a moment ago: a view that lists it. */
+    if (clusterc__admin_nodes_knowing(c, to_id, &v, &m.n, NULL) < 0)
         return -1;
     m.v = v;
     int rc = reshard(&m, from_id, to_id, nslots);

@@ -2,8 +2,9 @@
  * a new empty primary (the lab's 7007), slots resharded to it while a
  * client reads and writes them, the check naming it as unprotected, a
  * replica added for it, a replica moved to the right primary, a failover,
- * a node removed, the refusals that must leave the cluster unchanged, and
- * an empty primary with two replicas removed (the replicas move first).
+ * a node removed, the refusals that must leave the cluster unchanged, an
+ * empty primary with two replicas removed (the replicas move first), and
+ * a reshard that meets a key on both nodes (BUSYKEY) stopping cleanly.
  * Ports 20700-20799: the harness takes 20700-20705, the extra nodes
  * 20706 and up are started here. */
 #define _GNU_SOURCE
@@ -435,13 +436,21 @@ static void test_check_names_unprotected(void **state)
     clusterc_check_free(r);
 }
 
-typedef struct seen { int connected; } seen;
+typedef struct seen { int connected, syncing; long long bytes; } seen;
 
 static void on_sync(const clusterc_admin_progress *p, void *arg)
 {
+    seen *s = arg;
     on_progress_quiet(p, NULL);
-    if (strcmp(p->step, "sync") == 0 && strcmp(p->state, "connected") == 0)
-        ((seen *)arg)->connected = 1;
+    if (strcmp(p->step, "sync") != 0)
+        return;
+    if (strcmp(p->state, "connected") == 0)
+        s->connected = 1;
+    if (strcmp(p->state, "sync") == 0) {
+        s->syncing++;
+        if (p->bytes_done > s->bytes)
+            s->bytes = p->bytes_done;
+    }
 }
 
 /* A replica new to the map counts as "loading" (CLUSTER SHARDS health)
@@ -467,12 +476,22 @@ static void test_add_replica_explicit(void **state)
     o.progress = on_sync;
     o.progress_arg = &s;
     spawn_node(P_REPL);
+    /* Slow the primary's RDB down (a hidden server config: microseconds
+     * per key saved) so the transfer lasts long enough for the progress
+     * to show the "sync" state with its byte count, as it does for a
+     * primary holding real data. */
+    it_node_ok(H, P_NEW, "CONFIG SET rdb-key-save-delay 300");
     int64_t t0 = it_now_ms();
-    if (clusterc_admin_add_node(C, "127.0.0.1:20707", 1, NewId, &o, chosen) < 0)
+    int rc_add = clusterc_admin_add_node(C, "127.0.0.1:20707", 1, NewId, &o, chosen);
+    it_node_ok(H, P_NEW, "CONFIG SET rdb-key-save-delay 0");
+    if (rc_add < 0)
         fail_msg("add replica: %s", clusterc_errstr(C));
-    fprintf(stderr, "add replica: %lld ms\n", (long long)(it_now_ms() - t0));
+    fprintf(stderr, "add replica: %lld ms; 'sync' reported %d times, up to %lld bytes\n",
+            (long long)(it_now_ms() - t0), s.syncing, s.bytes);
     assert_string_equal(chosen, NewId);
     assert_true(s.connected);
+    assert_true(s.syncing > 0);
+    assert_true(s.bytes > 0);
     snprintf(ReplId, sizeof(ReplId), "%s", id_of(P_REPL));
     expect_replica_of(P_REPL, P_NEW);
 
@@ -740,6 +759,95 @@ static void test_remove_primary_with_replicas(void **state)
     clusterc_check_free(r);
 }
 
+/* ------------------------------------------------ reshard stops on BUSYKEY */
+
+/* A key of slot on port's node, written past the slot's owner: the node
+ * is set IMPORTING the slot and the write goes after ASKING, as a
+ * half-finished earlier move would have left it. */
+static void plant_key(int port, int slot, const char *src_id, const char *key, const char *val)
+{
+    it_node_ok(H, port, "CLUSTER SETSLOT %d IMPORTING %s", slot, src_id);
+    redisContext *rc = harness_connect(port);
+    assert_non_null(rc);
+    freeReplyObject(redisCommand(rc, "ASKING"));
+    redisReply *r = redisCommand(rc, "SET %s %s", key, val);
+    it_expect_str(r, "OK");
+    freeReplyObject(r);
+    redisFree(rc);
+}
+
+static redisReply *asking_get(int port, const char *key)
+{
+    redisContext *rc = harness_connect(port);
+    assert_non_null(rc);
+    freeReplyObject(redisCommand(rc, "ASKING"));
+    redisReply *r = redisCommand(rc, "GET %s", key);
+    redisFree(rc);
+    return r;
+}
+
+static void test_reshard_stops_on_busykey(void **state)
+{
+    (void)state;
+    clusterc_admin_opts o = opts();
+    int src = 20700, dst = 20701;
+    char src_id[41], dst_id[41], key[32];
+    snprintf(src_id, sizeof(src_id), "%s", id_of(src));
+    snprintf(dst_id, sizeof(dst_id), "%s", id_of(dst));
+    /* The slot reshard moves first: the source's lowest. */
+    clusterc_cluster_node *v;
+    size_t n;
+    assert_int_equal(clusterc_admin_nodes(C, "127.0.0.1:20700", &v, &n), 0);
+    int slot = -1;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; (v[i].flags & CLUSTERC_NODE_MYSELF) && j < v[i].nslots; j++)
+            if (slot < 0 || v[i].slots[j].start < slot)
+                slot = v[i].slots[j].start;
+    clusterc_nodes_free(v, n);
+    assert_true(slot >= 0);
+    for (int i = 0; slot >= 0; i++) {
+        snprintf(key, sizeof(key), "busy:%d", i);
+        if (clusterc_keyslot(key, strlen(key)) == slot)
+            break;
+    }
+    redisReply *r = clusterc_command(C, "SET %s source", key);
+    it_expect_str(r, "OK");
+    freeReplyObject(r);
+    plant_key(dst, slot, src_id, key, "target");
+
+    assert_int_equal(clusterc_admin_reshard(C, src_id, dst_id, 1, &o), -1);
+    fprintf(stderr, "reshard refused: %s\n", clusterc_errstr(C));
+    char want[64];
+    snprintf(want, sizeof(want), "slot %d is left open", slot);
+    if (!strstr(clusterc_errstr(C), "BUSYKEY") || !strstr(clusterc_errstr(C), want) ||
+        !strstr(clusterc_errstr(C), "nothing was overwritten"))
+        fail_msg("unexpected error: %s", clusterc_errstr(C));
+    /* Both values are intact, and the check names the open slot. */
+    r = harness_cmd(H, src, "GET %s", key);
+    it_expect_str(r, "source");
+    freeReplyObject(r);
+    r = asking_get(dst, key);
+    it_expect_str(r, "target");
+    freeReplyObject(r);
+    clusterc_check_result *cr;
+    assert_int_equal(clusterc_admin_check(C, &cr), 0);
+    assert_false(cr->ok);
+    assert_true(cr->open_slots > 0);
+    clusterc_check_free(cr);
+
+    /* The operator's fix: drop the stray copy, close the slot. */
+    redisContext *rc = harness_connect(dst);
+    freeReplyObject(redisCommand(rc, "ASKING"));
+    freeReplyObject(redisCommand(rc, "DEL %s", key));
+    redisFree(rc);
+    it_node_ok(H, dst, "CLUSTER SETSLOT %d STABLE", slot);
+    it_node_ok(H, src, "CLUSTER SETSLOT %d STABLE", slot);
+    cr = check_until_ok(10000);
+    if (!cr->ok)
+        fail_msg("check after closing the slot:\n%s", cr->report);
+    clusterc_check_free(cr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -751,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_failover),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_remove_primary_with_replicas),
+        cmocka_unit_test(test_reshard_stops_on_busykey),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
