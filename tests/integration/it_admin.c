@@ -4,7 +4,8 @@
  * replica added for it, a replica moved to the right primary, a failover,
  * a node removed, the refusals that must leave the cluster unchanged, an
  * empty primary with two replicas removed (the replicas move first), and
- * a reshard that meets a key on both nodes (BUSYKEY) stopping cleanly.
+ * a reshard that meets a key on both nodes (BUSYKEY) stopping cleanly, and
+ * a failover asked again after the frozen primary let the first one lapse.
  * Ports 20700-20799: the harness takes 20700-20705, the extra nodes
  * 20706 and up are started here. */
 #define _GNU_SOURCE
@@ -39,6 +40,7 @@
 static harness *H;
 static clusterc_client *C;
 static pid_t Pids[16];
+static int Ports[16];
 static int Npids;
 static char Dir[128];
 static char NewId[41], ReplId[41];
@@ -94,6 +96,7 @@ static void spawn_node(int port)
         execlp("redis-server", "redis-server", conf, (char *)NULL);
         _exit(127);
     }
+    Ports[Npids] = port;
     Pids[Npids++] = pid;
     for (int i = 0; i < 100; i++) {
         redisContext *rc = harness_connect(port);
@@ -848,6 +851,71 @@ static void test_reshard_stops_on_busykey(void **state)
     clusterc_check_free(cr);
 }
 
+/* ------------------------------------- failover re-sent after 5 s of silence */
+
+static pid_t pid_of(int port)
+{
+    for (int i = 0; i < Npids; i++)
+        if (Ports[i] == port)
+            return Pids[i];
+    fail_msg("no spawned node on %d", port);
+    return -1;
+}
+
+/* cluster-node-timeout on every member: long enough that a primary frozen
+ * for a few seconds is not failed over automatically. */
+static void set_node_timeout(int ms)
+{
+    clusterc_cluster_node *v;
+    size_t n;
+    assert_int_equal(clusterc_admin_nodes(C, "127.0.0.1:20700", &v, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        if (!(v[i].flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_NOADDR)))
+            it_node_ok(H, v[i].port, "CONFIG SET cluster-node-timeout %d", ms);
+    clusterc_nodes_free(v, n);
+}
+
+typedef struct thaw { pid_t frozen; int again; } thaw;
+
+/* The primary wakes up when the operation asks a second time. */
+static void on_failover(const clusterc_admin_progress *p, void *arg)
+{
+    thaw *t = arg;
+    on_progress_quiet(p, NULL);
+    if (strcmp(p->step, "failover") == 0 && strcmp(p->state, "CLUSTER FAILOVER again") == 0 &&
+        t->again++ == 0)
+        kill(t->frozen, SIGCONT);
+}
+
+static void test_failover_asks_again(void **state)
+{
+    (void)state;
+    /* 20707 is a primary since test_failover; 20706 and 20708 follow it. */
+    clusterc_admin_opts o = opts();
+    thaw t = { pid_of(P_REPL), 0 };
+    o.progress = on_failover;
+    o.progress_arg = &t;
+    set_node_timeout(30000);
+    /* A frozen primary never answers the replica's request: the server
+     * gives the manual failover up after 5 s, and the library asks again. */
+    kill(t.frozen, SIGSTOP);
+    int rc = clusterc_admin_failover(C, "127.0.0.1:20708", CLUSTERC_FAILOVER_DEFAULT, &o);
+    if (!t.again)
+        kill(t.frozen, SIGCONT);
+    set_node_timeout(2000);
+    if (rc < 0)
+        fail_msg("failover: %s", clusterc_errstr(C));
+    assert_int_equal(t.again, 1);
+    clusterc_replication r;
+    assert_int_equal(clusterc_admin_replication(C, "127.0.0.1:20708", &r), 0);
+    assert_int_equal(r.is_primary, 1);
+    clusterc_replication_free(&r);
+    clusterc_check_result *cr = check_until_ok(10000);
+    if (!cr->ok)
+        fail_msg("check after the failover:\n%s", cr->report);
+    clusterc_check_free(cr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -860,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_remove_primary_with_replicas),
         cmocka_unit_test(test_reshard_stops_on_busykey),
+        cmocka_unit_test(test_failover_asks_again),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
