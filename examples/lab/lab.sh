@@ -304,12 +304,15 @@ t_kill_node() {
 }
 
 wait_config_agrees() {  # clusterc-admin check: config agrees, no open slots, state ok
-  local i
+  local i out
   for i in $(seq 75); do
-    if admin_quiet --json check "$SEED" 2>/dev/null | python3 -c '
+    # check exits 1 while 7007 is unprotected, which is expected here: with
+    # pipefail, piping it straight into python would never succeed.
+    out=$(admin_quiet --json check "$SEED" 2>/dev/null || true)
+    if printf '%s' "$out" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-sys.exit(0 if r.get("config_agrees") and r.get("cluster_state_ok") and not r.get("open_slots") else 1)'
+sys.exit(0 if r.get("config_agrees") and r.get("cluster_state_ok") and not r.get("open_slots") else 1)' 2>/dev/null
     then return 0; fi
     sleep 0.2
   done
