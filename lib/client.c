@@ -84,6 +84,36 @@ CLUSTERC_API int clusterc_refresh(clusterc_client *c)
     return 0;
 }
 
+static void poll_over(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    *(int *)arg = 1;
+}
+
+CLUSTERC_API int clusterc_poll(clusterc_client *c, int timeout_ms)
+{
+    if (!c->e)
+        return -1;   /* options were rejected: err says why */
+    if (timeout_ms < 0) {
+        clusterc__client_set_error(c, CLUSTERC_EINVAL, "clusterc_poll: timeout_ms %d is negative", timeout_ms);
+        return -1;
+    }
+    if (timeout_ms == 0) {
+        event_base_loop(c->base, EVLOOP_NONBLOCK);
+        clusterc__engine_loop_ran(c->e);
+        return 0;
+    }
+    int over = 0;
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    if (event_base_once(c->base, -1, EV_TIMEOUT, poll_over, &over, &tv) < 0) {
+        clusterc__client_set_error(c, CLUSTERC_ENOMEM, "clusterc_poll: cannot add a timer");
+        return -1;
+    }
+    run_until(c, &over);
+    return 0;
+}
+
 static void free_ring(clusterc_client *c)
 {
     for (size_t i = 0; i < c->count; i++) {

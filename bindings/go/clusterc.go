@@ -58,6 +58,7 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"strconv"
@@ -642,6 +643,30 @@ func (cl *ClusterClient) Del(keys ...string) (int64, error) {
 func (cl *ClusterClient) Ping() error {
 	_, err := cl.Do("PING")
 	return err
+}
+
+// Poll gives the client's background work (latency probes, lag polls,
+// slot-map refreshes) d of time (clusterc_poll). The C client has no thread
+// of its own, so an idle client calls this, e.g. from a ticker, to keep
+// latencies current for RouteByLatency. d is rounded down to milliseconds;
+// a negative d is an error.
+func (cl *ClusterClient) Poll(d time.Duration) error {
+	if d < 0 {
+		return &ClientError{Code: int(C.CLUSTERC_EINVAL), Msg: "Poll: negative duration"}
+	}
+	ms := d.Milliseconds()
+	if ms > math.MaxInt32 {
+		ms = math.MaxInt32
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if err := cl.usable(); err != nil {
+		return err
+	}
+	if C.clusterc_poll(cl.c, C.int(ms)) != 0 {
+		return cl.lastError()
+	}
+	return nil
 }
 
 // ------------------------------------------------------------------ stats

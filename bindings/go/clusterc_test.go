@@ -561,6 +561,25 @@ func TestDefaultRoutingUsesPrimaries(t *testing.T) {
 	}
 }
 
+func TestPoll(t *testing.T) {
+	cl := newClient(t, ClusterOptions{RouteByLatency: true})
+	if err := cl.Poll(300 * time.Millisecond); err != nil {
+		t.Fatalf("Poll: %v", err)
+	}
+	nodes, err := cl.NodeStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.LatencyUs < 0 {
+			t.Errorf("%s: no latency sample after Poll", n.Addr)
+		}
+	}
+	if err := cl.Poll(-time.Second); err == nil {
+		t.Error("Poll(-1s): no error")
+	}
+}
+
 func TestCloseThenUse(t *testing.T) {
 	cl := NewClusterClient(&ClusterOptions{Addrs: seeds()})
 	if err := cl.Set("close:k", "v", 0); err != nil {

@@ -282,6 +282,19 @@ CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply);
  */
 CLUSTERC_API int clusterc_refresh(clusterc_client *c);
 
+/*
+ * Give the client's background work (latency probes, lag polls, slot-map
+ * refreshes, reconnects, replies to appended commands) timeout_ms of time,
+ * then return; 0 runs what is due without waiting. A blocking client has
+ * no thread of its own and otherwise does this work only inside its calls,
+ * so an idle one keeps stale latencies and lag figures until its next
+ * command: an application with idle periods calls this from its idle hook
+ * (or a timer) to keep them current. Returns 0, or -1 when timeout_ms is
+ * negative or the client was never set up (clusterc_errstr says why).
+ * Thread rules: as for every call on a client, one thread at a time.
+ */
+CLUSTERC_API int clusterc_poll(clusterc_client *c, int timeout_ms);
+
 /* ------------------------------------------------------- per-command route */
 
 /*

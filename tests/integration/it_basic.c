@@ -1,9 +1,12 @@
 /* it_basic.c -- both faces against a 3+3 cluster: many keys, pipelining,
- * error replies, keyless commands, graceful and immediate close. Ports
+ * error replies, keyless commands, graceful and immediate close, an idle
+ * blocking client's clusterc_poll. Ports
  * 20000-20005 (bus ports 30000+, below the ephemeral range). */
+#define _DEFAULT_SOURCE   /* usleep */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "itest.h"
 
 #define NKEYS 10000
@@ -180,6 +183,46 @@ static void test_client_name(void **state)
     clusterc_free(c);
 }
 
+static long long pings_on_all(void)
+{
+    long long calls = 0;
+    for (int i = 0; i < harness_count(H); i++) {
+        redisReply *r = harness_cmd(H, harness_port(H, i), "INFO commandstats");
+        assert_non_null(r);
+        const char *p = strstr(r->str, "cmdstat_ping:calls=");
+        calls += p ? atoll(p + strlen("cmdstat_ping:calls=")) : 0;
+        freeReplyObject(r);
+    }
+    return calls;
+}
+
+/* An idle blocking client does nothing; clusterc_poll gives its probes
+ * time to run (3 PINGs per node per round). */
+static void test_poll_keeps_probing(void **state)
+{
+    (void)state;
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.route_by_latency = 1;
+    o.latency_probe_ms = 100;
+    clusterc_client *c = it_client(H, &o);
+    freeReplyObject(clusterc_command(c, "GET k"));
+    for (int i = 0; i < harness_count(H); i++)
+        it_node_ok(H, harness_port(H, i), "CONFIG RESETSTAT");
+    usleep(500000);
+    long long idle = pings_on_all();
+    assert_int_equal(clusterc_poll(c, 600), 0);
+    long long polled = pings_on_all();
+    fprintf(stderr, "PINGs on 6 nodes: %lld while idle 500 ms, %lld during a 600 ms poll\n",
+            idle, polled - idle);
+    assert_int_equal(idle, 0);
+    assert_true(polled - idle >= 3 * harness_count(H));
+    assert_int_equal(clusterc_poll(c, 0), 0);
+    assert_int_equal(clusterc_poll(c, -1), -1);
+    assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
+    clusterc_free(c);
+}
+
 static void test_command_to_node(void **state)
 {
     (void)state;
@@ -307,6 +350,7 @@ int main(void)
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_client_name),
         cmocka_unit_test(test_command_to_node),
+        cmocka_unit_test(test_poll_keeps_probing),
         cmocka_unit_test(test_async_many),
         cmocka_unit_test(test_async_free_inside_callback),
     };

@@ -63,6 +63,7 @@ _SIGNATURES = {
     "clusterc_error": (c_int, [c_void_p]),
     "clusterc_errstr": (c_char_p, [c_void_p]),
     "clusterc_refresh": (c_int, [c_void_p]),
+    "clusterc_poll": (c_int, [c_void_p, c_int]),
     "clusterc_command_argv": (c_void_p, [c_void_p, c_int, c_void_p, c_void_p]),
     "clusterc_command_route_argv": (c_void_p, [c_void_p, c_int, c_int, c_void_p, c_void_p]),
     "clusterc_command_to_node_argv": (c_void_p, [c_void_p, c_char_p, c_int, c_void_p, c_void_p]),

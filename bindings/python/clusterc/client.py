@@ -566,6 +566,17 @@ class ClusterClient(_Commands):
             if self._lib.clusterc_refresh(c) != 0:
                 raise self._failure_of(c)
 
+    def poll(self, timeout_ms):
+        """Give the client's background work (latency probes, lag polls,
+        map refreshes) timeout_ms of time: the client has no thread of its
+        own, so an idle one calls this to keep latencies current."""
+        if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms < 0:
+            raise InvalidOptionError("timeout_ms: expected an int >= 0", EINVAL)
+        with self._lock:
+            c = self._handle()
+            if self._lib.clusterc_poll(c, timeout_ms) != 0:
+                raise self._failure_of(c)
+
     def node_stats(self):
         """What the client knows of each node: a list of dicts (addr, id,
         role, reads, writes, latency, lag, eligible, why, ...)."""

@@ -393,6 +393,15 @@ class TestRouting(ClientTest):
             self.assertIn(":", n["addr"])
             self.assertEqual(len(n["id"]), 40)
 
+    def test_poll(self):
+        c = self.client(route_by_latency=True)
+        c.poll(300)            # probes run: every node gets a latency
+        self.assertTrue(all(n["latency_us"] >= 0 for n in c.node_stats()))
+        c.poll(0)
+        for bad in (-1, 1.5, True, None):
+            with self.assertRaises(clusterc.InvalidOptionError):
+                c.poll(bad)
+
 
 # ---------------------------------------------------------------- redirects
 
