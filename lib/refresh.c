@@ -101,8 +101,11 @@ void clusterc__engine_refresh(clusterc__engine *e, int force)
 
 /* ------------------------------------------------------------ candidates */
 
-/* Known nodes in random order (connected ones first: no dial needed), then
- * the seeds, without repeats. */
+/* The nodes of the current map in random order (connected ones first: no
+ * dial needed), then the seeds, without repeats. Only members: a node
+ * reached through clusterc_command_to_node may belong to another cluster
+ * (the admin API talks to a node before it joins), and its map would
+ * replace this one. */
 static int build_candidates(clusterc__engine *e)
 {
     size_t max = e->nnodes + e->nseeds, k = 0;
@@ -114,7 +117,8 @@ static int build_candidates(clusterc__engine *e)
         for (size_t i = 0; i < e->nnodes; i++) {
             clusterc__node *n = e->nodes[i];
             int up = n->state == CLUSTERC__NODE_UP;
-            if (n->retired || n->seed || up != (pass == 0))
+            if (n->retired || n->seed || n->map_gen != e->map_gen || e->map_gen == 0 ||
+                up != (pass == 0))
                 continue;
             c[k++] = n->addr;
         }

@@ -687,6 +687,19 @@ static void test_refusals(void **state)
     it_expect_str(x, "OK");
     freeReplyObject(x);
     refused("127.0.0.1:20710", 0, NULL, "127.0.0.1:20710: holds 1 keys");
+    /* C has talked to 20710, a lone node serving one slot of its own: its
+     * map must never be taken for the cluster's (a refresh once asked it,
+     * among random candidates, and installed a one-node map). */
+    for (int i = 0; i < 30; i++) {
+        freeReplyObject(clusterc_command_to_node(C, "127.0.0.1:20710", "PING"));
+        assert_int_equal(clusterc_refresh(C), 0);
+        clusterc_node_info info[32];
+        int k = clusterc_node_stats(C, info, 32);
+        assert_true(k >= 6);
+        for (int j = 0; j < k && j < 32; j++)
+            if (strstr(info[j].announced, ":20710"))
+                fail_msg("refresh %d installed the map of 127.0.0.1:20710", i);
+    }
 
     it_node_ok(H, P_KNOWS, "CLUSTER MEET 127.0.0.1 %d", P_KNOWN);
     int64_t end = it_now_ms() + 5000;
