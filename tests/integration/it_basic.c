@@ -183,11 +183,13 @@ static void test_client_name(void **state)
     clusterc_free(c);
 }
 
-static long long pings_on_all(void)
+/* PINGs the primaries ran. Not the replicas': their primaries PING them
+ * over the replication link every second (repl-ping-replica-period 1). */
+static long long pings_on_primaries(void)
 {
     long long calls = 0;
-    for (int i = 0; i < harness_count(H); i++) {
-        redisReply *r = harness_cmd(H, harness_port(H, i), "INFO commandstats");
+    for (int i = 0; i < 3; i++) {
+        redisReply *r = harness_cmd(H, harness_nth_port(H, "master", i), "INFO commandstats");
         assert_non_null(r);
         const char *p = strstr(r->str, "cmdstat_ping:calls=");
         calls += p ? atoll(p + strlen("cmdstat_ping:calls=")) : 0;
@@ -210,13 +212,13 @@ static void test_poll_keeps_probing(void **state)
     for (int i = 0; i < harness_count(H); i++)
         it_node_ok(H, harness_port(H, i), "CONFIG RESETSTAT");
     usleep(500000);
-    long long idle = pings_on_all();
+    long long idle = pings_on_primaries();
     assert_int_equal(clusterc_poll(c, 600), 0);
-    long long polled = pings_on_all();
-    fprintf(stderr, "PINGs on 6 nodes: %lld while idle 500 ms, %lld during a 600 ms poll\n",
+    long long polled = pings_on_primaries();
+    fprintf(stderr, "PINGs on the 3 primaries: %lld while idle 500 ms, %lld during a 600 ms poll\n",
             idle, polled - idle);
     assert_int_equal(idle, 0);
-    assert_true(polled - idle >= 3 * harness_count(H));
+    assert_true(polled - idle >= 3 * 3);
     assert_int_equal(clusterc_poll(c, 0), 0);
     assert_int_equal(clusterc_poll(c, -1), -1);
     assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
