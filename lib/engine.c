@@ -272,9 +272,11 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
         }
     } else {
         clusterc__addr a, dial;
-        if (clusterc__addr_parse(node, strlen(node), &a, why, sizeof(why)) < 0 || !a.host[0]) {
+        /* a is written only on success: the message must not read it. */
+        int bad = clusterc__addr_parse(node, strlen(node), &a, why, sizeof(why)) < 0;
+        if (bad || !a.host[0]) {
             clusterc__err_set(err, CLUSTERC_EINVAL, "%s: bad node address \"%s\": %s", r->name,
-                              node, a.host[0] ? why : "no host");
+                              node, bad ? why : "no host");
             return -1;
         }
         clusterc__engine_remap(e, &a, &dial);

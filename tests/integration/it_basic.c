@@ -250,6 +250,9 @@ static void test_command_to_node(void **state)
     assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
     assert_null(clusterc_command_to_node(c, "nonsense", "PING"));
     assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
+    assert_non_null(strstr(clusterc_errstr(c), "bad node address \"nonsense\": bad address \"nonsense\": missing port"));
+    assert_null(clusterc_command_to_node(c, ":7001", "PING"));
+    assert_non_null(strstr(clusterc_errstr(c), "bad node address \":7001\": no host"));
     assert_null(clusterc_command_to_node(c, "127.0.0.1:20099", "PING"));
     assert_int_equal(clusterc_error(c), CLUSTERC_ECONNECT);
     clusterc_free(c);
