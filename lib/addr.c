@@ -138,10 +138,14 @@ int clusterc__seeds_parse(const char *seeds, clusterc__addr **out, size_t *n,
             a++;
         while (b > a && is_blank(b[-1]))
             b--;
-        if (b > a && clusterc__addr_parse(a, (size_t)(b - a), &v[count++], err, errcap) != 0) {
+        /* A seed must be dialled, so unlike a topology entry (":7001",
+         * an unknown host) it needs a host. */
+        if (b > a && (clusterc__addr_parse(a, (size_t)(b - a), &v[count], err, errcap) != 0 ||
+                      (!v[count].host[0] && fail(err, errcap, a, (size_t)(b - a), "missing host") < 0))) {
             free(v);
             return -1;
         }
+        count += b > a;
         if (*end == '\0')
             break;
         p = end + 1;

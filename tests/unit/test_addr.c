@@ -123,6 +123,8 @@ static void test_seeds(void **state)
     assert_non_null(strstr(err, "\"b:0\""));
     assert_int_equal(clusterc__seeds_parse("a:1,nope", &v, &n, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "\"nope\""));
+    assert_int_equal(clusterc__seeds_parse("a:1,:7001", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "\":7001\": missing host"));
     assert_int_equal(clusterc__seeds_parse("", &v, &n, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "empty"));
     assert_int_equal(clusterc__seeds_parse(" , ,", &v, &n, err, sizeof(err)), -1);
