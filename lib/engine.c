@@ -285,7 +285,7 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
             clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory", r->name);
             return -1;
         }
-        if (n->map_gen != e->map_gen || e->map_gen == 0)
+        if (!clusterc__engine_in_map(e, n))
             n->retired = 0;   /* not in the map: kept until the next map */
     }
     r->target = n;
@@ -677,7 +677,7 @@ void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)
     }
     /* Only a node of the current map is news; a seed that is down is just
      * the refresh in progress moving on to the next candidate. */
-    if (!e->dead && !e->draining && e->map_gen > 0 && n->map_gen == e->map_gen)
+    if (!e->dead && !e->draining && clusterc__engine_in_map(e, n))
         clusterc__refresh_request(e, "connection lost");
     if (n->retired || e->draining)
         clusterc__engine_schedule_reap(e);

@@ -133,6 +133,13 @@ int clusterc__remap_parse(const char *spec, clusterc__remap **out, size_t *n,
 void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
                             clusterc__addr *out);
 
+/* The current map lists n (a node reached only through
+ * clusterc_command_to_node, or a seed, is not a member). */
+static inline int clusterc__engine_in_map(const clusterc__engine *e, const clusterc__node *n)
+{
+    return e->map_gen > 0 && n->map_gen == e->map_gen;
+}
+
 /* refresh.c */
 int clusterc__refresh_init(clusterc__engine *e);
 void clusterc__refresh_request(clusterc__engine *e, const char *why);

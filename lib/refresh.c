@@ -117,8 +117,7 @@ static int build_candidates(clusterc__engine *e)
         for (size_t i = 0; i < e->nnodes; i++) {
             clusterc__node *n = e->nodes[i];
             int up = n->state == CLUSTERC__NODE_UP;
-            if (n->retired || n->seed || n->map_gen != e->map_gen || e->map_gen == 0 ||
-                up != (pass == 0))
+            if (n->retired || n->seed || !clusterc__engine_in_map(e, n) || up != (pass == 0))
                 continue;
             c[k++] = n->addr;
         }
