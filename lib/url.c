@@ -102,7 +102,11 @@ static clusterc__url_str *decode(parse *p, const char *s, size_t len, int plus, 
             int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(n);
-                fail(p, "URL %s: bad percent-escape in \"%.*s\"", what, (int)len, s);
+                /* Never echo a password: errors get logged. */
+                if (strcmp(what, "password") == 0)
+                    fail(p, "URL password: bad percent-escape (value not shown)");
+                else
+                    fail(p, "URL %s: bad percent-escape in \"%.*s\"", what, (int)len, s);
                 return NULL;
             }
             c = hi * 16 + lo;
@@ -490,7 +494,9 @@ static int parse_scheme(parse *p, const char **s)
     }
     if (strncasecmp(*s, "rediss://", 9) == 0)
         return fail(p, "URL scheme \"rediss://\": TLS is not supported by this build");
-    return fail(p, "URL \"%.40s\": scheme must be redis://", *s);
+    /* Only the scheme is shown: the rest may hold user:password@. */
+    size_t n = strcspn(*s, ":/@");
+    return fail(p, "URL scheme \"%.*s\": must be redis://", (int)(n > 20 ? 20 : n), *s);
 }
 
 static int parse_all(parse *p, const char *url)

@@ -32,6 +32,18 @@ static void bad(const char *url, const char *want)
     clusterc_options_release(&o);
 }
 
+/* bad(), and the error must not contain secret. */
+static void bad_secret(const char *url, const char *want, const char *secret)
+{
+    clusterc_options o;
+    clusterc_options_init(&o);
+    assert_int_equal(clusterc_options_parse_url(&o, url), -1);
+    const char *e = clusterc_options_url_error(&o);
+    if (!strstr(e, want) || strstr(e, secret))
+        fail_msg("%s: error \"%s\" lacks \"%s\" or shows \"%s\"", url, e, want, secret);
+    clusterc_options_release(&o);
+}
+
 static void test_issue_example(void **state)
 {
     (void)state;
@@ -285,6 +297,9 @@ static void test_errors(void **state)
     bad("redis://h:1?pool_size=-1", "pool_size");
     bad("rediss://h:1", "TLS");
     bad("http://h:1", "scheme");
+    bad_secret("http://user:hunter2@h:1", "URL scheme \"http\": must be redis://", "hunter2");
+    bad_secret("redis://u:hunter2%4@h:1", "URL password: bad percent-escape", "hunter2");
+    bad_secret("redis://h:1?password=hunter2%zz", "URL password: bad percent-escape", "hunter2");
     bad("h:1", "scheme");
     clusterc_options o;
     clusterc_options_init(&o);
