@@ -57,12 +57,18 @@ void clusterc__admin_success(clusterc_client *c);
 /* admin_agree.c. A test on one node's entry in some view. */
 typedef int (*clusterc__admin_view_pred)(const clusterc_cluster_node *x, const void *arg);
 
-/* 1 when every reachable, healthy node of v lists node id and pred holds
- * for that entry (unreachable nodes are not asked). *self (may be NULL):
- * pred holds in node id's own view. */
+/* Node x's own CLUSTER NODES (free with clusterc_nodes_free) when x is
+ * askable (clusterc__admin_askable) and answers; else -1. */
+int clusterc__admin_view_of(clusterc_client *c, const clusterc_cluster_node *x,
+                            clusterc_cluster_node **w, size_t *nw);
+
+/* 1 when at least one and every reachable, askable node of v lists node id
+ * and pred holds for that entry (unreachable nodes are not asked). *self
+ * (may be NULL): pred holds in node id's own view. behind (may be NULL,
+ * 272 bytes): the first node whose view disagrees, for messages. */
 int clusterc__admin_every_view(clusterc_client *c, const clusterc_cluster_node *v, size_t n,
                                const char *id, clusterc__admin_view_pred pred, const void *arg,
-                               int *self);
+                               int *self, char *behind);
 
 /* Replace each node's role and primary id in v with what that node says
  * of itself (its "myself" line); nodes that do not answer keep theirs. */

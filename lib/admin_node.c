@@ -85,7 +85,8 @@ static int wait_follow(clusterc_client *c, const char *addr, const char *id,
     if (clusterc__admin_nodes_from(c, addr, &v, &n, NULL) < 0)
         return -1;
     int ok;
-    while (!(ok = clusterc__admin_every_view(c, v, n, id, follows, p->id, NULL)) &&
+    char behind[272];
+    while (!(ok = clusterc__admin_every_view(c, v, n, id, follows, p->id, NULL, behind)) &&
            clusterc__admin_now_ms() < end)
         clusterc__admin_sleep_ms(o->poll_ms);
     clusterc_nodes_free(v, n);
@@ -93,8 +94,8 @@ static int wait_follow(clusterc_client *c, const char *addr, const char *id,
         clusterc__admin_progress(o, t0, "agree", addr, "every node lists it as a replica");
     else
         clusterc__client_set_error(c, CLUSTERC_ETIMEOUT,
-                                   "%s: not every node lists it as a replica of %s:%d after %d ms",
-                                   addr, p->host, p->port, o->timeout_ms);
+                                   "%s: not every node lists it as a replica of %s:%d after %d ms (%s does not)",
+                                   addr, p->host, p->port, o->timeout_ms, behind);
     return ok ? 0 : -1;
 }
 
@@ -146,9 +147,9 @@ static const clusterc_cluster_node *choose_primary(clusterc_client *c, const clu
                                                    size_t n, const char *primary_id)
 {
     char entry[272] = "?";
-    for (size_t i = 0; i < n; i++)
-        if (v[i].flags & CLUSTERC_NODE_MYSELF)
-            clusterc__admin_addr(&v[i], entry, sizeof(entry));
+    const clusterc_cluster_node *me = clusterc__admin_myself(v, n);
+    if (me)
+        clusterc__admin_addr(me, entry, sizeof(entry));
     if (!primary_id) {
         const clusterc_cluster_node *p = clusterc__admin_fewest_replicas(v, n, NULL);
         if (!p)
@@ -198,8 +199,7 @@ static int meet(clusterc_client *c, const char *addr, const clusterc_cluster_nod
 {
     for (size_t i = 0; i < n; i++) {
         const clusterc_cluster_node *x = &v[i];
-        if (x->port == 0 || (x->flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_PFAIL |
-                                         CLUSTERC_NODE_HANDSHAKE | CLUSTERC_NODE_NOADDR)))
+        if (!clusterc__admin_askable(x) || (x->flags & CLUSTERC_NODE_PFAIL))
             continue;
         if (x->bus_port == x->port + 10000 || x->bus_port == 0)
             return clusterc__admin_ok(c, addr, "CLUSTER MEET", "CLUSTER MEET %s %d", x->host, x->port);
@@ -221,8 +221,7 @@ static int copy_functions(clusterc_client *c, const char *addr, const clusterc_c
     char from[272];
     size_t len;
     for (size_t i = 0; i < n; i++) {
-        if (v[i].port == 0 || (v[i].flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_PFAIL |
-                                              CLUSTERC_NODE_HANDSHAKE | CLUSTERC_NODE_NOADDR)))
+        if (!clusterc__admin_askable(&v[i]) || (v[i].flags & CLUSTERC_NODE_PFAIL))
             continue;
         snprintf(from, sizeof(from), "%s:%d", v[i].host, v[i].port);
         redisReply *dump = clusterc_command_to_node(c, from, "FUNCTION DUMP");
@@ -268,7 +267,9 @@ static int view_settled(const clusterc_cluster_node *v, size_t n, const clusterc
         return 0;
     for (size_t i = 0; i < nwant; i++) {
         x = clusterc__admin_find(v, n, want[i].id);
-        if (!(want[i].flags & CLUSTERC_NODE_FAIL) && (!x || (x->flags & CLUSTERC_NODE_HANDSHAKE)))
+        /* A failed or handshaking entry (whose id is temporary) need not
+         * be known everywhere. */
+        if (clusterc__admin_askable(&want[i]) && (!x || (x->flags & CLUSTERC_NODE_HANDSHAKE)))
             return 0;
     }
     return 1;
@@ -279,16 +280,13 @@ static int view_settled(const clusterc_cluster_node *v, size_t n, const clusterc
 static int joined(clusterc_client *c, const char *addr, const char *new_id,
                   const clusterc_cluster_node *v, size_t n)
 {
-    char *first = NULL, a[272];
+    char *first = NULL;
     int ok = 1;
     for (size_t i = 0; ok && i <= n; i++) {
         clusterc_cluster_node *w;
         size_t nw;
-        if (i < n && (v[i].port == 0 || (v[i].flags & CLUSTERC_NODE_FAIL)))
-            continue;
-        if (i < n)
-            clusterc__admin_addr(&v[i], a, sizeof(a));
-        if (clusterc__admin_nodes_from(c, i < n ? a : addr, &w, &nw, NULL) < 0)
+        if ((i < n ? clusterc__admin_view_of(c, &v[i], &w, &nw)
+                   : clusterc__admin_nodes_from(c, addr, &w, &nw, NULL)) < 0)
             continue;   /* unreachable: not asked (as redis-cli skips it) */
         char *sig = clusterc__admin_config_signature(w, nw);
         ok = view_settled(w, nw, v, n, new_id) && sig &&
@@ -414,11 +412,16 @@ CLUSTERC_API int clusterc_admin_replicate(clusterc_client *c, const char *node,
     char addr[272];
     int64_t t0 = clusterc__admin_now_ms();
     o = clusterc__admin_opts(o, &def);
+    if (!primary_id || !*primary_id) {
+        clusterc__client_set_error(c, CLUSTERC_EINVAL, "replicate %s: no primary id given",
+                                   node ? node : "(null)");
+        return -1;
+    }
     if (clusterc__admin_resolve(c, node, &v, &n, &x) < 0)
         return -1;
     clusterc__admin_addr(x, addr, sizeof(addr));
     int rc = -1;
-    if (!primary_id || !(p = choose_primary(c, v, n, primary_id)))
+    if (!(p = choose_primary(c, v, n, primary_id)))
         goto out;
     if (strcmp(p->id, x->id) == 0) {
         clusterc__client_set_error(c, CLUSTERC_EINVAL, "%s: cannot replicate itself", addr);
@@ -467,12 +470,13 @@ static int failover(clusterc_client *c, const char *addr, const clusterc_cluster
     clusterc__admin_progress(o, t0, "failover", addr, "CLUSTER FAILOVER");
     if (send_failover(c, addr, mode) < 0)
         return -1;
-    while (!clusterc__admin_every_view(c, v, n, x->id, is_primary, NULL, &self)) {
+    char behind[272];
+    while (!clusterc__admin_every_view(c, v, n, x->id, is_primary, NULL, &self, behind)) {
         int64_t now = clusterc__admin_now_ms();
         if (now >= end) {
             clusterc__client_set_error(c, CLUSTERC_ETIMEOUT,
-                                       "%s: failover not seen by every node within %d ms (the replica %s itself a primary)",
-                                       addr, o->timeout_ms, self ? "is" : "is not");
+                                       "%s: failover not seen by every node within %d ms (the replica %s itself a primary; %s does not list it as one)",
+                                       addr, o->timeout_ms, self ? "is" : "is not", behind);
             return -1;
         }
         /* A default manual failover gives up server-side after 5 s when
@@ -529,7 +533,9 @@ static int move_replicas(clusterc_client *c, const clusterc_cluster_node *x,
     clusterc__admin_own_roles(c, v, n);
     for (size_t i = 0; i < n; i++) {
         char a[272];
-        if (!(v[i].flags & CLUSTERC_NODE_SLAVE) || strcmp(v[i].primary_id, x->id) != 0)
+        /* A failed replica cannot be told; it keeps its old primary. */
+        if (!(v[i].flags & CLUSTERC_NODE_SLAVE) || strcmp(v[i].primary_id, x->id) != 0 ||
+            !clusterc__admin_askable(&v[i]))
             continue;
         const clusterc_cluster_node *p = clusterc__admin_fewest_replicas(v, n, x->id);
         if (!p) {
@@ -560,7 +566,9 @@ static int remove_node(clusterc_client *c, const clusterc_cluster_node *x,
     if (move_replicas(c, x, v, n, o, t0) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (&v[i] == x || v[i].port == 0 || (v[i].flags & (CLUSTERC_NODE_NOADDR | CLUSTERC_NODE_HANDSHAKE)))
+        /* A failed node cannot be told; it is skipped rather than leaving
+         * the removal half done. */
+        if (&v[i] == x || !clusterc__admin_askable(&v[i]))
             continue;
         clusterc__admin_addr(&v[i], a, sizeof(a));
         clusterc__admin_progress(o, t0, "forget", a, x->id);

@@ -115,6 +115,12 @@ const clusterc_cluster_node *clusterc__admin_find(const clusterc_cluster_node *v
     return NULL;
 }
 
+int clusterc__admin_askable(const clusterc_cluster_node *x)
+{
+    return x->port != 0 &&
+           !(x->flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_NOADDR | CLUSTERC_NODE_HANDSHAKE));
+}
+
 const clusterc_cluster_node *clusterc__admin_myself(const clusterc_cluster_node *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -141,8 +147,7 @@ static const clusterc_cluster_node *fewest(const clusterc_cluster_node *v, size_
     int best_count = 0;
     for (size_t i = 0; i < n; i++) {
         const clusterc_cluster_node *p = &v[i];
-        if (!(p->flags & CLUSTERC_NODE_MASTER) ||
-            (p->flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_NOADDR | CLUSTERC_NODE_HANDSHAKE)))
+        if (!(p->flags & CLUSTERC_NODE_MASTER) || !clusterc__admin_askable(p))
             continue;
         if ((exclude_id && strcmp(p->id, exclude_id) == 0) || (need_slots && p->nslots == 0))
             continue;

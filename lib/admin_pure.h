@@ -31,6 +31,10 @@ void clusterc__admin_addr(const clusterc_cluster_node *n, char *buf, size_t cap)
 const clusterc_cluster_node *clusterc__admin_find(const clusterc_cluster_node *v, size_t n,
                                                   const char *key);
 
+/* Worth sending a command to: has an address and is not flagged fail,
+ * noaddr or handshake. */
+int clusterc__admin_askable(const clusterc_cluster_node *x);
+
 /* The node flagged myself; NULL if none. */
 const clusterc_cluster_node *clusterc__admin_myself(const clusterc_cluster_node *v, size_t n);
 

@@ -230,8 +230,11 @@ CLUSTERC_API int clusterc_admin_reshard(clusterc_client *c, const char *from_id,
 
 /* Remove a node that serves no slots: its replicas are moved to other
  * primaries (each to the one with the fewest replicas at that point, as
- * the replicas themselves report), every other node FORGETs it,
- * and it is reset (CLUSTER RESET SOFT) so it can join again later. */
+ * the replicas themselves report), every other node FORGETs it (a node
+ * flagged fail cannot be told and is skipped, replicas included; it may
+ * gossip the removed node back when it returns, as with redis-cli), and it
+ * is reset (CLUSTER
+ * RESET SOFT) so it can join again later. */
 CLUSTERC_API int clusterc_admin_remove_node(clusterc_client *c, const char *id,
                                             const clusterc_admin_opts *o);
 

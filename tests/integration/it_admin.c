@@ -717,6 +717,9 @@ static void test_refusals(void **state)
     refused("127.0.0.1:20799", 0, NULL, "127.0.0.1:20799");   /* nothing listens there */
     /* An id no node knows, after every node's view was asked. */
     clusterc_admin_opts o = opts();
+    assert_int_equal(clusterc_admin_replicate(C, "127.0.0.1:20703", NULL, &o), -1);
+    if (!strstr(clusterc_errstr(C), "replicate 127.0.0.1:20703: no primary id given"))
+        fail_msg("unexpected error: %s", clusterc_errstr(C));
     assert_int_equal(clusterc_admin_failover(C, "0123456789abcdef0123456789abcdef01234567", 0, &o), -1);
     if (!strstr(clusterc_errstr(C), "no such node in the cluster (no node knows it"))
         fail_msg("unexpected error: %s", clusterc_errstr(C));
