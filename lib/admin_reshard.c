@@ -66,9 +66,8 @@ static int migrate_keys(mover *m, int slot, const redisReply *keys)
          * with error: BUSYKEY ...". */
         int busy = r && strstr(r->str, "BUSYKEY") != NULL;
         clusterc__client_set_error(m->c, r ? CLUSTERC_EPROTOCOL : clusterc_error(m->c),
-                                   "%s: MIGRATE of slot %d to %s failed: %s; slot %d is left open (migrating on %s, importing on %s)%s",
-                                   m->from_addr, slot, m->to_addr, r ? r->str : clusterc_errstr(m->c),
-                                   slot, m->from_addr, m->to_addr,
+                                   "%s: MIGRATE of slot %d to %s failed: %s%s", m->from_addr, slot,
+                                   m->to_addr, r ? r->str : clusterc_errstr(m->c),
                                    busy ? "; the key exists on both nodes, nothing was overwritten" : "");
         freeReplyObject(r);
         return -1;
@@ -97,57 +96,74 @@ static int move_keys(mover *m, int slot)
     }
 }
 
+/* Append to the client's error what state the slot was left in. */
+static int slot_left(mover *m, int slot, const char *state)
+{
+    char why[CLUSTERC__ADMIN_WHY];
+    snprintf(why, sizeof(why), "%s", clusterc_errstr(m->c));
+    clusterc__client_set_error(m->c, clusterc_error(m->c) ? clusterc_error(m->c) : CLUSTERC_EPROTOCOL,
+                               "%s; slot %d %s", why, slot, state);
+    return -1;
+}
+
 /* SETSLOT NODE everywhere: target, then source, then every other primary
  * (replicas follow their primary). A source that has become a replica
- * answers "Please use SETSLOT only with masters": harmless. */
+ * answers "Please use SETSLOT only with masters": harmless. Each failure
+ * says what the slot's state is at that point. */
 static int set_owner(mover *m, int slot)
 {
+    char state[700];
     if (clusterc__admin_ok(m->c, m->to_addr, "CLUSTER SETSLOT NODE", "CLUSTER SETSLOT %d NODE %s",
-                           slot, m->to->id) < 0)
-        return -1;
+                           slot, m->to->id) < 0) {
+        snprintf(state, sizeof(state), "is left open (migrating on %s, importing on %s)",
+                 m->from_addr, m->to_addr);
+        return slot_left(m, slot, state);
+    }
     redisReply *r = clusterc_command_to_node(m->c, m->from_addr, "CLUSTER SETSLOT %d NODE %s",
                                              slot, m->to->id);
-    int bad = !r || (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "only with masters"));
-    freeReplyObject(r);
-    if (bad) {
-        clusterc__client_set_error(m->c, CLUSTERC_EPROTOCOL, "%s: CLUSTER SETSLOT %d NODE failed", m->from_addr, slot);
-        return -1;
+    if (!r || (r->type == REDIS_REPLY_ERROR && !strstr(r->str, "only with masters"))) {
+        if (r)
+            clusterc__client_set_error(m->c, CLUSTERC_EPROTOCOL, "%s: CLUSTER SETSLOT NODE: %s",
+                                       m->from_addr, r->str);
+        freeReplyObject(r);
+        snprintf(state, sizeof(state), "is owned by %s but still migrating on %s", m->to_addr,
+                 m->from_addr);
+        return slot_left(m, slot, state);
     }
+    freeReplyObject(r);
     for (size_t i = 0; i < m->n; i++) {
         const clusterc_cluster_node *x = &m->v[i];
         char a[272];
-        if (x == m->from || x == m->to || !(x->flags & CLUSTERC_NODE_MASTER) || x->port == 0 ||
-            (x->flags & (CLUSTERC_NODE_FAIL | CLUSTERC_NODE_NOADDR | CLUSTERC_NODE_HANDSHAKE)))
+        if (x == m->from || x == m->to || !(x->flags & CLUSTERC_NODE_MASTER) ||
+            !clusterc__admin_askable(x))
             continue;
         clusterc__admin_addr(x, a, sizeof(a));
         if (clusterc__admin_ok(m->c, a, "CLUSTER SETSLOT NODE", "CLUSTER SETSLOT %d NODE %s", slot,
                                m->to->id) < 0)
-            return -1;
+            return slot_left(m, slot, "moved; that primary learns the owner by gossip");
     }
     return 0;
 }
 
 static int move_slot(mover *m, int slot)
 {
-    char msg[200];
+    char state[700];
+    snprintf(state, sizeof(state), "is left open (migrating on %s, importing on %s)",
+             m->from_addr, m->to_addr);
     if (clusterc__admin_ok(m->c, m->to_addr, "CLUSTER SETSLOT IMPORTING",
                            "CLUSTER SETSLOT %d IMPORTING %s", slot, m->from->id) < 0)
-        return -1;
+        return -1;   /* nothing changed */
     if (clusterc__admin_ok(m->c, m->from_addr, "CLUSTER SETSLOT MIGRATING",
                            "CLUSTER SETSLOT %d MIGRATING %s", slot, m->to->id) < 0)
-        goto open;
+        return slot_left(m, slot, "is left importing on the target");
     report(m, "moving");
     if (move_keys(m, slot) < 0)
-        return -1;   /* the message says which slot is open */
+        return slot_left(m, slot, state);
     if (set_owner(m, slot) < 0)
-        goto open;
+        return -1;
     m->done++;
     report(m, "moved");
     return 0;
-open:
-    snprintf(msg, sizeof(msg), "%s; slot %d is left open", clusterc_errstr(m->c), slot);
-    clusterc__client_set_error(m->c, clusterc_error(m->c), "%s", msg);
-    return -1;
 }
 
 static const clusterc_cluster_node *primary(clusterc_client *c, const clusterc_cluster_node *v,
@@ -218,7 +234,7 @@ CLUSTERC_API int clusterc_admin_reshard(clusterc_client *c, const char *from_id,
     snprintf(why, sizeof(why), "%s", clusterc_errstr(c));
     int refreshed = clusterc_refresh(c) == 0;
     if (rc < 0)
-        clusterc__client_set_error(c, code, "%s", why);
+        clusterc__client_set_error(c, code, "%s (%d of %d slots moved)", why, m.done, m.total);
     else if (!refreshed)
         clusterc__client_set_error(c, clusterc_error(c), "slots moved, but reloading the slot map failed");
     else
