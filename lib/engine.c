@@ -342,6 +342,7 @@ void clusterc__req_free(clusterc__req *r)
     if (!r)
         return;
     redisFreeCommand(r->cmd);
+    free(r->fail_msg);
     free(r);
 }
 
@@ -479,6 +480,23 @@ void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redi
     event_add(r->retry_ev, &now);
 }
 
+void clusterc__engine_fail_later(clusterc__engine *e, clusterc__req *r, int code, const char *fmt,
+                                 ...)
+{
+    static const struct timeval now = { 0, 0 };
+    char msg[CLUSTERC__ERRSTR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    free(r->fail_msg);
+    r->fail_msg = strdup(msg);   /* NULL: retry_cb says "out of memory" */
+    r->fail_code = code;
+    r->state = CLUSTERC__REQ_BACKOFF;
+    backoff_push(e, r);
+    event_add(r->retry_ev, &now);
+}
+
 clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e)
 {
     for (size_t i = 0; i < e->nshards; i++) {
@@ -518,17 +536,17 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     int noreplica;
     clusterc__node *n = clusterc__engine_route(e, r, &noreplica);
     if (noreplica) {
-        clusterc__engine_fail(e, r, CLUSTERC_ENOREPLICA,
-                              "%s: no eligible replica serves slot %d%s%s", r->name, r->slot,
-                              r->last[0] ? "; last error: " : "", r->last);
+        clusterc__engine_fail_later(e, r, CLUSTERC_ENOREPLICA,
+                                    "%s: no eligible replica serves slot %d%s%s", r->name, r->slot,
+                                    r->last[0] ? "; last error: " : "", r->last);
         return;
     }
     if (!n) {
         if (e->map_gen > 0 && r->state == CLUSTERC__REQ_WAITING) {
             /* A map was loaded since it started waiting and still nobody
              * serves the slot: waiting longer would only hide that. */
-            clusterc__engine_fail(e, r, CLUSTERC_ETOPOLOGY,
-                                  "%s: slot %d is not served by any node", r->name, r->slot);
+            clusterc__engine_fail_later(e, r, CLUSTERC_ETOPOLOGY,
+                                        "%s: slot %d is not served by any node", r->name, r->slot);
             return;
         }
         wait_push(e, r);
@@ -537,8 +555,8 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     }
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
-        clusterc__engine_fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
-                              r->name, n->name);
+        clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
+                                    r->name, n->name);
     else
         clusterc__reads_sent(e, r, n);
 }
@@ -608,6 +626,9 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
         redisReply *reply = r->synth;
         r->synth = NULL;
         clusterc__engine_complete(e, r, reply, 0, NULL);
+    } else if (r->fail_code) {
+        clusterc__engine_complete(e, r, NULL, r->fail_code,
+                                  r->fail_msg ? r->fail_msg : "out of memory");
     } else {
         clusterc__engine_dispatch(e, r);
     }

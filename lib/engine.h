@@ -52,6 +52,9 @@ struct clusterc__req {
     uint64_t seq;             /* QUEUED: its FIFO position on that node */
     clusterc__node *target;   /* ASK target or pinned node, else NULL */
     redisReply *synth;        /* a reply made locally (MULTI), delivered from the loop */
+    char *fail_msg;           /* a failure decided in the caller's call, delivered
+                                 from the loop (malloc'ed), with fail_code */
+    int fail_code;
     clusterc__node *ryw_node; /* read_your_writes: the primary counting this write */
     uint64_t waited_gen;      /* WAITING: map generation when it started */
     clusterc__req *wnext, *wprev; /* WAITING list links */

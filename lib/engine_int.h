@@ -109,6 +109,10 @@ clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, in
 clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e);
 /* Complete r with a reply made here, from the loop (never inside submit). */
 void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply);
+/* Fail r from the loop, not from inside the call that submitted it: a
+ * callback must never run inside clusterc_async_command (async.h). */
+void clusterc__engine_fail_later(clusterc__engine *e, clusterc__req *r, int code, const char *fmt,
+                                 ...) CLUSTERC_PRINTF(4, 5);
 
 /* tx.c: MULTI ... EXEC goes to one node. Returns 1 when it took r over
  * (answered locally), 0 to dispatch it (maybe pinned). */

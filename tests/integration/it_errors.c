@@ -1,5 +1,6 @@
 /* it_errors.c -- failures that must be clear: wrong password, every seed
- * down, a command that outlives its deadline, bad options, host names.
+ * down, a command that outlives its deadline, bad options, host names, an
+ * async failure decided at submit time (delivered from the loop).
  * Ports 20400-20405 (cluster), 20490-20491 (nothing listens there). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -156,6 +157,56 @@ static void test_hostname_and_ipv6_seeds(void **state)
     clusterc_free(c);
 }
 
+/* ------------------------------------- an async failure decided at submit */
+
+typedef struct probe {
+    int in_call, ran_inside, calls, code;
+} probe;
+
+static void on_first(clusterc_async *a, redisReply *r, void *p)
+{
+    (void)a;
+    (void)r;
+    ((probe *)p)->calls++;
+}
+
+static void on_noreplica(clusterc_async *a, redisReply *r, void *p)
+{
+    probe *x = p;
+    x->calls++;
+    x->ran_inside |= x->in_call;
+    x->code = r ? 0 : clusterc_async_error(a);
+    clusterc_async_free(a);   /* allowed in a callback; nothing may leak */
+}
+
+/* No replicas here, so CLUSTERC_ROUTE_REPLICA fails at once; the callback
+ * must still come from the loop, never from inside the submitting call. */
+static void test_async_failure_not_inside_call(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = harness_seeds(H);
+    o.password = "s3cret";
+    clusterc_async *a = clusterc_async_connect(base, &o);
+    probe first = { 0 }, x = { 0 };
+    assert_int_equal(clusterc_async_command(a, on_first, &first, "GET k"), 0);
+    for (int i = 0; i < 1000 && first.calls == 0; i++)
+        event_base_loop(base, EVLOOP_ONCE);
+    assert_int_equal(first.calls, 1);   /* the map is loaded */
+    x.in_call = 1;
+    assert_int_equal(clusterc_async_command_route(a, CLUSTERC_ROUTE_REPLICA, on_noreplica, &x,
+                                                  "GET k"), 0);
+    x.in_call = 0;
+    assert_int_equal(x.calls, 0);
+    event_base_dispatch(base);
+    assert_int_equal(x.calls, 1);
+    assert_int_equal(x.ran_inside, 0);
+    assert_int_equal(x.code, CLUSTERC_ENOREPLICA);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_command_timeout),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_hostname_and_ipv6_seeds),
+        cmocka_unit_test(test_async_failure_not_inside_call),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
