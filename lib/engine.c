@@ -230,7 +230,7 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     for (size_t i = 0; i < e->nnodes; i++) {
         clusterc__node *n = e->nodes[i];
         int idle = n->fcount == 0 && !n->dirty && n->writes_inflight == 0;
-        if (idle && (n->retired || (e->draining && e->pending == 0))) {
+        if (idle && n != e->tx_node && (n->retired || (e->draining && e->pending == 0))) {
             clusterc__node_free(n);
             continue;
         }
@@ -687,6 +687,7 @@ void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)
 {
     n->fail_until_us = clusterc__now_us() + (int64_t)e->opt.failing_ms * 1000;
     n->errors++;
+    clusterc__tx_node_lost(e, n);
     if (n->dirty) {
         /* Unlink: the flush list must not hold a closed node. */
         clusterc__node **pp = &e->dirty;

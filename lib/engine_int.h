@@ -77,8 +77,10 @@ struct clusterc__engine {
     clusterc__remap *remap;        /* static address map */
     size_t nremap;
 
-    int tx_state;                  /* tx.c: 0 none, 1 MULTI held, 2 pinned */
-    clusterc__node *tx_node;
+    int tx_state;                  /* tx.c: 0 none, 1 MULTI held, 2 pinned,
+                                      3 aborted (its connection was lost) */
+    clusterc__node *tx_node;       /* state 2: never reaped meanwhile */
+    char tx_lost[272];             /* state 3: the node whose connection went */
     void (*on_destroy)(void *);
     void *on_destroy_arg;
     int blocking;                  /* the blocking face owns this engine */
@@ -117,6 +119,8 @@ void clusterc__engine_fail_later(clusterc__engine *e, clusterc__req *r, int code
 /* tx.c: MULTI ... EXEC goes to one node. Returns 1 when it took r over
  * (answered locally), 0 to dispatch it (maybe pinned). */
 int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r);
+/* n's connection failed: a transaction pinned there is aborted. */
+void clusterc__tx_node_lost(clusterc__engine *e, clusterc__node *n);
 
 /* reads.c: read routing, latency and lag probes, read-your-writes. */
 int clusterc__reads_init(clusterc__engine *e);

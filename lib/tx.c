@@ -9,7 +9,9 @@
  * connection. This is what the cluster spec allows; splitting a
  * transaction across nodes is not possible.
  */
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include "engine_int.h"
 
 static redisReply *make_reply(const char *resp)
@@ -50,13 +52,47 @@ static int open_tx(clusterc__engine *e, clusterc__req *r)
                             "(no slot map yet); MULTI was dropped\r\n");
     }
     e->tx_state = 2;
-    e->tx_node = n;
+    e->tx_node = n;   /* kept from reaping until the transaction ends */
     return 0;
+}
+
+/* The transaction's connection was lost: its MULTI went with it, so what
+ * follows must not reach the node as plain commands. Up to EXEC/DISCARD
+ * everything is answered here, as a server answers after a queuing error. */
+static int answer_aborted(clusterc__engine *e, clusterc__req *r, int ends)
+{
+    char resp[400];
+    if (!ends)
+        snprintf(resp, sizeof(resp), "-ERR clusterc: not queued: the connection to %s was lost "
+                 "inside MULTI and the transaction was discarded\r\n", e->tx_lost);
+    else if (strcasecmp(r->name, "DISCARD") == 0)
+        snprintf(resp, sizeof(resp), "+OK\r\n");
+    else
+        snprintf(resp, sizeof(resp), "-EXECABORT Transaction discarded because the connection "
+                 "to %s was lost inside MULTI\r\n", e->tx_lost);
+    if (ends)
+        e->tx_state = 0;
+    if (answer(e, r, resp))
+        return 1;
+    /* Out of memory for a local reply: fail it rather than send it. */
+    clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "out of memory");
+    return 1;
+}
+
+void clusterc__tx_node_lost(clusterc__engine *e, clusterc__node *n)
+{
+    if (e->tx_state == 2 && e->tx_node == n) {
+        e->tx_state = 3;
+        e->tx_node = NULL;
+        snprintf(e->tx_lost, sizeof(e->tx_lost), "%s", n->name);
+    }
 }
 
 int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r)
 {
     int ends = (r->flags & CLUSTERC__CMD_EXEC) != 0;
+    if (e->tx_state == 3)
+        return answer_aborted(e, r, ends);
     if (r->flags & CLUSTERC__CMD_MULTI) {
         if (e->tx_state == 1)
             return answer(e, r, "-ERR MULTI calls can not be nested\r\n");

@@ -170,6 +170,71 @@ static void test_transactions(void **state)
     }
 }
 
+/* Kill, on the server, the connection of the client named name. */
+static void kill_named_client(int port, const char *name)
+{
+    char needle[64];
+    snprintf(needle, sizeof(needle), " name=%s ", name);
+    redisReply *r = harness_cmd(H, port, "CLIENT LIST");
+    assert_non_null(r);
+    const char *line = strstr(r->str, needle);
+    assert_non_null(line);
+    while (line > r->str && line[-1] != '\n')
+        line--;
+    long long id = atoll(line + strlen("id="));
+    freeReplyObject(r);
+    it_node_ok(H, port, "CLIENT KILL ID %lld", id);
+}
+
+/* The transaction's connection is lost after MULTI went out: what follows
+ * must not run outside MULTI on a new connection. */
+static void test_transaction_connection_lost(void **state)
+{
+    (void)state;
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.client_name = "it-tx-lost";
+    clusterc_client *c = it_client(H, &o);
+    int port = harness_primary_of_slot(H, clusterc_keyslot("txl", 3));
+    freeReplyObject(clusterc_command(c, "DEL {txl}c"));
+    redisReply *r = clusterc_command(c, "MULTI");
+    it_expect_str(r, "OK");
+    freeReplyObject(r);
+    r = clusterc_command(c, "SET {txl}a 1");
+    it_expect_str(r, "QUEUED");
+    freeReplyObject(r);
+    kill_named_client(port, "it-tx-lost");
+    r = clusterc_command(c, "SET {txl}b 2");   /* meets the closed connection */
+    assert_true(r == NULL || r->type == REDIS_REPLY_ERROR);
+    freeReplyObject(r);
+    r = clusterc_command(c, "SET {txl}c 3");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "not queued: the connection to"));
+    freeReplyObject(r);
+    r = clusterc_command(c, "EXEC");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ERROR);
+    assert_true(strncmp(r->str, "EXECABORT", 9) == 0);
+    freeReplyObject(r);
+    r = clusterc_command(c, "GET {txl}c");   /* was never applied */
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    /* And the next transaction works. */
+    r = clusterc_command(c, "MULTI");
+    it_expect_str(r, "OK");
+    freeReplyObject(r);
+    r = clusterc_command(c, "INCR {txl}n");
+    it_expect_str(r, "QUEUED");
+    freeReplyObject(r);
+    r = clusterc_command(c, "EXEC");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    freeReplyObject(r);
+    clusterc_free(c);
+}
+
 static void test_client_name(void **state)
 {
     (void)state;
@@ -353,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_in_order),
         cmocka_unit_test(test_error_replies_are_replies),
         cmocka_unit_test(test_transactions),
+        cmocka_unit_test(test_transaction_connection_lost),
         cmocka_unit_test(test_client_name),
         cmocka_unit_test(test_command_to_node),
         cmocka_unit_test(test_poll_keeps_probing),
