@@ -62,8 +62,7 @@ CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
         return NULL;
     }
     clusterc__engine_set_blocking(c->e);
-    if (clusterc_refresh(c) < 0)
-        return c;
+    clusterc_refresh(c);   /* a failure stays in c's error */
     return c;
 }
 
@@ -71,9 +70,8 @@ CLUSTERC_API int clusterc_refresh(clusterc_client *c)
 {
     if (!c->e)
         return -1;   /* options were rejected: err says why */
-    uint64_t runs = clusterc__engine_refresh_runs(c->e);
-    clusterc__engine_refresh(c->e, 1);
-    while (clusterc__engine_refresh_runs(c->e) == runs)
+    uint64_t done_at = clusterc__engine_refresh(c->e, 1);
+    while (clusterc__engine_refresh_runs(c->e) < done_at)
         event_base_loop(c->base, EVLOOP_ONCE);
     const clusterc__err *le = clusterc__engine_last_error(c->e);
     if (le->code) {

@@ -32,8 +32,6 @@ struct event_base *clusterc__engine_base(const clusterc__engine *e) { return e->
 const clusterc_options *clusterc__engine_opts(const clusterc__engine *e) { return &e->opt; }
 const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e) { return &e->stats; }
 int clusterc__engine_dead(const clusterc__engine *e) { return e->dead; }
-uint64_t clusterc__engine_map_gen(const clusterc__engine *e) { return e->map_gen; }
-int clusterc__engine_idle(const clusterc__engine *e) { return e->pending == 0; }
 const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e) { return &e->err; }
 
 int clusterc__engine_blocking(const clusterc__engine *e) { return e->blocking; }

@@ -77,7 +77,6 @@ void clusterc__engine_free(clusterc__engine *e, int code, const char *msg);
 
 /* Stop taking requests; the loop can end once pending ones are done. */
 void clusterc__engine_drain(clusterc__engine *e);
-int clusterc__engine_idle(const clusterc__engine *e);   /* no request pending */
 
 /* A new request for a formatted command (ownership of cmd passes to it).
  * Returns NULL (and frees cmd) on OOM or when the command is not valid RESP
@@ -102,10 +101,10 @@ void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r);
 void clusterc__engine_flush_now(clusterc__engine *e);
 
 /* Load the slot map now (bootstrap, clusterc_refresh); force skips the rate
- * limit. */
-void clusterc__engine_refresh(clusterc__engine *e, int force);
-uint64_t clusterc__engine_map_gen(const clusterc__engine *e);   /* maps installed */
-int clusterc__engine_refresh_busy(const clusterc__engine *e);
+ * limit (also for the follow-up when a load is already in flight). Returns
+ * the clusterc__engine_refresh_runs() value at which a load started after
+ * this call has ended. */
+uint64_t clusterc__engine_refresh(clusterc__engine *e, int force);
 uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e); /* finished, ok or not */
 const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e);
 

@@ -51,13 +51,13 @@ struct clusterc__engine {
     struct event *refresh_ev;      /* deferred / rate-limited start */
     struct event *periodic_ev;
     int refresh_inflight, refresh_again, refresh_scheduled, refresh_force;
+    int refresh_again_force;       /* the follow-up load was asked for forced */
     int64_t last_refresh_us;
     int use_slots;                 /* server lacks CLUSTER SHARDS */
     clusterc__addr *cands;         /* nodes to ask, in order */
     size_t ncands, cand_idx;
     char refresh_log[CLUSTERC__ERRSTR_MAX];
     int refresh_code;
-    int refresh_failed;            /* last refresh ended with no map */
     uint64_t refresh_runs;         /* refreshes finished, either way */
     int settle_ms;                 /* re-check delay while the map settles, 0 = settled */
 

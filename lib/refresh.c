@@ -14,6 +14,8 @@
 #include "engine_int.h"
 
 static void refresh_start(clusterc__engine *e);
+static void refresh_done(clusterc__engine *e, int ok);
+static void log_failure(clusterc__engine *e, const char *who, int code, const char *what);
 static void ask_next(clusterc__engine *e);
 
 static void refresh_ev_cb(evutil_socket_t fd, short what, void *arg)
@@ -61,11 +63,6 @@ void clusterc__refresh_fini(clusterc__engine *e)
     e->ncands = 0;
 }
 
-int clusterc__engine_refresh_busy(const clusterc__engine *e)
-{
-    return e->refresh_inflight || e->refresh_scheduled;
-}
-
 void clusterc__refresh_request(clusterc__engine *e, const char *why)
 {
     (void)why;
@@ -74,6 +71,7 @@ void clusterc__refresh_request(clusterc__engine *e, const char *why)
     e->stats.refresh_requests++;
     if (e->refresh_inflight) {
         e->refresh_again = 1;   /* the answer in flight may predate the change */
+        e->refresh_again_force |= e->refresh_force;
         return;
     }
     if (e->refresh_scheduled)
@@ -87,16 +85,20 @@ void clusterc__refresh_request(clusterc__engine *e, const char *why)
     event_add(e->refresh_ev, &tv);
 }
 
-void clusterc__engine_refresh(clusterc__engine *e, int force)
+uint64_t clusterc__engine_refresh(clusterc__engine *e, int force)
 {
+    /* A load already in flight may have been answered before whatever
+     * made the caller ask: the one after it is the one that counts. */
+    uint64_t done_at = e->refresh_runs + (e->refresh_inflight ? 2 : 1);
     if (force && !e->refresh_inflight) {
         if (e->refresh_scheduled && e->refresh_ev)
             event_del(e->refresh_ev);
         e->refresh_scheduled = 0;
-        e->refresh_force = 1;
     }
+    e->refresh_force = force;
     clusterc__refresh_request(e, force ? "forced" : "asked");
     e->refresh_force = 0;
+    return done_at;
 }
 
 /* ------------------------------------------------------------ candidates */
@@ -153,7 +155,8 @@ static void refresh_start(clusterc__engine *e)
     e->refresh_log[0] = '\0';
     e->refresh_code = 0;
     if (build_candidates(e) < 0) {
-        e->refresh_inflight = 0;
+        log_failure(e, "refresh", CLUSTERC_ENOMEM, "out of memory listing nodes to ask");
+        refresh_done(e, 0);   /* a blocking caller waits for this run to end */
         return;
     }
     ask_next(e);
@@ -217,7 +220,6 @@ static void refresh_done(clusterc__engine *e, int ok)
 {
     e->refresh_inflight = 0;
     e->refresh_runs++;
-    e->refresh_failed = !ok;
     if (ok) {
         clusterc__err_clear(&e->err);
         clusterc__engine_redispatch_waiting(e, 0, 0, NULL);
@@ -230,8 +232,12 @@ static void refresh_done(clusterc__engine *e, int ok)
         clusterc__engine_redispatch_waiting(e, 1, e->err.code, e->err.str);
     }
     arm_periodic(e);
-    if (e->refresh_again)
+    if (e->refresh_again) {
+        e->refresh_force = e->refresh_again_force;   /* a forced ask stays forced */
+        e->refresh_again_force = 0;
         clusterc__refresh_request(e, "again");
+        e->refresh_force = 0;
+    }
     else if (ok && e->read_routing && unsettled(e))
         schedule_settle(e);
     else if (ok)
