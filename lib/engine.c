@@ -235,6 +235,12 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
         e->nodes[j++] = n;
     }
     e->nnodes = j;
+    /* A drained engine freed the nodes its map points to: no map now
+     * (clusterc_async_node_stats after a graceful disconnect reads it). */
+    if (e->draining && e->pending == 0 && e->map_gen > 0) {
+        free_shards(e);
+        e->map_gen = 0;
+    }
     if (e->draining && e->pending == 0 && e->dns) {
         evdns_base_free(e->dns, 1);   /* its sockets would keep the loop alive */
         e->dns = NULL;

@@ -94,7 +94,8 @@ CLUSTERC_API const char *clusterc_async_errstr(const clusterc_async *a);
 /* Counters since creation. */
 CLUSTERC_API void clusterc_async_get_stats(const clusterc_async *a, clusterc_stats *out);
 
-/* Per-node view, as clusterc_node_stats(). */
+/* Per-node view, as clusterc_node_stats(); -1 (no map) once a graceful
+ * disconnect has completed. */
 CLUSTERC_API int clusterc_async_node_stats(const clusterc_async *a, clusterc_node_info *out,
                                            int max);
 
