@@ -267,10 +267,13 @@ static void on_connected(clusterc__node *n)
     n->wev = event_new(base, n->fd, EV_WRITE, write_cb, n);
     n->rev = event_new(base, n->fd, EV_READ | EV_PERSIST, read_cb, n);
     if (!n->wev || !n->rev || event_add(n->rev, NULL) < 0) {
-        clusterc__node_close(n, CLUSTERC_ENOMEM, "out of memory setting up a connection");
+        char msg[320];
+        snprintf(msg, sizeof(msg), "out of memory setting up the connection to %s", n->name);
+        clusterc__node_close(n, CLUSTERC_ENOMEM, msg);
         return;
     }
     n->state = CLUSTERC__NODE_UP;
+    clusterc__engine_connected(n->e);
     if (clusterc__engine_blocking(n->e))
         set_blocking(n);
     clusterc__node_flush(n);

@@ -121,6 +121,8 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
                            int code, const char *msg, int written);
 void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n);
 void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n);
+/* A connection came up (counted in clusterc_stats.connects). */
+void clusterc__engine_connected(clusterc__engine *e);
 struct evdns_base *clusterc__engine_dns(clusterc__engine *e);
 const clusterc_options *clusterc__engine_opts(const clusterc__engine *e);
 int clusterc__engine_readonly_conns(const clusterc__engine *e);

@@ -577,7 +577,7 @@ void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int co
         r->wnext = r->wprev = NULL;
         if (failed && (e->map_gen == 0 || r->waited_gen == e->map_gen)) {
             r->state = CLUSTERC__REQ_NEW;
-            clusterc__engine_complete(e, r, NULL, code, msg);
+            clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
         } else {
             clusterc__engine_dispatch(e, r);
         }
@@ -685,6 +685,11 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
          e->opt.command_timeout_ms, where, r->last[0] ? "; last error: " : "", r->last);
     clusterc__engine_leave(e);
+}
+
+void clusterc__engine_connected(clusterc__engine *e)
+{
+    e->stats.connects++;
 }
 
 void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)

@@ -47,9 +47,18 @@ static int open_tx(clusterc__engine *e, clusterc__req *r)
     clusterc__node *n = r->slot >= 0 ? clusterc__engine_route(e, r, &noreplica)
                                      : clusterc__engine_route_keyless(e);
     if (!n || clusterc__node_send_skip(n, multi, sizeof(multi) - 1) < 0) {
+        char resp[200];
         e->tx_state = 0;
-        return answer(e, r, "-ERR clusterc: no node to run the transaction on "
-                            "(no slot map yet); MULTI was dropped\r\n");
+        if (n)
+            snprintf(resp, sizeof(resp), "-ERR clusterc: out of memory queuing MULTI for %s; "
+                     "MULTI was dropped\r\n", n->name);
+        else if (e->map_gen == 0)
+            snprintf(resp, sizeof(resp), "-ERR clusterc: no node to run the transaction on "
+                     "(no slot map yet); MULTI was dropped\r\n");
+        else
+            snprintf(resp, sizeof(resp), "-ERR clusterc: no node serves slot %d for the "
+                     "transaction; MULTI was dropped\r\n", r->slot);
+        return answer(e, r, resp);
     }
     e->tx_state = 2;
     e->tx_node = n;   /* kept from reaping until the transaction ends */

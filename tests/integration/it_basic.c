@@ -245,6 +245,9 @@ static void test_client_name(void **state)
     redisReply *r = clusterc_command(c, "CLIENT GETNAME");
     it_expect_str(r, "clusterc-it");
     freeReplyObject(r);
+    clusterc_stats st;
+    clusterc_get_stats(c, &st);
+    assert_true(st.connects >= 1);   /* at least the connection just used */
     clusterc_free(c);
 }
 
