@@ -256,7 +256,7 @@ static void replica_links_json(clusterc__json *j, const clusterc_replication *r)
         clusterc__json_kint(j, "port", l->port);
         clusterc__json_kstr(j, "state", l->state);
         clusterc__json_kint(j, "offset", l->offset);
-        clusterc__json_kint(j, "lag", l->lag);
+        kint_known(j, "lag", l->lag);   /* -1: not reported */
         clusterc__json_kstr(j, "lag_class", clusterc_lag_class_str(clusterc_lag_classify(l->lag)));
         clusterc__json_object_end(j);
     }

@@ -207,6 +207,11 @@ void clusterc__json_double(clusterc__json *j, double v)
         return;
     }
     snprintf(b, sizeof(b), "%.17g", v);
+    /* printf follows LC_NUMERIC: a host program in a comma-decimal locale
+     * would get "12,5", which is not JSON. */
+    for (char *c = b; *c; c++)
+        if (*c == ',')
+            *c = '.';
     raw(j, b);
 }
 

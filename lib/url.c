@@ -334,8 +334,9 @@ static int apply(parse *p, const key *k, const char *v, size_t vlen)
     case K_ADDR: {
         clusterc__addr a;
         char why[300];
-        if (clusterc__addr_parse(v, vlen, &a, why, sizeof(why)) < 0 || !a.host[0])
-            return fail(p, "URL key \"addr\": bad address \"%s\" (want host:port)", v);
+        int bad = clusterc__addr_parse(v, vlen, &a, why, sizeof(why)) < 0;
+        if (bad || !a.host[0])
+            return fail(p, "URL key \"addr\": %s (want host:port)", bad ? why : "missing host");
         return seeds_add(p, a.host, a.port);
     }
     case K_BOOL:
@@ -481,8 +482,9 @@ static int parse_host(parse *p, const char *s, size_t len)
         snprintf(text, sizeof(text), "%.*s", (int)len, s);
     clusterc__addr a;
     char why[300];
-    if (clusterc__addr_parse(text, strlen(text), &a, why, sizeof(why)) < 0 || !a.host[0])
-        return fail(p, "URL host \"%.*s\": bad address", (int)len, s);
+    int bad = clusterc__addr_parse(text, strlen(text), &a, why, sizeof(why)) < 0;
+    if (bad || !a.host[0])
+        return fail(p, "URL host \"%.*s\": %s", (int)len, s, bad ? why : "missing host");
     return seeds_add(p, a.host, a.port);
 }
 

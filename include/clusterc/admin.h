@@ -294,6 +294,7 @@ CLUSTERC_API void clusterc_check_free(clusterc_check_result *r);
  *                                      "primary_id":..,"slots":[[0,5460],..],..}]
  *   clusterc_admin_replication_json  {"role":"primary"|"replica",...,"replicas":[..]}
  *   clusterc_admin_check_json        {"ok":true,...,"problems":[..],"report":".."}
+ * A number the server did not report (-1 in the C view) is JSON null.
  */
 CLUSTERC_API char *clusterc_admin_nodes_json(clusterc_client *c, const char *node);
 CLUSTERC_API char *clusterc_admin_replication_json(clusterc_client *c, const char *node);

@@ -116,7 +116,8 @@ typedef struct clusterc_options {
                                   retries per command, within its deadline;
                                   default 16 */
     int retry_backoff_min_ms;  /* first retry waits about this; default 8 */
-    int retry_backoff_max_ms;  /* backoff cap (exponential, full jitter);
+    int retry_backoff_max_ms;  /* backoff cap (exponential, each wait drawn
+                                  from [d/2, d]: equal jitter);
                                   default 512 */
     int refresh_min_interval_ms; /* at most one slot-map refresh per this;
                                     default 1000 */
@@ -405,7 +406,7 @@ typedef struct clusterc_node_info {
     int64_t lag_bytes;     /* replica offset behind its primary, -1 unknown */
     int eligible;          /* may serve reads now */
     const char *why;       /* "ok" or the reason it may not ("failing",
-                              "loading", "link down", "lag", "lag bytes",
+                              "loading", "link down", "lag time", "lag bytes",
                               "read-your-writes", ...); static string */
 } clusterc_node_info;
 

@@ -270,6 +270,8 @@ static void test_hosts(void **state)
     bad("redis://[::1]x7001", "junk");
     bad("redis://h:0", "bad address");
     bad("redis://h:65536", "bad address");
+    bad("redis://h:65536", "port must be a number in 1..65535");   /* the reason is kept */
+    bad("redis://h:1?addr=h:0", "URL key \"addr\": bad address \"h:0\": port must be");
     bad("redis://h:abc", "bad address");
     bad("redis://h:1/2", "database 0");
     bad("redis://h:1?addr=nohostport", "URL key \"addr\": bad address \"nohostport\"");
