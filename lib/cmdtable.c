@@ -369,7 +369,7 @@ static int is_str(const redisReply *r)
 
 static int str_is(const redisReply *r, const char *s)
 {
-    return r->len == strlen(s) && name_cmp(r->str, r->len, s) == 0;
+    return name_cmp(r->str, r->len, s) == 0;   /* equal only at equal length */
 }
 
 /* Check one entry's shape and return the server flags as CLUSTERC__CMD_*;
@@ -597,7 +597,7 @@ static arg arg_at(const cmdargs *ca, long long i)
 
 static int arg_is(arg a, const char *lower_word)
 {
-    return a.len == strlen(lower_word) && name_cmp(a.p, a.len, lower_word) == 0;
+    return name_cmp(a.p, a.len, lower_word) == 0;   /* per argument: no strlen */
 }
 
 /* numkeys as a small non-negative decimal; -1 when not a number. */

@@ -325,6 +325,20 @@ static int replica_pair(lines *L, const char *k, size_t kl, const char *v, size_
     return 0; /* others (Valkey's "type=replica", ...) ignored */
 }
 
+static void *grow(lines *L, void *v, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return v;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    void *nv = realloc(v, ncap * size);
+    if (nv == NULL) {
+        failf(L, "out of memory");
+        return NULL;
+    }
+    *cap = ncap;
+    return nv;
+}
+
 /* "slaveN:ip=...,port=...,state=...,offset=...,lag=..." appended to r. */
 static int parse_replica(lines *L, clusterc__info_repl *r, size_t *cap,
                          const char *v, size_t vlen)
@@ -348,14 +362,10 @@ static int parse_replica(lines *L, clusterc__info_repl *r, size_t *cap,
     }
     if (seen != 15)
         return failf(L, "replica line lacks ip, port, state or offset");
-    if (r->nreplicas == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 4;
-        clusterc__info_replica *nv = realloc(r->replicas, ncap * sizeof(*nv));
-        if (nv == NULL)
-            return failf(L, "out of memory");
-        r->replicas = nv;
-        *cap = ncap;
-    }
+    clusterc__info_replica *nv = grow(L, r->replicas, r->nreplicas, cap, sizeof(*nv));
+    if (nv == NULL)
+        return -1;
+    r->replicas = nv;
     r->replicas[r->nreplicas++] = rep;
     return 0;
 }
@@ -579,20 +589,6 @@ static unsigned parse_flags(const char *s, size_t n)
 }
 
 /* Grow a node's array by one element (doubling; these are short). */
-static void *grow(lines *L, void *v, size_t n, size_t *cap, size_t size)
-{
-    if (n < *cap)
-        return v;
-    size_t ncap = *cap ? *cap * 2 : 4;
-    void *nv = realloc(v, ncap * size);
-    if (nv == NULL) {
-        failf(L, "out of memory");
-        return NULL;
-    }
-    *cap = ncap;
-    return nv;
-}
-
 typedef struct slot_caps {
     size_t slots, migrating, importing;
 } slot_caps;
