@@ -138,9 +138,12 @@ static int check_new(clusterc_client *c, const char *addr, char *new_id)
     if (!(r = clusterc__admin_call(c, addr, "CLUSTER MYID", "CLUSTER MYID")))
         return -1;
     t = clusterc__admin_text(r, &len);
-    snprintf(new_id, 41, "%.*s", t ? (int)len : 0, t ? t : "");
+    int ok = t && len == 40;
+    snprintf(new_id, 41, "%.*s", ok ? 40 : 0, ok ? t : "");
     freeReplyObject(r);
-    return 0;
+    if (!ok)
+        clusterc__client_set_error(c, CLUSTERC_EPROTOCOL, "%s: CLUSTER MYID: not a 40-character node id", addr);
+    return ok ? 0 : -1;
 }
 
 static const clusterc_cluster_node *choose_primary(clusterc_client *c, const clusterc_cluster_node *v,
@@ -220,14 +223,19 @@ static int copy_functions(clusterc_client *c, const char *addr, const clusterc_c
 {
     char from[272];
     size_t len;
+    int silent = 0;
     for (size_t i = 0; i < n; i++) {
         if (!clusterc__admin_askable(&v[i]) || (v[i].flags & CLUSTERC_NODE_PFAIL))
             continue;
         snprintf(from, sizeof(from), "%s:%d", v[i].host, v[i].port);
         redisReply *dump = clusterc_command_to_node(c, from, "FUNCTION DUMP");
-        if (!dump || dump->type != REDIS_REPLY_STRING) {
+        if (!dump) {
+            silent++;
+            continue;   /* this member did not answer: ask the next one */
+        }
+        if (dump->type != REDIS_REPLY_STRING) {
             freeReplyObject(dump);
-            return 0;
+            return 0;   /* an error reply: a server without functions */
         }
         redisReply *list = clusterc__admin_call(c, addr, "FUNCTION LIST", "FUNCTION LIST");
         if (!list) {
@@ -254,6 +262,8 @@ static int copy_functions(clusterc_client *c, const char *addr, const clusterc_c
         freeReplyObject(r);
         return ok ? 0 : -1;
     }
+    if (silent)   /* functions may exist; adding without them would lose them */
+        return fail_with(c, "no member answered FUNCTION DUMP");
     return 0;
 }
 
