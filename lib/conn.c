@@ -305,11 +305,30 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     snprintf(what_s, sizeof(what_s), "no answer within %d ms",
              clusterc__engine_opts(n->e)->connect_timeout_ms);
     clusterc__engine_enter(e);
-    if (n->last_err[0] && n->state == CLUSTERC__NODE_RESOLVING)
-        clusterc__node_close(n, CLUSTERC_ECONNECT, n->last_err);  /* deferred DNS failure */
-    else
+    if (n->last_err[0] && n->state == CLUSTERC__NODE_RESOLVING) {
+        /* A copy: node_close writes its message into n->last_err. */
+        char why[sizeof(n->last_err)];
+        snprintf(why, sizeof(why), "%s", n->last_err);
+        clusterc__node_close(n, CLUSTERC_ECONNECT, why);   /* deferred failure */
+    } else
         fail_connect(n, what_s, 0);
     clusterc__engine_leave(e);
+}
+
+/* A connection attempt that failed before any I/O (socket(), no memory)
+ * while the caller is still submitting: report it from the loop through
+ * the connect timer, as a failed DNS lookup is, so the request just queued
+ * fails at once with the real reason instead of waiting for its deadline. */
+static void defer_fail(clusterc__node *n, const char *what, int err)
+{
+    if (!n->tev) {
+        fail_connect(n, what, err);
+        return;
+    }
+    snprintf(n->last_err, sizeof(n->last_err), "cannot connect to %s: %s%s%s", n->name, what,
+             err ? ": " : "", err ? strerror(err) : "");
+    n->state = CLUSTERC__NODE_RESOLVING;   /* deadline_cb reports last_err */
+    event_active(n->tev, EV_TIMEOUT, 0);
 }
 
 static void connect_addr(clusterc__node *n, const struct sockaddr *sa, socklen_t salen)
@@ -317,7 +336,7 @@ static void connect_addr(clusterc__node *n, const struct sockaddr *sa, socklen_t
     struct event_base *base = clusterc__engine_base(n->e);
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        fail_connect(n, "socket", errno);
+        defer_fail(n, "socket", errno);
         return;
     }
     set_sockopts(n, fd);
@@ -325,7 +344,7 @@ static void connect_addr(clusterc__node *n, const struct sockaddr *sa, socklen_t
     n->state = CLUSTERC__NODE_CONNECTING;
     n->wev = event_new(base, fd, EV_WRITE, connect_cb, n);
     if (!n->wev) {
-        fail_connect(n, "out of memory", 0);
+        defer_fail(n, "out of memory", 0);
         return;
     }
     if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include "itest.h"
 
 static harness *H;
@@ -157,6 +160,36 @@ static void test_hostname_and_ipv6_seeds(void **state)
     clusterc_free(c);
 }
 
+/* ------------------------------------------- socket() fails (EMFILE) */
+
+/* A connection that cannot even get a socket fails the command at once,
+ * naming the reason, instead of leaving it queued until its deadline. */
+static void test_socket_failure_reported(void **state)
+{
+    (void)state;
+    clusterc_client *c = it_client(H, NULL);
+    clusterc_node_info info[8];
+    int k = clusterc_node_stats(c, info, 8), idle = -1;
+    for (int i = 0; i < k && i < 8; i++)
+        if (!info[i].connected)
+            idle = i;
+    assert_true(idle >= 0);   /* connections are opened lazily */
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int probe = open("/dev/null", O_RDONLY);   /* the lowest free descriptor */
+    assert_true(probe >= 0);
+    close(probe);
+    low = old;
+    low.rlim_cur = (rlim_t)probe;   /* every new descriptor is refused */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    redisReply *r = clusterc_command_to_node(c, info[idle].addr, "PING");
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_null(r);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_non_null(strstr(clusterc_errstr(c), "socket: Too many open files"));
+    clusterc_free(c);
+}
+
 /* ------------------------------------- an async failure decided at submit */
 
 typedef struct probe {
@@ -217,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_hostname_and_ipv6_seeds),
         cmocka_unit_test(test_async_failure_not_inside_call),
+        cmocka_unit_test(test_socket_failure_reported),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
