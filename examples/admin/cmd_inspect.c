@@ -69,8 +69,15 @@ static void snap_order(snap *s)
 static int snap_load(clusterc_client *c, snap *s, int with_ci, int with_repl)
 {
     memset(s, 0, sizeof *s);
-    if (with_ci) s->have_ci = clusterc_admin_cluster_info(c, NULL, &s->ci) == 0;
     if (clusterc_admin_nodes(c, NULL, &s->v, &s->n) != 0) return -1;
+    /* CLUSTER INFO from the node that just answered (its "myself" line):
+     * asking for "any node" would fetch CLUSTER NODES a second time. */
+    for (size_t i = 0; with_ci && i < s->n; i++)
+        if (s->v[i].flags & CLUSTERC_NODE_MYSELF) {
+            char me[300];
+            node_addr(&s->v[i], me, sizeof me);
+            s->have_ci = clusterc_admin_cluster_info(c, me, &s->ci) == 0;
+        }
     nodes_sort(s->v, s->n);
     s->rows = calloc(s->n ? s->n : 1, sizeof *s->rows);
     s->order = calloc(s->n ? s->n : 1, sizeof *s->order);
