@@ -62,7 +62,6 @@ struct clusterc__node {
     clusterc__node *dirty_next;      /* engine's flush list */
     uint8_t dirty;
     uint8_t retired;                 /* left the map: freed once its FIFO drains */
-    uint8_t seed;                    /* created for a seed, not from the map */
     uint64_t map_gen;                /* last map that listed it */
     int64_t fail_until_us;           /* marked failing until then */
     char last_err[128];

@@ -413,7 +413,7 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
         r->synth = NULL;
     }
     r->state = CLUSTERC__REQ_DONE;
-    if (!reply)
+    if (!reply && !r->internal)
         e->stats.failures++;
     clusterc__reads_done(e, r);
     e->depth++;
@@ -468,7 +468,8 @@ static void fail_all(clusterc__engine *e, int code, const char *msg)
 void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
 {
     e->pending++;
-    e->stats.commands++;
+    if (!r->internal)   /* only callers' commands count */
+        e->stats.commands++;
     event_add(r->deadline_ev, e->cmd_tv);
     if (!r->internal && clusterc__tx_submit(e, r))
         return;   /* answered locally, or pinned to the transaction's node */
@@ -730,7 +731,6 @@ clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
     r->pinned = 1;
     r->target = n;
     r->u1 = u1;
-    e->stats.commands--;   /* counted by submit; only callers' commands count */
     clusterc__engine_submit(e, r);
     return r;
 }

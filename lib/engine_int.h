@@ -142,7 +142,8 @@ void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
                             clusterc__addr *out);
 
 /* The current map lists n (a node reached only through
- * clusterc_command_to_node, or a seed, is not a member). */
+ * clusterc_command_to_node, or a seed, is not a member). Implies it is
+ * neither retired nor a bare seed: installing a map clears both. */
 static inline int clusterc__engine_in_map(const clusterc__engine *e, const clusterc__node *n)
 {
     return e->map_gen > 0 && n->map_gen == e->map_gen;

@@ -230,7 +230,7 @@ static void probe_round(clusterc__engine *e)
 {
     for (size_t i = 0; i < e->nnodes; i++) {
         clusterc__node *n = e->nodes[i];
-        if (n->retired || n->seed || n->probe_busy || !clusterc__engine_in_map(e, n))
+        if (n->probe_busy || !clusterc__engine_in_map(e, n))
             continue;
         if (n->fcount > 0 && ++n->probe_skips < PROBE_MAX_SKIPS)
             continue;

@@ -119,7 +119,7 @@ static int build_candidates(clusterc__engine *e)
         for (size_t i = 0; i < e->nnodes; i++) {
             clusterc__node *n = e->nodes[i];
             int up = n->state == CLUSTERC__NODE_UP;
-            if (n->retired || n->seed || !clusterc__engine_in_map(e, n) || up != (pass == 0))
+            if (!clusterc__engine_in_map(e, n) || up != (pass == 0))   /* members only */
                 continue;
             c[k++] = n->addr;
         }
@@ -252,7 +252,6 @@ static void install_node_facts(clusterc__node *n, const clusterc__topo_node *t, 
     n->repl_offset = t->repl_offset;
     n->map_gen = gen;
     n->retired = 0;
-    n->seed = 0;
 }
 
 /* Swap in a new map. Nodes are kept by address, so live connections
@@ -413,8 +412,6 @@ static void ask_next(clusterc__engine *e)
         clusterc__node *n = clusterc__engine_node(e, a, 1);
         if (!n)
             continue;
-        if (n->map_gen == 0 && e->map_gen == 0)
-            n->seed = 1;
         const char *argv[2] = { "CLUSTER", e->use_slots ? "SLOTS" : "SHARDS" };
         if (clusterc__engine_internal(e, n, 2, argv, on_map, n))
             return;
