@@ -50,11 +50,6 @@ char *clusterc__sbuf_take(clusterc__sbuf *b)
     return s;
 }
 
-void clusterc__sbuf_free(clusterc__sbuf *b)
-{
-    free(clusterc__sbuf_take(b));
-}
-
 /* ------------------------------------------------------------ public bits */
 
 CLUSTERC_API void clusterc_nodes_free(clusterc_cluster_node *v, size_t n)

@@ -20,7 +20,6 @@ void clusterc__sbuf_printf(clusterc__sbuf *b, const char *fmt, ...) CLUSTERC_PRI
 /* Hand the string over (caller frees; "" if nothing was written, NULL on
  * out-of-memory) and reset b. */
 char *clusterc__sbuf_take(clusterc__sbuf *b);
-void clusterc__sbuf_free(clusterc__sbuf *b);
 
 /* ------------------------------------------------------------ node lists */
 

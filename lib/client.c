@@ -138,9 +138,8 @@ void clusterc__client_set_error(clusterc_client *c, int code, const char *fmt, .
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(c->err.str, sizeof(c->err.str), fmt, ap);
+    clusterc__err_vset(&c->err, code, fmt, ap);
     va_end(ap);
-    c->err.code = code;
 }
 
 CLUSTERC_API int clusterc_error(const clusterc_client *c) { return c->err.code; }

@@ -13,12 +13,17 @@ CLUSTERC_API const char *clusterc_strerror(int code)
     }
 }
 
+void clusterc__err_vset(clusterc__err *e, int code, const char *fmt, va_list ap)
+{
+    e->code = code;
+    vsnprintf(e->str, sizeof(e->str), fmt, ap);
+}
+
 void clusterc__err_set(clusterc__err *e, int code, const char *fmt, ...)
 {
     va_list ap;
-    e->code = code;
     va_start(ap, fmt);
-    vsnprintf(e->str, sizeof(e->str), fmt, ap);
+    clusterc__err_vset(e, code, fmt, ap);
     va_end(ap);
 }
 

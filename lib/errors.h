@@ -1,6 +1,7 @@
 /* errors.h -- setting the per-handle error (internal). */
 #ifndef CLUSTERC_ERRORS_H
 #define CLUSTERC_ERRORS_H
+#include <stdarg.h>
 #include <stddef.h>
 #include "clusterc/clusterc.h"
 
@@ -14,5 +15,6 @@ typedef struct clusterc__err {
 /* Set code and a printf-style message. */
 void clusterc__err_set(clusterc__err *e, int code, const char *fmt, ...)
     CLUSTERC_PRINTF(3, 4);
+void clusterc__err_vset(clusterc__err *e, int code, const char *fmt, va_list ap);
 void clusterc__err_clear(clusterc__err *e);
 #endif
