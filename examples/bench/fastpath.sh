@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# fastpath.sh -- the fast-path figure recorded in docs/benchmarks.md after
+# every change: async GET client CPU per request with 50 in flight
+# (pipelined) and one at a time (blocking face), on a 3+3 local cluster,
+# libclusterc beside libvalkey in the same run, rounds interleaved.
+#
+#   examples/bench/fastpath.sh [ROUNDS]        (default 3; medians printed)
+# Env: BUILD (default /tmp/clusterc-fastpath-build), PORT (24000),
+#      N_ASYNC (2000000), N_SYNC (100000), EXTRA (more clusterc-benchmark flags),
+#      LIBVALKEY (a libvalkey install prefix; default /tmp/libvalkey/inst).
+# The peer is never part of this project: build it under /tmp (see
+# docs/benchmarks.md). Without it, its columns are left out, and said so.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+rounds=${1:-3}
+build=${BUILD:-/tmp/clusterc-fastpath-build}
+port=${PORT:-24000}
+n_async=${N_ASYNC:-2000000}
+n_sync=${N_SYNC:-100000}
+peer_prefix=${LIBVALKEY:-/tmp/libvalkey/inst}
+dir=$(mktemp -d /tmp/clusterc-fastpath-XXXXXX)
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCLUSTERC_BUILD_TESTS=OFF >/dev/null
+cmake --build "$build" -j2 --target clusterc-benchmark >/dev/null
+B=$build/examples/clusterc-benchmark
+
+peer=""
+if [ -f "$peer_prefix/include/valkey/cluster.h" ]; then
+  peer=$dir/peer-libvalkey
+  cc -O2 -o "$peer" "$root/examples/bench/peer_libvalkey.c" -I"$peer_prefix/include" \
+     -L"$peer_prefix/lib" -Wl,-rpath,"$peer_prefix/lib" -lvalkey -levent
+else
+  echo "# libvalkey not found under $peer_prefix: its columns are left out" >&2
+fi
+
+sleep 7200 & owner=$!
+trap 'python3 "$root/tests/cluster/harness.py" stop --dir "$dir/cluster" >/dev/null 2>&1 || true;
+      kill $owner 2>/dev/null || true; rm -rf "$dir"' EXIT
+python3 "$root/tests/cluster/harness.py" start --dir "$dir/cluster" --base "$port" \
+  --primaries 3 --replicas 1 --owner-pid $owner --max-life 7000 >/dev/null
+sleep 2   # every node's CLUSTER SHARDS lists the replicas (docs/benchmarks.md)
+
+# CSV column 11 of clusterc-benchmark is cpu_us_per_req; 5 of the peer's.
+ours() { $B -p "$port" "$@" -d 3 -r 10000 --csv ${EXTRA:-} | tail -1 | cut -d, -f11; }
+theirs() { "$peer" "$port" "$@" 10000 | cut -d, -f5; }
+
+$B -p "$port" -t get -n 1000 -d 3 -r 10000 -q >/dev/null   # fills the keyspace
+declare -a oa os pa ps
+for ((i = 0; i < rounds; i++)); do
+  oa+=("$(ours -t get -n "$n_async" -c 50)")
+  [ -n "$peer" ] && pa+=("$(theirs "$n_async" 50)")
+  os+=("$(ours --face sync -P 1 -t get -n "$n_sync")")
+  [ -n "$peer" ] && ps+=("$(theirs "$n_sync" 0)")
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+echo "runs (cpu µs/request): clusterc async ${oa[*]}; sync ${os[*]}"
+[ -n "$peer" ] && echo "runs (cpu µs/request): libvalkey async ${pa[*]}; sync ${ps[*]}"
+printf '%-34s %10s %10s %8s\n' "async GET, cpu µs/request" clusterc libvalkey ratio
+row() {
+  local name=$1 m=$2 p=${3:-}
+  if [ -n "$p" ]; then
+    printf '%-34s %10s %10s %8s\n' "$name" "$m" "$p" "$(awk -v a="$m" -v b="$p" 'BEGIN{printf "%.2f", a/b}')"
+  else
+    printf '%-34s %10s %10s %8s\n' "$name" "$m" "-" "-"
+  fi
+}
+row "50 in flight (median of $rounds)" "$(median "${oa[@]}")" "$([ -n "$peer" ] && median "${pa[@]}")"
+row "one at a time, blocking" "$(median "${os[@]}")" "$([ -n "$peer" ] && median "${ps[@]}")"
