@@ -190,6 +190,13 @@ void clusterc__engine_drain(clusterc__engine *e)
 
 /* ------------------------------------------------------------ node table */
 
+void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
+                            clusterc__addr *out)
+{
+    clusterc__remap_apply(e->remap, e->nremap, e->opt.node_address_remap,
+                          e->opt.node_address_remap_arg, in, out);
+}
+
 clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create)
 {
     char name[CLUSTERC__ADDR_MAX];

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include "backoff.h"
 #include "conn.h"
+#include "remap.h"
 #include "engine.h"
 #include "route.h"
 
@@ -13,11 +14,6 @@ typedef struct clusterc__shard {
     size_t n;
     unsigned cursor;               /* this shard's read round-robin position */
 } clusterc__shard;
-
-/* One entry of the static address map (announced -> dialled). */
-typedef struct clusterc__remap {
-    clusterc__addr from, to;
-} clusterc__remap;
 
 struct clusterc__engine {
     struct event_base *base;
@@ -135,9 +131,8 @@ void clusterc__reads_done(clusterc__engine *e, clusterc__req *r);
 /* LOADING / MASTERDOWN from a replica to a read: 1 when handled (re-routed). */
 int clusterc__reads_replica_refused(clusterc__engine *e, clusterc__node *n, clusterc__req *r);
 
-/* remap.c */
-int clusterc__remap_parse(const char *spec, clusterc__remap **out, size_t *n,
-                          char *err, size_t errcap);
+/* The address to dial for an announced one (node_address_map, then the
+ * remap callback). */
 void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
                             clusterc__addr *out);
 

@@ -5,7 +5,7 @@
 #include "addr.h"
 #include "errors.h"
 #include "options.h"
-#include "engine_int.h"
+#include "remap.h"
 
 CLUSTERC_API void clusterc_options_init(clusterc_options *o)
 {

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "engine_int.h"
+#include "remap.h"
 
 static int parse_pair(const char *s, size_t len, clusterc__remap *out, char *err, size_t errcap)
 {
@@ -62,21 +62,20 @@ int clusterc__remap_parse(const char *spec, clusterc__remap **out, size_t *n,
     return 0;
 }
 
-void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
-                            clusterc__addr *out)
+void clusterc__remap_apply(const clusterc__remap *map, size_t n, clusterc_remap_fn *fn,
+                           void *arg, const clusterc__addr *in, clusterc__addr *out)
 {
     *out = *in;
-    for (size_t i = 0; i < e->nremap; i++) {
-        if (e->remap[i].from.port == in->port && strcmp(e->remap[i].from.host, in->host) == 0) {
-            *out = e->remap[i].to;
+    for (size_t i = 0; i < n; i++) {
+        if (map[i].from.port == in->port && strcmp(map[i].from.host, in->host) == 0) {
+            *out = map[i].to;
             return;
         }
     }
-    if (e->opt.node_address_remap) {
+    if (fn) {
         clusterc__addr t;
         memset(&t, 0, sizeof(t));
-        if (e->opt.node_address_remap(in->host, in->port, t.host, sizeof(t.host), &t.port,
-                                      e->opt.node_address_remap_arg) == 1 &&
+        if (fn(in->host, in->port, t.host, sizeof(t.host), &t.port, arg) == 1 &&
             t.port > 0 && t.port <= 65535 && memchr(t.host, '\0', sizeof(t.host)))
             *out = t;
     }

@@ -7,34 +7,34 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "engine_int.h"
+#include "remap.h"
 
 static void test_parse_and_apply(void **state)
 {
-    clusterc__engine e;
+    clusterc__remap *map = NULL;
+    size_t n = 0;
     clusterc__addr in, out;
     char err[256];
     (void)state;
-    memset(&e, 0, sizeof(e));
     assert_int_equal(clusterc__remap_parse("172.30.0.17:7007=127.0.0.1:7007, "
                                            "[fd00::1]:7001=localhost:17001",
-                                           &e.remap, &e.nremap, err, sizeof(err)), 0);
-    assert_int_equal(e.nremap, 2);
+                                           &map, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 2);
     snprintf(in.host, sizeof(in.host), "172.30.0.17");
     in.port = 7007;
-    clusterc__engine_remap(&e, &in, &out);
+    clusterc__remap_apply(map, n, NULL, NULL, &in, &out);
     assert_string_equal(out.host, "127.0.0.1");
     assert_int_equal(out.port, 7007);
     snprintf(in.host, sizeof(in.host), "fd00::1");
     in.port = 7001;
-    clusterc__engine_remap(&e, &in, &out);
+    clusterc__remap_apply(map, n, NULL, NULL, &in, &out);
     assert_string_equal(out.host, "localhost");
     assert_int_equal(out.port, 17001);
     in.port = 7002;   /* not in the map: unchanged */
-    clusterc__engine_remap(&e, &in, &out);
+    clusterc__remap_apply(map, n, NULL, NULL, &in, &out);
     assert_string_equal(out.host, "fd00::1");
     assert_int_equal(out.port, 7002);
-    free(e.remap);
+    free(map);
 }
 
 static int callback(const char *host, int port, char *out_host, size_t cap, int *out_port,
@@ -51,20 +51,16 @@ static int callback(const char *host, int port, char *out_host, size_t cap, int 
 
 static void test_callback_after_table(void **state)
 {
-    clusterc__engine e;
     clusterc__addr in, out;
     int calls = 0;
     (void)state;
-    memset(&e, 0, sizeof(e));
-    e.opt.node_address_remap = callback;
-    e.opt.node_address_remap_arg = &calls;
     snprintf(in.host, sizeof(in.host), "10.0.0.1");
     in.port = 7000;
-    clusterc__engine_remap(&e, &in, &out);
+    clusterc__remap_apply(NULL, 0, callback, &calls, &in, &out);
     assert_string_equal(out.host, "127.0.0.2");
     assert_int_equal(out.port, 8000);
     snprintf(in.host, sizeof(in.host), "10.0.0.2");
-    clusterc__engine_remap(&e, &in, &out);
+    clusterc__remap_apply(NULL, 0, callback, &calls, &in, &out);
     assert_string_equal(out.host, "10.0.0.2");
     assert_int_equal(calls, 2);
 }
