@@ -230,6 +230,22 @@ void clusterc__json_kint(clusterc__json *j, const char *key, long long v)
     clusterc__json_int(j, v);
 }
 
+void clusterc__json_kuint(clusterc__json *j, const char *key, unsigned long long v)
+{
+    clusterc__json_key(j, key);
+    clusterc__json_uint(j, v);
+}
+
+/* -1 means "not known": null reads better than a magic number in JSON. */
+void clusterc__json_kint_known(clusterc__json *j, const char *key, long long v)
+{
+    clusterc__json_key(j, key);
+    if (v == -1)
+        clusterc__json_null(j);
+    else
+        clusterc__json_int(j, v);
+}
+
 void clusterc__json_kbool(clusterc__json *j, const char *key, int v)
 {
     clusterc__json_key(j, key);

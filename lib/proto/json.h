@@ -45,5 +45,8 @@ void clusterc__json_null(clusterc__json *j);
 /* key + value in one call, for the common object member. */
 void clusterc__json_kstr(clusterc__json *j, const char *key, const char *s);
 void clusterc__json_kint(clusterc__json *j, const char *key, long long v);
+void clusterc__json_kuint(clusterc__json *j, const char *key, unsigned long long v);
+/* An int where -1 means "not known": written as null. */
+void clusterc__json_kint_known(clusterc__json *j, const char *key, long long v);
 void clusterc__json_kbool(clusterc__json *j, const char *key, int v);
 #endif
