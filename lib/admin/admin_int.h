@@ -4,8 +4,8 @@
 #ifndef CLUSTERC_ADMIN_INT_H
 #define CLUSTERC_ADMIN_INT_H
 #include <stdint.h>
-#include "admin_pure.h"
-#include "client_int.h"
+#include "proto/admin_pure.h"
+#include "api/client_int.h"
 #include "clusterc/admin.h"
 
 /* Run a command on one node. A non-error reply is returned (caller

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "admin_int.h"
-#include "info.h"
+#include "proto/info.h"
 
 /* What one node said about itself and the cluster. */
 typedef struct probe {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "admin_int.h"
-#include "info.h"
+#include "proto/info.h"
 
 /* Rewrite the client's error as "<prefix>: <current message>", keeping the
  * code: the inner call named the node and command, the prefix adds what

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include "admin_int.h"
-#include "info.h"
+#include "proto/info.h"
 
 /* --------------------------------------------------------------- helpers */
 

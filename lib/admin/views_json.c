@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "admin_int.h"
-#include "json.h"
+#include "proto/json.h"
 
 /* The text, or NULL with ENOMEM set on the client. */
 static char *finish(clusterc_client *c, clusterc__json *j)

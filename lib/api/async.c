@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clusterc/async.h"
-#include "engine.h"
-#include "options.h"
+#include "engine/engine.h"
+#include "proto/options.h"
 
 struct clusterc_async {
     clusterc__engine *e;

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client_int.h"
-#include "engine.h"
-#include "options.h"
+#include "engine/engine.h"
+#include "proto/options.h"
 
 /* A finished (or pending) pipelined command, kept until clusterc_get_reply. */
 typedef struct result {

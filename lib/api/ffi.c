@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client_int.h"
-#include "json.h"
+#include "proto/json.h"
 
 /* ------------------------------------------------------------ connect */
 

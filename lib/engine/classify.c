@@ -6,7 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include "engine_int.h"
-#include "redirect.h"
+#include "proto/redirect.h"
 
 static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
                     const clusterc__redirect *rd, redisReply *reply)

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <hiredis/hiredis.h>
 #include "engine.h"
-#include "topology.h"
+#include "proto/topology.h"
 
 enum clusterc__node_state {
     CLUSTERC__NODE_DOWN = 0,

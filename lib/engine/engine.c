@@ -13,7 +13,7 @@
 #include <time.h>
 #include <event2/dns.h>
 #include "engine_int.h"
-#include "redirect.h"
+#include "proto/redirect.h"
 
 int64_t clusterc__now_us(void)
 {

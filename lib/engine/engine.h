@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <event2/event.h>
 #include "clusterc/clusterc.h"
-#include "addr.h"
-#include "cmdtable.h"
-#include "errors.h"
-#include "topology.h"
+#include "proto/addr.h"
+#include "proto/cmdtable.h"
+#include "proto/errors.h"
+#include "proto/topology.h"
 
 typedef struct clusterc__engine clusterc__engine;
 typedef struct clusterc__node clusterc__node;

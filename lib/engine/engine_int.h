@@ -2,11 +2,11 @@
 #ifndef CLUSTERC_ENGINE_INT_H
 #define CLUSTERC_ENGINE_INT_H
 #include <stdint.h>
-#include "backoff.h"
+#include "proto/backoff.h"
 #include "conn.h"
-#include "remap.h"
+#include "proto/remap.h"
 #include "engine.h"
-#include "route.h"
+#include "proto/route.h"
 
 /* A shard as the engine routes it: node pointers, nodes[0] the primary. */
 typedef struct clusterc__shard {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "engine_int.h"
-#include "info.h"
+#include "proto/info.h"
 
 #define MAX_SHARD_NODES 64   /* nodes of one shard considered for a read */
 #define EWMA_WEIGHT 0.25     /* weight of a new latency sample */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "addr.h"
+#include "proto/addr.h"
 
 /* Parse from a malloc'ed buffer of exactly strlen(s) bytes, so ASan and
  * valgrind catch any read past len. */

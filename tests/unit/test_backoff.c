@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include "backoff.h"
+#include "proto/backoff.h"
 
 static void test_rand_deterministic(void **state)
 {

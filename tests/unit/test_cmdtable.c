@@ -10,7 +10,7 @@
 #include "reply_builder.h"
 #include <hiredis/hiredis.h>
 #include "clusterc/clusterc.h"
-#include "cmdtable.h"
+#include "proto/cmdtable.h"
 
 #define MAXARGS 16
 

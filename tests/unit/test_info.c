@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "info.h"
+#include "proto/info.h"
 
 static void expect_in(const char *err, const char *words)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "json.h"
+#include "proto/json.h"
 
 static void expect(clusterc__json *j, const char *want)
 {

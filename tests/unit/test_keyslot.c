@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "clusterc/clusterc.h"
-#include "keyslot.h"
+#include "proto/keyslot.h"
 
 static int slot(const char *k)
 {

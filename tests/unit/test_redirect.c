@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "redirect.h"
+#include "proto/redirect.h"
 
 /* Classify from a malloc'ed buffer of exactly strlen(s) bytes with no NUL
  * after it: ASan and valgrind catch any read past len. */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "remap.h"
+#include "proto/remap.h"
 
 static void test_parse_and_apply(void **state)
 {

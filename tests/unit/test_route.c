@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <cmocka.h>
-#include "route.h"
+#include "proto/route.h"
 
 #define NOW 1000000000LL /* any "now"; deadlines are set around it */
 #define MAXN 8

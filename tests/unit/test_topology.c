@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include "reply_builder.h"
 #include <hiredis/hiredis.h>
-#include "topology.h"
+#include "proto/topology.h"
 
 /* ------------------------------------------------------------ the builder */
 

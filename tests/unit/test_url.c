@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "url.h"
+#include "proto/url.h"
 
 /* Parse url into fresh options, asserting success. */
 static void ok(clusterc_options *o, const char *url)
