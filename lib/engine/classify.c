@@ -70,7 +70,7 @@ void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
 {
     clusterc__redirect rd;
     if (reply->type == REDIS_REPLY_ERROR) {
-        clusterc__errkind k = clusterc__classify_error(reply->str, reply->len, n->addr.host, &rd);
+        clusterc__errkind k = clusterc__classify_error(reply->str, reply->len, n->conn.addr.host, &rd);
         int handled = 0;
         switch (k) {
         case CLUSTERC__ERR_MOVED:

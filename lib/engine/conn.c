@@ -1,8 +1,8 @@
-/* conn.c -- node connections: connect, handshake, batched writes, replies.
+/* conn.c -- connections: connect, handshake, batched writes, replies.
  *
- * All socket and libevent I/O of the library lives here. The engine decides
- * what to send where; this file only moves bytes and matches replies to the
- * FIFO of what was sent.
+ * All socket I/O of the library lives here. The owner decides what to send
+ * where; this file only moves bytes, matches replies to the FIFO of what
+ * was sent, and reports through the owner's clusterc__conn_ops (conn.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -18,6 +18,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
+#include "clusterc/clusterc.h"
 #include "conn.h"
 
 #define READ_CHUNK 16384
@@ -28,9 +29,18 @@
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 
+enum fifo_kind {
+    FIFO_USER = 0,   /* a tagged command: its reply goes to ops->reply */
+    FIFO_SKIP,       /* reply is dropped (untagged, or orphaned) */
+    FIFO_ASKING,     /* +OK of ASKING */
+    FIFO_AUTH,       /* handshake: an error fails the connection */
+    FIFO_SETNAME,
+    FIFO_READONLY
+};
+
 /* ------------------------------------------------------------ the FIFO */
 
-static int fifo_push(clusterc__node *n, clusterc__req *r, uint8_t kind, uint64_t start)
+static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
 {
     if (n->fcount == n->fcap) {
         size_t cap = n->fcap ? n->fcap * 2 : 16;
@@ -45,14 +55,14 @@ static int fifo_push(clusterc__node *n, clusterc__req *r, uint8_t kind, uint64_t
         n->fhead = 0;
     }
     clusterc__fifo_ent *ent = &n->fifo[(n->fhead + n->fcount) % n->fcap];
-    ent->req = r;
+    ent->tag = tag;
     ent->kind = kind;
     ent->start = start;
     n->fcount++;
     return 0;
 }
 
-static clusterc__fifo_ent fifo_pop(clusterc__node *n)
+static clusterc__fifo_ent fifo_pop(clusterc__conn *n)
 {
     clusterc__fifo_ent ent = n->fifo[n->fhead];
     n->fhead = (n->fhead + 1) % n->fcap;
@@ -61,18 +71,27 @@ static clusterc__fifo_ent fifo_pop(clusterc__node *n)
     return ent;
 }
 
-void clusterc__node_orphan(clusterc__node *n, uint64_t seq)
+void clusterc__conn_orphan(clusterc__conn *n, uint64_t seq)
 {
     if (seq < n->fseq || seq >= n->fseq + n->fcount)
         return;
     clusterc__fifo_ent *ent = &n->fifo[(n->fhead + (seq - n->fseq)) % n->fcap];
-    ent->kind = CLUSTERC__FIFO_SKIP;
-    ent->req = NULL;
+    ent->kind = FIFO_SKIP;
+    ent->tag = NULL;
+}
+
+int clusterc__conn_take(clusterc__conn *n, void **tag)
+{
+    if (n->fcount == 0)
+        return 0;
+    clusterc__fifo_ent ent = fifo_pop(n);
+    *tag = ent.kind == FIFO_USER ? ent.tag : NULL;
+    return 1;
 }
 
 /* ------------------------------------------------------- output buffer */
 
-static int obuf_append(clusterc__node *n, const char *p, size_t len)
+static int obuf_append(clusterc__conn *n, const char *p, size_t len)
 {
     if (n->opos > 0 && n->opos == n->olen)
         n->opos = n->olen = 0;
@@ -101,11 +120,11 @@ static int obuf_append(clusterc__node *n, const char *p, size_t len)
 }
 
 /* Append one command and its FIFO entry, or neither. */
-static int queue_cmd(clusterc__node *n, clusterc__req *r, uint8_t kind,
+static int queue_cmd(clusterc__conn *n, void *tag, uint8_t kind,
                      const char *cmd, size_t len)
 {
     uint64_t start = n->out_total;
-    if (fifo_push(n, r, kind, start) < 0)
+    if (fifo_push(n, tag, kind, start) < 0)
         return -1;
     if (obuf_append(n, cmd, len) < 0) {
         n->fcount--;
@@ -114,7 +133,7 @@ static int queue_cmd(clusterc__node *n, clusterc__req *r, uint8_t kind,
     return 0;
 }
 
-static int queue_fmt(clusterc__node *n, uint8_t kind, int argc, const char **argv)
+static int queue_fmt(clusterc__conn *n, uint8_t kind, int argc, const char **argv)
 {
     char *cmd = NULL;
     int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
@@ -127,29 +146,24 @@ static int queue_fmt(clusterc__node *n, uint8_t kind, int argc, const char **arg
 
 /* ------------------------------------------------------------ lifecycle */
 
-clusterc__node *clusterc__node_new(clusterc__engine *e, const clusterc__addr *a)
+int clusterc__conn_init(clusterc__conn *c, struct event_base *base, const clusterc__conn_cfg *cfg,
+                        const clusterc__conn_ops *ops, void *owner, const clusterc__addr *a,
+                        const char *name)
 {
-    clusterc__node *n = calloc(1, sizeof(*n));
-    if (!n)
-        return NULL;
-    n->e = e;
-    n->addr = *a;
-    clusterc__addr_format(n->name, sizeof(n->name), a->host, a->port);
-    n->fd = -1;
-    n->shard = -1;
-    n->announced = *a;
-    n->repl_offset = -1;
-    n->health = CLUSTERC__HEALTH_UNKNOWN;
-    n->reader = redisReaderCreate();
-    if (!n->reader) {
-        free(n);
-        return NULL;
-    }
-    return n;
+    memset(c, 0, sizeof(*c));
+    c->ops = ops;
+    c->owner = owner;
+    c->cfg = cfg;
+    c->base = base;
+    c->addr = *a;
+    c->name = name;
+    c->fd = -1;
+    c->reader = redisReaderCreate();
+    return c->reader ? 0 : -1;
 }
 
 /* Tear down the socket side; the FIFO is left to the caller. */
-static void conn_reset(clusterc__node *n)
+static void conn_reset(clusterc__conn *n)
 {
     if (n->dns) {
         evdns_getaddrinfo_cancel(n->dns);
@@ -162,7 +176,7 @@ static void conn_reset(clusterc__node *n)
     if (n->fd >= 0)
         close(n->fd);
     n->fd = -1;
-    n->state = CLUSTERC__NODE_DOWN;
+    n->state = CLUSTERC__CONN_DOWN;
     n->conn_errno = 0;
     n->olen = n->opos = 0;
     n->out_total = n->out_written = 0;
@@ -173,14 +187,13 @@ static void conn_reset(clusterc__node *n)
     n->reader = redisReaderCreate();
 }
 
-void clusterc__node_close(clusterc__node *n, int code, const char *msg)
+void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
 {
-    clusterc__engine *e = n->e;
     uint64_t written = n->out_written;
     snprintf(n->last_err, sizeof(n->last_err), "%s", msg);
     conn_reset(n);
-    /* Hand every queued request back; the engine may queue some of them on
-     * this very node again, so detach the FIFO first. */
+    /* Hand every queued command back; the owner may queue some of them on
+     * this very connection again, so detach the FIFO first. */
     clusterc__fifo_ent *fifo = n->fifo;
     size_t head = n->fhead, count = n->fcount, cap = n->fcap;
     n->fifo = NULL;
@@ -188,44 +201,42 @@ void clusterc__node_close(clusterc__node *n, int code, const char *msg)
     n->fseq += count;
     for (size_t i = 0; i < count; i++) {
         clusterc__fifo_ent ent = fifo[(head + i) % cap];
-        if (ent.kind != CLUSTERC__FIFO_USER || !ent.req)
-            continue;
-        ent.req->node = NULL;
-        if (!clusterc__engine_dead(e))
-            clusterc__engine_lost(e, n, ent.req, code, msg, ent.start < written);
+        if (ent.kind == FIFO_USER && ent.tag)
+            n->ops->lost(n->owner, ent.tag, code, msg, ent.start < written);
     }
     free(fifo);
-    clusterc__engine_node_failed(e, n);
+    n->ops->closed(n->owner, code, msg);
 }
 
-void clusterc__node_free(clusterc__node *n)
+void clusterc__conn_fini(clusterc__conn *n)
 {
-    if (!n)
-        return;
     conn_reset(n);
     redisReaderFree(n->reader);
+    n->reader = NULL;
     free(n->fifo);
     free(n->obuf);
-    free(n);
+    n->fifo = NULL;
+    n->obuf = NULL;
+    n->fcount = n->fcap = n->ocap = 0;
 }
 
 /* --------------------------------------------------------------- connect */
 
-static void fail_connect(clusterc__node *n, const char *what, int err)
+static void fail_connect(clusterc__conn *n, const char *what, int err)
 {
     char msg[200];
     snprintf(msg, sizeof(msg), "cannot connect to %s: %s%s%s", n->name, what,
              err ? ": " : "", err ? strerror(err) : "");
-    clusterc__node_close(n, CLUSTERC_ECONNECT, msg);
+    clusterc__conn_close(n, CLUSTERC_ECONNECT, msg);
 }
 
-static void set_sockopts(clusterc__node *n, int fd)
+static void set_sockopts(clusterc__conn *n, int fd)
 {
     int one = 1;
-    const clusterc_options *o = clusterc__engine_opts(n->e);
+    const clusterc__conn_cfg *o = n->cfg;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 #ifdef SO_TIMESTAMPNS
-    if (o->route_by_latency && o->latency_probe_ms > 0)   /* see recv_stamped */
+    if (o->timestamps)   /* see recv_stamped */
         (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
 #endif
     if (o->tcp_keepalive_s > 0) {
@@ -244,9 +255,9 @@ static void set_sockopts(clusterc__node *n, int fd)
 /* The blocking face reads a lone reply with one blocking recv() (bounded by
  * SO_RCVTIMEO = the command timeout) instead of epoll_wait + recv: every
  * other read and every write pass MSG_DONTWAIT, so the loop never blocks. */
-static void set_blocking(clusterc__node *n)
+static void set_blocking(clusterc__conn *n)
 {
-    const clusterc_options *o = clusterc__engine_opts(n->e);
+    const clusterc__conn_cfg *o = n->cfg;
     struct timeval tv = { o->command_timeout_ms / 1000, (o->command_timeout_ms % 1000) * 1000 };
     int fl = fcntl(n->fd, F_GETFL);
     if (fl < 0 || fcntl(n->fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
@@ -258,9 +269,9 @@ static void set_blocking(clusterc__node *n)
     n->blocking = 1;
 }
 
-static void on_connected(clusterc__node *n)
+static void on_connected(clusterc__conn *n)
 {
-    struct event_base *base = clusterc__engine_base(n->e);
+    struct event_base *base = n->base;
     if (n->tev)
         event_del(n->tev);
     event_free(n->wev);
@@ -269,57 +280,58 @@ static void on_connected(clusterc__node *n)
     if (!n->wev || !n->rev || event_add(n->rev, NULL) < 0) {
         char msg[320];
         snprintf(msg, sizeof(msg), "out of memory setting up the connection to %s", n->name);
-        clusterc__node_close(n, CLUSTERC_ENOMEM, msg);
+        clusterc__conn_close(n, CLUSTERC_ENOMEM, msg);
         return;
     }
-    n->state = CLUSTERC__NODE_UP;
-    clusterc__engine_connected(n->e);
-    if (clusterc__engine_blocking(n->e))
+    n->state = CLUSTERC__CONN_UP;
+    n->ops->connected(n->owner);
+    if (n->cfg->blocking)
         set_blocking(n);
-    clusterc__node_flush(n);
+    clusterc__conn_flush(n);
 }
 
 static void connect_cb(evutil_socket_t fd, short what, void *arg)
 {
-    clusterc__node *n = arg;
-    clusterc__engine *e = n->e;
+    clusterc__conn *n = arg;
+    void *owner = n->owner;
+    const clusterc__conn_ops *ops = n->ops;
     int err = n->conn_errno;
     socklen_t len = sizeof(err);
     (void)what;
     if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
-    clusterc__engine_enter(e);
+    ops->enter(owner);
     if (err)
         fail_connect(n, "connect", err);
     else
         on_connected(n);
-    clusterc__engine_leave(e);
+    ops->leave(owner);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-    clusterc__node *n = arg;
-    clusterc__engine *e = n->e;
+    clusterc__conn *n = arg;
+    void *owner = n->owner;
+    const clusterc__conn_ops *ops = n->ops;
     char what_s[64];
     (void)fd; (void)what;
-    snprintf(what_s, sizeof(what_s), "no answer within %d ms",
-             clusterc__engine_opts(n->e)->connect_timeout_ms);
-    clusterc__engine_enter(e);
-    if (n->last_err[0] && n->state == CLUSTERC__NODE_RESOLVING) {
-        /* A copy: node_close writes its message into n->last_err. */
+    snprintf(what_s, sizeof(what_s), "no answer within %d ms", n->cfg->connect_timeout_ms);
+    ops->enter(owner);
+    if (n->last_err[0] && n->state == CLUSTERC__CONN_RESOLVING) {
+        /* A copy: conn_close writes its message into n->last_err. */
         char why[sizeof(n->last_err)];
         snprintf(why, sizeof(why), "%s", n->last_err);
-        clusterc__node_close(n, CLUSTERC_ECONNECT, why);   /* deferred failure */
+        clusterc__conn_close(n, CLUSTERC_ECONNECT, why);   /* deferred failure */
     } else
         fail_connect(n, what_s, 0);
-    clusterc__engine_leave(e);
+    ops->leave(owner);
 }
 
 /* A connection attempt that failed before any I/O (socket(), no memory)
  * while the caller is still submitting: report it from the loop through
- * the connect timer, as a failed DNS lookup is, so the request just queued
+ * the connect timer, as a failed DNS lookup is, so the command just queued
  * fails at once with the real reason instead of waiting for its deadline. */
-static void defer_fail(clusterc__node *n, const char *what, int err)
+static void defer_fail(clusterc__conn *n, const char *what, int err)
 {
     if (!n->tev) {
         fail_connect(n, what, err);
@@ -327,13 +339,13 @@ static void defer_fail(clusterc__node *n, const char *what, int err)
     }
     snprintf(n->last_err, sizeof(n->last_err), "cannot connect to %s: %s%s%s", n->name, what,
              err ? ": " : "", err ? strerror(err) : "");
-    n->state = CLUSTERC__NODE_RESOLVING;   /* deadline_cb reports last_err */
+    n->state = CLUSTERC__CONN_RESOLVING;   /* deadline_cb reports last_err */
     event_active(n->tev, EV_TIMEOUT, 0);
 }
 
-static void connect_addr(clusterc__node *n, const struct sockaddr *sa, socklen_t salen)
+static void connect_addr(clusterc__conn *n, const struct sockaddr *sa, socklen_t salen)
 {
-    struct event_base *base = clusterc__engine_base(n->e);
+    struct event_base *base = n->base;
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         defer_fail(n, "socket", errno);
@@ -341,7 +353,7 @@ static void connect_addr(clusterc__node *n, const struct sockaddr *sa, socklen_t
     }
     set_sockopts(n, fd);
     n->fd = fd;
-    n->state = CLUSTERC__NODE_CONNECTING;
+    n->state = CLUSTERC__CONN_CONNECTING;
     n->wev = event_new(base, fd, EV_WRITE, connect_cb, n);
     if (!n->wev) {
         defer_fail(n, "out of memory", 0);
@@ -358,35 +370,36 @@ static void connect_addr(clusterc__node *n, const struct sockaddr *sa, socklen_t
 
 static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
-    clusterc__node *n = arg;
-    clusterc__engine *e = n->e;
+    clusterc__conn *n = arg;
+    void *owner = n->owner;
+    const clusterc__conn_ops *ops = n->ops;
     n->dns = NULL;
     if (result == EVUTIL_EAI_CANCEL)
         return;
-    clusterc__engine_enter(e);
+    ops->enter(owner);
     if (result != 0 || !res) {
         snprintf(n->last_err, sizeof(n->last_err), "cannot resolve %s: %s", n->addr.host,
                  evutil_gai_strerror(result));
-        if (n->tev)   /* report from the loop: we may be inside node_send */
+        if (n->tev)   /* report from the loop: we may be inside conn_send */
             event_active(n->tev, EV_TIMEOUT, 0);
     } else {
         connect_addr(n, res->ai_addr, (socklen_t)res->ai_addrlen);
     }
     if (res)
         evutil_freeaddrinfo(res);
-    clusterc__engine_leave(e);
+    ops->leave(owner);
 }
 
 /* Numeric addresses connect at once; names go through libevent's resolver. */
-static void start_connect(clusterc__node *n)
+static void start_connect(clusterc__conn *n)
 {
     struct sockaddr_storage ss;
     struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    const clusterc_options *o = clusterc__engine_opts(n->e);
+    const clusterc__conn_cfg *o = n->cfg;
     struct timeval tv = { o->connect_timeout_ms / 1000, (o->connect_timeout_ms % 1000) * 1000 };
 
-    n->tev = evtimer_new(clusterc__engine_base(n->e), deadline_cb, n);
+    n->tev = evtimer_new(n->base, deadline_cb, n);
     if (n->tev)
         evtimer_add(n->tev, &tv);
     memset(&ss, 0, sizeof(ss));
@@ -405,9 +418,9 @@ static void start_connect(clusterc__node *n)
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
         snprintf(port, sizeof(port), "%d", n->addr.port);
-        n->state = CLUSTERC__NODE_RESOLVING;
+        n->state = CLUSTERC__CONN_RESOLVING;
         n->last_err[0] = '\0';
-        n->dns = evdns_getaddrinfo(clusterc__engine_dns(n->e), n->addr.host, port,
+        n->dns = evdns_getaddrinfo(n->ops->dns(n->owner), n->addr.host, port,
                                    &hints, dns_cb, n);
     }
 }
@@ -415,79 +428,65 @@ static void start_connect(clusterc__node *n)
 /* READONLY is per connection: with read routing it is in every handshake
  * (so a primary demoted by a failover already has it); without, it is sent
  * once, just before the first read a caller forces onto a replica. */
-static int queue_readonly(clusterc__node *n)
+static int queue_readonly(clusterc__conn *n)
 {
     static const char cmd[] = "*1\r\n$8\r\nREADONLY\r\n";
-    if (queue_cmd(n, NULL, CLUSTERC__FIFO_READONLY, cmd, sizeof(cmd) - 1) < 0)
+    if (queue_cmd(n, NULL, FIFO_READONLY, cmd, sizeof(cmd) - 1) < 0)
         return -1;
     n->readonly_sent = 1;
     return 0;
 }
 
 /* The handshake rides ahead of the first commands in the same write. */
-static int queue_handshake(clusterc__node *n)
+static int queue_handshake(clusterc__conn *n)
 {
-    const clusterc_options *o = clusterc__engine_opts(n->e);
+    const clusterc__conn_cfg *o = n->cfg;
     if (o->password) {
         const char *argv[3] = { "AUTH", o->username ? o->username : o->password,
                                 o->password };
         int argc = o->username ? 3 : 2;
         if (!o->username)
             argv[1] = o->password;
-        if (queue_fmt(n, CLUSTERC__FIFO_AUTH, argc, argv) < 0)
+        if (queue_fmt(n, FIFO_AUTH, argc, argv) < 0)
             return -1;
     }
     if (o->client_name) {
         const char *argv[3] = { "CLIENT", "SETNAME", o->client_name };
-        if (queue_fmt(n, CLUSTERC__FIFO_SETNAME, 3, argv) < 0)
+        if (queue_fmt(n, FIFO_SETNAME, 3, argv) < 0)
             return -1;
     }
-    if (clusterc__engine_readonly_conns(n->e) && queue_readonly(n) < 0)
+    if (o->readonly && queue_readonly(n) < 0)
         return -1;
     return 0;
 }
 
 /* ------------------------------------------------------------------ send */
 
-int clusterc__node_send(clusterc__node *n, clusterc__req *r)
+int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t len,
+                        unsigned flags, uint64_t *seq)
 {
     static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
-    if (n->state == CLUSTERC__NODE_DOWN) {
+    if (n->state == CLUSTERC__CONN_DOWN) {
         if (queue_handshake(n) < 0)
             return -1;
         start_connect(n);   /* failures are reported from the loop */
     }
-    if (!n->readonly_sent && n->role == CLUSTERC__ROLE_REPLICA &&
-        (r->flags & CLUSTERC__CMD_READONLY) && !r->internal && queue_readonly(n) < 0)
+    if ((flags & CLUSTERC__CONN_READONLY) && !n->readonly_sent && queue_readonly(n) < 0)
         return -1;
-    if (r->asking && queue_cmd(n, NULL, CLUSTERC__FIFO_ASKING, asking, sizeof(asking) - 1) < 0)
+    if ((flags & CLUSTERC__CONN_ASKING) &&
+        queue_cmd(n, NULL, FIFO_ASKING, asking, sizeof(asking) - 1) < 0)
         return -1;
-    r->seq = n->fseq + n->fcount;
-    if (queue_cmd(n, r, CLUSTERC__FIFO_USER, r->cmd, r->len) < 0)
+    *seq = n->fseq + n->fcount;
+    if (queue_cmd(n, tag, tag ? FIFO_USER : FIFO_SKIP, cmd, len) < 0)
         return -1;
-    r->node = n;
-    if (n->state == CLUSTERC__NODE_UP)
-        clusterc__engine_mark_dirty(n->e, n);
+    if (n->state == CLUSTERC__CONN_UP)
+        n->ops->want_write(n->owner);
     return 0;
 }
 
-int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len)
+void clusterc__conn_flush(clusterc__conn *n)
 {
-    if (n->state == CLUSTERC__NODE_DOWN) {
-        if (queue_handshake(n) < 0)
-            return -1;
-        start_connect(n);
-    }
-    if (queue_cmd(n, NULL, CLUSTERC__FIFO_SKIP, cmd, len) < 0)
-        return -1;
-    if (n->state == CLUSTERC__NODE_UP)
-        clusterc__engine_mark_dirty(n->e, n);
-    return 0;
-}
-
-void clusterc__node_flush(clusterc__node *n)
-{
-    while (n->state == CLUSTERC__NODE_UP && n->opos < n->olen) {
+    while (n->state == CLUSTERC__CONN_UP && n->opos < n->olen) {
         /* MSG_NOSIGNAL: a peer that went away is an error to handle, not a
          * SIGPIPE that kills the caller's process. MSG_DONTWAIT: the
          * blocking face's sockets are in blocking mode (see on_connected). */
@@ -505,7 +504,7 @@ void clusterc__node_flush(clusterc__node *n)
             char msg[200];
             snprintf(msg, sizeof(msg), "connection to %s lost while writing: %s",
                      n->name, strerror(errno));
-            clusterc__node_close(n, CLUSTERC_EIO, msg);
+            clusterc__conn_close(n, CLUSTERC_EIO, msg);
             return;
         }
     }
@@ -515,23 +514,24 @@ void clusterc__node_flush(clusterc__node *n)
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
 {
-    clusterc__node *n = arg;
-    clusterc__engine *e = n->e;
+    clusterc__conn *n = arg;
+    void *owner = n->owner;
+    const clusterc__conn_ops *ops = n->ops;
     (void)fd; (void)what;
-    clusterc__engine_enter(e);
-    clusterc__node_flush(n);
-    clusterc__engine_leave(e);
+    ops->enter(owner);
+    clusterc__conn_flush(n);
+    ops->leave(owner);
 }
 
 /* ----------------------------------------------------------------- read */
 
-static void handshake_reply(clusterc__node *n, uint8_t kind, redisReply *reply)
+static void handshake_reply(clusterc__conn *n, uint8_t kind, redisReply *reply)
 {
-    if (kind == CLUSTERC__FIFO_AUTH && reply->type == REDIS_REPLY_ERROR) {
+    if (kind == FIFO_AUTH && reply->type == REDIS_REPLY_ERROR) {
         char msg[256];
         snprintf(msg, sizeof(msg), "authentication failed on %s: %s", n->name, reply->str);
         freeReplyObject(reply);
-        clusterc__node_close(n, CLUSTERC_EAUTH, msg);
+        clusterc__conn_close(n, CLUSTERC_EAUTH, msg);
         return;
     }
     /* SETNAME / READONLY / ASKING errors are not fatal: the command that
@@ -539,66 +539,63 @@ static void handshake_reply(clusterc__node *n, uint8_t kind, redisReply *reply)
     freeReplyObject(reply);
 }
 
-/* Returns 0 to keep reading, -1 when the node was closed meanwhile. */
-static int dispatch_reply(clusterc__node *n, redisReply *reply)
+/* Returns 0 to keep reading, -1 when the connection was closed meanwhile
+ * or the owner wants no more replies now. */
+static int dispatch_reply(clusterc__conn *n, redisReply *reply)
 {
     if (n->fcount == 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "protocol error: %s sent a reply nobody asked for", n->name);
         freeReplyObject(reply);
-        clusterc__node_close(n, CLUSTERC_EPROTOCOL, msg);
+        clusterc__conn_close(n, CLUSTERC_EPROTOCOL, msg);
         return -1;
     }
     clusterc__fifo_ent ent = fifo_pop(n);
     switch (ent.kind) {
-    case CLUSTERC__FIFO_USER:
-        ent.req->node = NULL;
-        clusterc__engine_on_reply(n->e, n, ent.req, reply);
+    case FIFO_USER:
+        if (n->ops->reply(n->owner, ent.tag, reply) < 0)
+            return -1;
         break;
-    case CLUSTERC__FIFO_AUTH:
-    case CLUSTERC__FIFO_SETNAME:
-    case CLUSTERC__FIFO_READONLY:
+    case FIFO_AUTH:
+    case FIFO_SETNAME:
+    case FIFO_READONLY:
         handshake_reply(n, ent.kind, reply);
         break;
     default:
         freeReplyObject(reply);
     }
-    return n->state == CLUSTERC__NODE_UP ? 0 : -1;
+    return n->state == CLUSTERC__CONN_UP ? 0 : -1;
 }
 
 /* Hand out every complete reply the reader holds; then, if the stream
  * ended (lost[0] set), close. Runs inside enter/leave. */
-static void process(clusterc__node *n, char *lost)
+static void process(clusterc__conn *n, char *lost)
 {
-    clusterc__engine *e = n->e;
     for (;;) {
         void *reply = NULL;
         if (redisReaderGetReply(n->reader, &reply) != REDIS_OK) {
             char msg[200];
             snprintf(msg, sizeof(msg), "protocol error from %s: %s", n->name,
                      n->reader->errstr);
-            clusterc__node_close(n, CLUSTERC_EPROTOCOL, msg);
+            clusterc__conn_close(n, CLUSTERC_EPROTOCOL, msg);
             return;
         }
         if (!reply)
             break;
-        if (dispatch_reply(n, reply) < 0 || clusterc__engine_dead(e))
-            return;   /* closed or dying already */
+        if (dispatch_reply(n, reply) < 0)
+            return;   /* closed, or the owner is going away */
     }
-    if (lost[0] && n->state == CLUSTERC__NODE_UP)
-        clusterc__node_close(n, CLUSTERC_EIO, lost);
+    if (lost[0] && n->state == CLUSTERC__CONN_UP)
+        clusterc__conn_close(n, CLUSTERC_EIO, lost);
 }
 
-/* One recv into the reader. Returns 1 when bytes came, 0 when none were
- * waiting (EAGAIN, or a blocking read's timeout), -1 when the stream ended
- * (lost says how). */
 /* recv(), or recvmsg() with the kernel's arrival time of the data when the
- * node is being probed: a PONG's round trip is then measured to when it
+ * owner is probing the connection (c->stamp): a PONG's round trip is then measured to when it
  * reached the host, not to when this client got round to reading it (a
  * blocking client between commands, a busy callback). */
-static ssize_t recv_stamped(clusterc__node *n, char *buf, size_t len, int flags)
+static ssize_t recv_stamped(clusterc__conn *n, char *buf, size_t len, int flags)
 {
-    if (!n->probe_busy)
+    if (!n->stamp)
         return recv(n->fd, buf, len, flags);
     char ctl[CMSG_SPACE(sizeof(struct timespec))];
     struct iovec iov = { buf, len };
@@ -621,7 +618,10 @@ static ssize_t recv_stamped(clusterc__node *n, char *buf, size_t len, int flags)
     return r;
 }
 
-static int read_once(clusterc__node *n, int flags, char *lost, size_t lostcap)
+/* One recv into the reader. Returns 1 when bytes came (2: the buffer
+ * filled, more may be waiting), 0 when none were waiting (EAGAIN, or a
+ * blocking read's timeout), -1 when the stream ended (lost says how). */
+static int read_once(clusterc__conn *n, int flags, char *lost, size_t lostcap)
 {
     char buf[READ_CHUNK];
     for (;;) {
@@ -644,23 +644,25 @@ static int read_once(clusterc__node *n, int flags, char *lost, size_t lostcap)
  * complete reply. A close that follows data is handled after the data. */
 static void read_cb(evutil_socket_t fd, short what, void *arg)
 {
-    clusterc__node *n = arg;
-    clusterc__engine *e = n->e;
+    clusterc__conn *n = arg;
+    void *owner = n->owner;
+    const clusterc__conn_ops *ops = n->ops;
     char lost[200] = "";
     (void)fd; (void)what;
     while (read_once(n, MSG_DONTWAIT, lost, sizeof(lost)) == 2)
         ;
-    clusterc__engine_enter(e);
+    ops->enter(owner);
     process(n, lost);
-    clusterc__engine_leave(e);
+    ops->leave(owner);
 }
 
-int clusterc__node_read_blocking(clusterc__node *n)
+int clusterc__conn_read_blocking(clusterc__conn *n)
 {
-    clusterc__engine *e = n->e;
+    void *owner = n->owner;
+    const clusterc__conn_ops *ops = n->ops;
     char lost[200] = "";
     int got;
-    if (n->state != CLUSTERC__NODE_UP)
+    if (n->state != CLUSTERC__CONN_UP)
         return -1;
     /* Blocks until the reply (or SO_RCVTIMEO, the command timeout). */
     got = read_once(n, 0, lost, sizeof(lost));
@@ -668,8 +670,8 @@ int clusterc__node_read_blocking(clusterc__node *n)
         return -1;
     while (got == 2)
         got = read_once(n, MSG_DONTWAIT, lost, sizeof(lost));
-    clusterc__engine_enter(e);
+    ops->enter(owner);
     process(n, lost);
-    clusterc__engine_leave(e);
+    ops->leave(owner);
     return 0;
 }

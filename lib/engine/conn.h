@@ -1,50 +1,84 @@
-/* conn.h -- one multiplexed, pipelined connection per node (internal).
+/* conn.h -- one multiplexed, pipelined connection (internal).
  *
- * A node owns a socket, an output buffer written once per loop turn, a
- * hiredis reader, and a FIFO of what was sent, so the n-th reply belongs to
- * the n-th entry. Handshake commands (AUTH, CLIENT SETNAME, READONLY) and
- * ASKING ride in the same FIFO ahead of the commands they serve.
+ * A connection owns a socket, an output buffer written once per loop turn,
+ * a hiredis reader, and a FIFO of what was sent, so the n-th reply belongs
+ * to the n-th entry. Handshake commands (AUTH, CLIENT SETNAME, READONLY)
+ * and ASKING ride in the same FIFO ahead of the commands they serve.
+ *
+ * It knows nothing of requests, nodes or the engine, as a hiredis adapter
+ * or a libevent bufferevent knows nothing of its user: a command is bytes
+ * with an opaque tag, and what happens (connected, a reply for a tag, a
+ * tag lost with the connection, closed, bytes waiting to be written) is
+ * reported through the table of callbacks its owner hands it.
  */
 #ifndef CLUSTERC_CONN_H
 #define CLUSTERC_CONN_H
 #include <stdint.h>
 #include <hiredis/hiredis.h>
-#include "engine.h"
-#include "proto/topology.h"
+#include <event2/event.h>
+#include "proto/addr.h"
 
-enum clusterc__node_state {
-    CLUSTERC__NODE_DOWN = 0,
-    CLUSTERC__NODE_RESOLVING,
-    CLUSTERC__NODE_CONNECTING,
-    CLUSTERC__NODE_UP
+typedef struct clusterc__conn clusterc__conn;
+
+enum clusterc__conn_state {
+    CLUSTERC__CONN_DOWN = 0,
+    CLUSTERC__CONN_RESOLVING,
+    CLUSTERC__CONN_CONNECTING,
+    CLUSTERC__CONN_UP
 };
 
-enum clusterc__fifo_kind {
-    CLUSTERC__FIFO_USER = 0,   /* a request: the engine classifies its reply */
-    CLUSTERC__FIFO_SKIP,       /* reply is dropped (timed-out request) */
-    CLUSTERC__FIFO_ASKING,     /* +OK of ASKING */
-    CLUSTERC__FIFO_AUTH,       /* handshake: an error fails the connection */
-    CLUSTERC__FIFO_SETNAME,
-    CLUSTERC__FIFO_READONLY
-};
+/* What every connection of one owner does the same way (the engine fills
+ * it from the options). Strings are borrowed: they outlive the connection. */
+typedef struct clusterc__conn_cfg {
+    int connect_timeout_ms;
+    int command_timeout_ms;    /* SO_RCVTIMEO of a blocking socket */
+    int tcp_keepalive_s;       /* 0 = off */
+    int timestamps;            /* SO_TIMESTAMPNS, for latency probes */
+    int blocking;              /* blocking face: socket in blocking mode once up */
+    int readonly;              /* READONLY in every handshake */
+    const char *username, *password, *client_name;
+} clusterc__conn_cfg;
+
+/*
+ * The owner's side. Every callback gets the owner pointer given to
+ * clusterc__conn_init. enter/leave bracket each libevent callback of the
+ * connection (the owner's reentrancy guard: it may be freed in leave, never
+ * in between). Ownership of a reply passes to the callee.
+ */
+typedef struct clusterc__conn_ops {
+    void (*enter)(void *owner);
+    void (*leave)(void *owner);
+    struct evdns_base *(*dns)(void *owner);        /* for host names */
+    void (*connected)(void *owner);
+    /* The reply to a command sent with tag. Returns 0 to go on reading, -1
+     * when the owner wants no more replies now (it is going away). */
+    int (*reply)(void *owner, void *tag, redisReply *reply);
+    /* The connection closed with tag's command unanswered; written: some of
+     * its bytes had been written to the socket. Called for each such tag,
+     * oldest first, before closed. */
+    void (*lost)(void *owner, void *tag, int code, const char *msg, int written);
+    void (*closed)(void *owner, int code, const char *msg);
+    /* Bytes were queued on a connection that is up: call
+     * clusterc__conn_flush soon (the owner batches writes per loop turn). */
+    void (*want_write)(void *owner);
+} clusterc__conn_ops;
 
 typedef struct clusterc__fifo_ent {
-    clusterc__req *req;        /* USER only */
+    void *tag;                 /* USER only */
     uint64_t start;            /* its first byte's offset in the output stream */
     uint8_t kind;
 } clusterc__fifo_ent;
 
-struct clusterc__node {
-    clusterc__engine *e;
-    clusterc__addr addr;
-    char name[CLUSTERC__ADDR_MAX];   /* "host:port", the key in the node table */
-    char id[41];
-    clusterc__role role;
-    clusterc__health health;
-    long long repl_offset;
+struct clusterc__conn {
+    const clusterc__conn_ops *ops;
+    void *owner;
+    const clusterc__conn_cfg *cfg;
+    struct event_base *base;
+    clusterc__addr addr;             /* dialled */
+    const char *name;                /* "host:port", for messages (borrowed) */
 
     int fd;
-    int state;                       /* enum clusterc__node_state */
+    int state;                       /* enum clusterc__conn_state */
     int conn_errno;                  /* connect() failed at once: reported from the loop */
     struct event *rev, *wev, *tev;   /* read, write/connect, connect deadline */
     struct evdns_getaddrinfo_request *dns;
@@ -59,72 +93,51 @@ struct clusterc__node {
     size_t fhead, fcount, fcap;
     uint64_t fseq;                   /* sequence number of fifo[fhead] */
 
-    clusterc__node *dirty_next;      /* engine's flush list */
-    uint8_t dirty;
-    uint8_t retired;                 /* left the map: freed once its FIFO drains */
-    uint64_t map_gen;                /* last map that listed it */
-    int64_t fail_until_us;           /* marked failing until then */
-    char last_err[128];
-
-    /* read routing (reads.c) */
-    clusterc__addr announced;        /* as the cluster announces it (pre-remap) */
-    int shard;                       /* index in the engine's shards, -1 */
-    int64_t loading_until_us;        /* answered LOADING/MASTERDOWN to a read */
-    uint8_t lag_known, link_up, has_latency, probe_busy, poll_busy, probe_skips;
     uint8_t readonly_sent;           /* READONLY went out on this connection */
-    uint8_t blocking;                /* socket in blocking mode (blocking face) */
-    int64_t lag_s, lag_bytes;        /* from its primary's INFO replication */
-    double latency_us;               /* EWMA of PING round trips */
-    double probe_best;               /* best round trip of the probe in flight */
-    int64_t probe_sent_us;           /* CLOCK_MONOTONIC */
-    int64_t probe_sent_rt_us;        /* CLOCK_REALTIME, to compare with rx_stamp_us */
-    int64_t rx_stamp_us;             /* kernel arrival time of the last probed read */
-    uint64_t ryw_write_clock;        /* primary: clock of this client's last write */
-    uint64_t ryw_ok_clock;           /* replica: writes up to this clock are acked */
-    int writes_inflight;             /* primary: this client's writes not answered */
-    uint64_t reads, writes, redirects, errors;
+    uint8_t blocking;                /* socket in blocking mode */
+    uint8_t stamp;                   /* read the kernel's arrival time (a probe is out) */
+    int64_t rx_stamp_us;             /* CLOCK_REALTIME arrival of the last stamped read */
+    char last_err[128];              /* why it last failed */
 };
 
-clusterc__node *clusterc__node_new(clusterc__engine *e, const clusterc__addr *a);
+/* Set up a closed connection. Returns 0, or -1 when out of memory. */
+int clusterc__conn_init(clusterc__conn *c, struct event_base *base, const clusterc__conn_cfg *cfg,
+                        const clusterc__conn_ops *ops, void *owner, const clusterc__addr *a,
+                        const char *name);
 
-/* Queue a request (after ASKING when r->asking). Starts connecting when the
- * node is down. Returns 0, or -1 on OOM (nothing queued). */
-int clusterc__node_send(clusterc__node *n, clusterc__req *r);
+/* Close without reporting anything and release everything (the owner has
+ * already dealt with the tags). */
+void clusterc__conn_fini(clusterc__conn *c);
 
-/* Queue a command whose reply nobody wants (MULTI of a transaction whose
- * +OK was already given). Returns 0 or -1 on OOM. */
-int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len);
+#define CLUSTERC__CONN_ASKING 1u     /* ASKING goes right before the command */
+#define CLUSTERC__CONN_READONLY 2u   /* the command needs READONLY on this connection */
 
-/* Write what is queued (no-op unless connected). */
-void clusterc__node_flush(clusterc__node *n);
+/* Queue a command (tag NULL: nobody wants its reply). Starts connecting
+ * when the connection is down; failures come later, from the loop. Returns
+ * 0 with *seq its FIFO sequence number, or -1 when out of memory (the
+ * command is not queued). */
+int clusterc__conn_send(clusterc__conn *c, void *tag, const char *cmd, size_t len,
+                        unsigned flags, uint64_t *seq);
 
-/* Blocking face: wait for the reply in one blocking recv() and hand out
- * what came. Only on a node in blocking mode. Returns 0 when something was
- * read (or the connection closed), -1 when nothing came in time. */
-int clusterc__node_read_blocking(clusterc__node *n);
+/* Write what is queued (no-op unless up). */
+void clusterc__conn_flush(clusterc__conn *c);
 
-/* Forget a queued request whose caller gave up: its reply will be dropped. */
-void clusterc__node_orphan(clusterc__node *n, uint64_t seq);
+/* Blocking mode only: wait for the reply in one blocking recv() and hand
+ * out what came. Returns 0 when something was read (or the connection
+ * closed), -1 when nothing came in time. */
+int clusterc__conn_read_blocking(clusterc__conn *c);
 
-/* Close the connection. Each queued request goes back to the engine through
- * clusterc__engine_lost(), which retries or fails it. */
-void clusterc__node_close(clusterc__node *n, int code, const char *msg);
+/* Forget a queued command whose caller gave up: its reply will be dropped. */
+void clusterc__conn_orphan(clusterc__conn *c, uint64_t seq);
 
-/* Close without handing requests back (the engine already failed them). */
-void clusterc__node_free(clusterc__node *n);
+/* Take the oldest FIFO entry out without waiting for its reply (the owner
+ * is failing everything). Returns 1 with *tag (NULL for an entry nobody
+ * waits for), or 0 when the FIFO is empty. */
+int clusterc__conn_take(clusterc__conn *c, void **tag);
 
-/* Called by conn.c, implemented by the engine. */
-void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
-                               clusterc__req *r, redisReply *reply);
-void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req *r,
-                           int code, const char *msg, int written);
-void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n);
-void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n);
-/* A connection came up (counted in clusterc_stats.connects). */
-void clusterc__engine_connected(clusterc__engine *e);
-struct evdns_base *clusterc__engine_dns(clusterc__engine *e);
-const clusterc_options *clusterc__engine_opts(const clusterc__engine *e);
-int clusterc__engine_readonly_conns(const clusterc__engine *e);
-int clusterc__engine_dead(const clusterc__engine *e);
-int clusterc__engine_blocking(const clusterc__engine *e);
+/* Close: every unanswered tag goes back through ops->lost, then
+ * ops->closed runs. */
+void clusterc__conn_close(clusterc__conn *c, int code, const char *msg);
+
+static inline size_t clusterc__conn_unwritten(const clusterc__conn *c) { return c->olen - c->opos; }
 #endif

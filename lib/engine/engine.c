@@ -22,20 +22,15 @@ int64_t clusterc__now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg);
-static void reap_cb(evutil_socket_t fd, short what, void *arg);
 static void engine_destroy(clusterc__engine *e);
 
 /* ------------------------------------------------------------ accessors */
 
 struct event_base *clusterc__engine_base(const clusterc__engine *e) { return e->base; }
-const clusterc_options *clusterc__engine_opts(const clusterc__engine *e) { return &e->opt; }
 const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e) { return &e->stats; }
-int clusterc__engine_dead(const clusterc__engine *e) { return e->dead; }
 const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e) { return &e->err; }
 
-int clusterc__engine_blocking(const clusterc__engine *e) { return e->blocking; }
-void clusterc__engine_set_blocking(clusterc__engine *e) { e->blocking = 1; }
+void clusterc__engine_set_blocking(clusterc__engine *e) { e->conn_cfg.blocking = 1; }
 void clusterc__engine_loop_ran(clusterc__engine *e) { e->last_loop_us = clusterc__now_us(); }
 
 int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
@@ -44,23 +39,11 @@ int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
     /* Only when r is the engine's one live request: a probe, a lag poll or
      * a refresh in flight elsewhere must be read when it lands (a PONG left
      * unread would count the wait as that node's latency). */
-    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || !n->blocking ||
-        n->fcount != 1 || n->opos != n->olen || e->dirty || r->retries || r->redirects ||
-        clusterc__now_us() - e->last_loop_us > 10000)
+    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || !n->conn.blocking ||
+        n->conn.fcount != 1 || clusterc__conn_unwritten(&n->conn) || e->dirty || r->retries ||
+        r->redirects || clusterc__now_us() - e->last_loop_us > 10000)
         return 0;
-    return clusterc__node_read_blocking(n) == 0;
-}
-
-int clusterc__engine_readonly_conns(const clusterc__engine *e)
-{
-    return e->opt.read_only || e->opt.route_randomly || e->opt.route_by_latency;
-}
-
-struct evdns_base *clusterc__engine_dns(clusterc__engine *e)
-{
-    if (!e->dns)
-        e->dns = evdns_base_new(e->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
-    return e->dns;
+    return clusterc__conn_read_blocking(&n->conn) == 0;
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -104,9 +87,7 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
     if (clusterc__remap_parse(o->node_address_map, &e->remap, &e->nremap, err, sizeof(err)) < 0)
         goto fail;
     e->cmd_tv = event_base_init_common_timeout(base, &tv);
-    e->flush_ev = event_new(base, -1, 0, flush_cb, e);
-    e->reap_ev = event_new(base, -1, 0, reap_cb, e);
-    if (!e->cmd_tv || !e->flush_ev || !e->reap_ev || clusterc__refresh_init(e) < 0 ||
+    if (!e->cmd_tv || clusterc__nodes_init(e) < 0 || clusterc__refresh_init(e) < 0 ||
         clusterc__reads_init(e) < 0)
         goto fail;
     return e;
@@ -115,13 +96,15 @@ fail:
     return NULL;
 }
 
-static void free_shards(clusterc__engine *e)
+/* No map: shards freed, nothing routes until the next load. */
+void clusterc__engine_drop_map(clusterc__engine *e)
 {
     for (size_t i = 0; i < e->nshards; i++)
         free(e->shards[i].nodes);
     free(e->shards);
     e->shards = NULL;
     e->nshards = 0;
+    e->map_gen = 0;
 }
 
 void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *arg)
@@ -134,15 +117,11 @@ static void engine_destroy(clusterc__engine *e)
 {
     if (e->on_destroy)
         e->on_destroy(e->on_destroy_arg);
-    for (size_t i = 0; i < e->nnodes; i++)
-        clusterc__node_free(e->nodes[i]);
-    free(e->nodes);
-    free_shards(e);
+    clusterc__nodes_fini(e);
+    clusterc__engine_drop_map(e);
     clusterc__refresh_fini(e);
     clusterc__reads_fini(e);
     free(e->remap);
-    if (e->flush_ev) event_free(e->flush_ev);
-    if (e->reap_ev) event_free(e->reap_ev);
     if (e->dns) evdns_base_free(e->dns, 0);
     clusterc__cmdtable_free(e->learned);
     free(e->seeds);
@@ -195,63 +174,6 @@ void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
 {
     clusterc__remap_apply(e->remap, e->nremap, e->opt.node_address_remap,
                           e->opt.node_address_remap_arg, in, out);
-}
-
-clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create)
-{
-    char name[CLUSTERC__ADDR_MAX];
-    clusterc__addr_format(name, sizeof(name), a->host, a->port);
-    for (size_t i = 0; i < e->nnodes; i++)
-        if (strcmp(e->nodes[i]->name, name) == 0)
-            return e->nodes[i];
-    if (!create)
-        return NULL;
-    if (e->nnodes == e->nodes_cap) {
-        size_t cap = e->nodes_cap ? e->nodes_cap * 2 : 16;
-        clusterc__node **v = realloc(e->nodes, cap * sizeof(*v));
-        if (!v)
-            return NULL;
-        e->nodes = v;
-        e->nodes_cap = cap;
-    }
-    clusterc__node *n = clusterc__node_new(e, a);
-    if (n)
-        e->nodes[e->nnodes++] = n;
-    return n;
-}
-
-void clusterc__engine_schedule_reap(clusterc__engine *e)
-{
-    event_active(e->reap_ev, 0, 0);
-}
-
-/* Retired nodes (gone from the map) are freed once nothing is queued on
- * them; a drained engine closes every idle connection so the loop can end. */
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-    clusterc__engine *e = arg;
-    size_t j = 0;
-    (void)fd; (void)what;
-    for (size_t i = 0; i < e->nnodes; i++) {
-        clusterc__node *n = e->nodes[i];
-        int idle = n->fcount == 0 && !n->dirty && n->writes_inflight == 0;
-        if (idle && n != e->tx_node && (n->retired || (e->draining && e->pending == 0))) {
-            clusterc__node_free(n);
-            continue;
-        }
-        e->nodes[j++] = n;
-    }
-    e->nnodes = j;
-    /* A drained engine freed the nodes its map points to: no map now
-     * (clusterc_async_node_stats after a graceful disconnect reads it). */
-    if (e->draining && e->pending == 0 && e->map_gen > 0) {
-        free_shards(e);
-        e->map_gen = 0;
-    }
-    if (e->draining && e->pending == 0 && e->dns) {
-        evdns_base_free(e->dns, 1);   /* its sockets would keep the loop alive */
-        e->dns = NULL;
-    }
 }
 
 static int is_node_id(const char *s)
@@ -402,7 +324,7 @@ static void detach(clusterc__engine *e, clusterc__req *r)
         break;
     case CLUSTERC__REQ_QUEUED:
         if (r->node)
-            clusterc__node_orphan(r->node, r->seq);
+            clusterc__conn_orphan(&r->node->conn, r->seq);
         r->node = NULL;
         break;
     default: break;
@@ -444,26 +366,10 @@ void clusterc__engine_fail(clusterc__engine *e, clusterc__req *r, int code, cons
     clusterc__engine_complete(e, r, NULL, code, msg);
 }
 
-/* Fail everything still pending (engine free). Nodes keep their FIFOs but
- * the requests in them are completed here and orphaned there. */
+/* Fail everything still pending (engine free). */
 static void fail_all(clusterc__engine *e, int code, const char *msg)
 {
-    for (size_t i = 0; i < e->nnodes; i++) {
-        clusterc__node *n = e->nodes[i];
-        while (n->fcount > 0) {
-            clusterc__fifo_ent *ent = &n->fifo[n->fhead];
-            clusterc__req *r = ent->req;
-            ent->kind = CLUSTERC__FIFO_SKIP;
-            ent->req = NULL;
-            n->fhead = (n->fhead + 1) % n->fcap;
-            n->fcount--;
-            n->fseq++;
-            if (r) {
-                r->state = CLUSTERC__REQ_NEW;
-                clusterc__engine_complete(e, r, NULL, code, msg);
-            }
-        }
-    }
+    clusterc__nodes_fail_all(e, code, msg);
     while (e->wait_head)
         clusterc__engine_complete(e, e->wait_head, NULL, code, msg);
     while (e->backoff_head)
@@ -592,38 +498,6 @@ void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int co
     }
 }
 
-/* ----------------------------------------------------------- flushing */
-
-void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n)
-{
-    if (n->dirty)
-        return;
-    n->dirty = 1;
-    n->dirty_next = e->dirty;
-    e->dirty = n;
-    event_active(e->flush_ev, 0, 0);
-}
-
-void clusterc__engine_flush_now(clusterc__engine *e)
-{
-    event_del(e->flush_ev);
-    while (e->dirty) {
-        clusterc__node *n = e->dirty;
-        e->dirty = n->dirty_next;
-        n->dirty = 0;
-        clusterc__node_flush(n);
-    }
-}
-
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    clusterc__engine *e = arg;
-    (void)fd; (void)what;
-    e->depth++;
-    clusterc__engine_flush_now(e);
-    clusterc__engine_leave(e);
-}
-
 /* ---------------------------------------------------------- retries */
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -693,33 +567,6 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
          e->opt.command_timeout_ms, where, r->last[0] ? "; last error: " : "", r->last);
     clusterc__engine_leave(e);
-}
-
-void clusterc__engine_connected(clusterc__engine *e)
-{
-    e->stats.connects++;
-}
-
-void clusterc__engine_node_failed(clusterc__engine *e, clusterc__node *n)
-{
-    n->fail_until_us = clusterc__now_us() + (int64_t)e->opt.failing_ms * 1000;
-    n->errors++;
-    clusterc__tx_node_lost(e, n);
-    if (n->dirty) {
-        /* Unlink: the flush list must not hold a closed node. */
-        clusterc__node **pp = &e->dirty;
-        while (*pp && *pp != n)
-            pp = &(*pp)->dirty_next;
-        if (*pp)
-            *pp = n->dirty_next;
-        n->dirty = 0;
-    }
-    /* Only a node of the current map is news; a seed that is down is just
-     * the refresh in progress moving on to the next candidate. */
-    if (!e->dead && !e->draining && clusterc__engine_in_map(e, n))
-        clusterc__refresh_request(e, "connection lost");
-    if (n->retired || e->draining)
-        clusterc__engine_schedule_reap(e);
 }
 
 clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,

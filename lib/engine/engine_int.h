@@ -1,4 +1,26 @@
-/* engine_int.h -- the engine's state, shared by engine.c and refresh.c only. */
+/* engine_int.h -- the engine's state, shared by the engine room's files
+ * (the faces see only engine.h).
+ *
+ * Who calls whom inside the room. conn.c is below the rest and names none
+ * of it: it reports through the clusterc__conn_ops table that nodes.c
+ * hands each node's connection. Above it the files call each other where
+ * the request's life takes them, which is the simplest honest design:
+ *
+ *   engine.c    request lifecycle: submit, route, dispatch, deadlines,
+ *               retries, completion      -> nodes.c, reads.c, tx.c, refresh.c
+ *   nodes.c     node table, conn callbacks, write batching, reaping
+ *                                        -> conn.c; classify.c (reply, lost),
+ *                                           refresh.c (a member lost), tx.c
+ *   classify.c  what a reply or a loss means
+ *                                        -> engine.c (dispatch, complete,
+ *                                           retry), refresh.c, reads.c
+ *   refresh.c   slot-map loads, install, COMMAND
+ *                                        -> engine.c (internal requests,
+ *                                           redispatch), nodes.c, reads.c
+ *   reads.c     read picks, probes, lag polls, RYW, node stats
+ *                                        -> engine.c (internal requests)
+ *   tx.c        MULTI ... EXEC pinning  -> engine.c, nodes.c
+ */
 #ifndef CLUSTERC_ENGINE_INT_H
 #define CLUSTERC_ENGINE_INT_H
 #include <stdint.h>
@@ -7,6 +29,39 @@
 #include "proto/remap.h"
 #include "engine.h"
 #include "proto/route.h"
+
+/* A node of the cluster as the engine sees it: its connection (conn.c),
+ * its place in the map, and what read routing measures of it. */
+struct clusterc__node {
+    clusterc__engine *e;
+    clusterc__conn conn;             /* conn.addr: the address dialled */
+    char name[CLUSTERC__ADDR_MAX];   /* "host:port", the key in the node table */
+    char id[41];
+    clusterc__role role;
+    clusterc__health health;
+    long long repl_offset;
+
+    clusterc__node *dirty_next;      /* engine's flush list */
+    uint8_t dirty;
+    uint8_t retired;                 /* left the map: freed once its FIFO drains */
+    uint64_t map_gen;                /* last map that listed it */
+    int64_t fail_until_us;           /* marked failing until then */
+
+    /* read routing (reads.c) */
+    clusterc__addr announced;        /* as the cluster announces it (pre-remap) */
+    int shard;                       /* index in the engine's shards, -1 */
+    int64_t loading_until_us;        /* answered LOADING/MASTERDOWN to a read */
+    uint8_t lag_known, link_up, has_latency, probe_busy, poll_busy, probe_skips;
+    int64_t lag_s, lag_bytes;        /* from its primary's INFO replication */
+    double latency_us;               /* EWMA of PING round trips */
+    double probe_best;               /* best round trip of the probe in flight */
+    int64_t probe_sent_us;           /* CLOCK_MONOTONIC */
+    int64_t probe_sent_rt_us;        /* CLOCK_REALTIME, to compare with conn.rx_stamp_us */
+    uint64_t ryw_write_clock;        /* primary: clock of this client's last write */
+    uint64_t ryw_ok_clock;           /* replica: writes up to this clock are acked */
+    int writes_inflight;             /* primary: this client's writes not answered */
+    uint64_t reads, writes, redirects, errors;
+};
 
 /* A shard as the engine routes it: node pointers, nodes[0] the primary. */
 typedef struct clusterc__shard {
@@ -21,6 +76,7 @@ struct clusterc__engine {
     clusterc__addr *seeds;
     size_t nseeds;
     struct evdns_base *dns;        /* created on the first host name */
+    clusterc__conn_cfg conn_cfg;   /* what every node connection shares */
     const struct timeval *cmd_tv;  /* libevent common timeout: O(1) arming */
 
     clusterc__node **nodes;        /* every node we know or knew */
@@ -79,17 +135,41 @@ struct clusterc__engine {
     char tx_lost[272];             /* state 3: the node whose connection went */
     void (*on_destroy)(void *);
     void *on_destroy_arg;
-    int blocking;                  /* the blocking face owns this engine */
     int64_t last_loop_us;          /* when the blocking face last ran the loop */
 };
 
 int64_t clusterc__now_us(void);
+
+/* nodes.c: the node table, each node's connection wired to the engine,
+ * write batching, and reaping. */
 clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create);
-void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int code, const char *msg);
+void clusterc__node_free(clusterc__node *n);
+/* Queue r on n (after ASKING, READONLY when needed). Returns 0, or -1 when
+ * out of memory (nothing of r queued). */
+int clusterc__node_send(clusterc__node *n, clusterc__req *r);
+/* Queue a command whose reply nobody wants (MULTI of a transaction whose
+ * +OK was already given). Returns 0 or -1 on OOM. */
+int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len);
+void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n);
 void clusterc__engine_schedule_reap(clusterc__engine *e);
+/* Every request queued on a node completes with code/msg (engine free). */
+void clusterc__nodes_fail_all(clusterc__engine *e, int code, const char *msg);
+int clusterc__nodes_init(clusterc__engine *e);
+void clusterc__nodes_fini(clusterc__engine *e);
+
+void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int code, const char *msg);
+/* No map: shards freed, map_gen 0 (a drained engine, engine free). */
+void clusterc__engine_drop_map(clusterc__engine *e);
 void clusterc__engine_fetch_commands(clusterc__engine *e);
 /* MOVED: point one slot at a node's shard right away (a refresh follows). */
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);
+
+/* classify.c: what a reply means, and what a lost connection means for a
+ * request it held (nodes.c calls both from the connection's callbacks). */
+void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
+                               clusterc__req *r, redisReply *reply);
+void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req *r,
+                           int code, const char *msg, int written);
 
 /* engine.c, for classify.c and tx.c: the request lifecycle. */
 void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r);

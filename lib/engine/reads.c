@@ -189,13 +189,13 @@ static void on_pong(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     (void)code; (void)msg;
     if (e->dead)
         goto out;
-    n->probe_busy = 0;
+    n->probe_busy = n->conn.stamp = 0;
     if (!reply || reply->type == REDIS_REPLY_ERROR)
         goto out;
     /* The kernel's arrival stamp when there is one (SO_TIMESTAMPNS, realtime
      * clock), else when we read it. */
-    double rtt = n->rx_stamp_us >= n->probe_sent_rt_us && n->probe_sent_rt_us > 0
-        ? (double)(n->rx_stamp_us - n->probe_sent_rt_us)
+    double rtt = n->conn.rx_stamp_us >= n->probe_sent_rt_us && n->probe_sent_rt_us > 0
+        ? (double)(n->conn.rx_stamp_us - n->probe_sent_rt_us)
         : (double)(clusterc__now_us() - n->probe_sent_us);
     if (phase > 1 && (n->probe_best < 0 || rtt < n->probe_best))
         n->probe_best = rtt;
@@ -213,15 +213,15 @@ static void send_ping(clusterc__engine *e, clusterc__node *n, int phase)
     uintptr_t tag = (uintptr_t)phase;
     if (phase == 1)
         n->probe_best = -1;
-    n->probe_busy = 1;
+    n->probe_busy = n->conn.stamp = 1;
     n->probe_sent_us = clusterc__now_us();
     n->probe_sent_rt_us = realtime_us();
-    n->rx_stamp_us = 0;
+    n->conn.rx_stamp_us = 0;
     clusterc__req *r = clusterc__engine_internal(e, n, 1, argv, on_pong, n);
     if (r)
         r->u2 = (void *)tag;
     else
-        n->probe_busy = 0;
+        n->probe_busy = n->conn.stamp = 0;
 }
 
 /* PING every node of the map. A node with commands queued is skipped (its
@@ -232,7 +232,7 @@ static void probe_round(clusterc__engine *e)
         clusterc__node *n = e->nodes[i];
         if (n->probe_busy || !clusterc__engine_in_map(e, n))
             continue;
-        if (n->fcount > 0 && ++n->probe_skips < PROBE_MAX_SKIPS)
+        if (n->conn.fcount > 0 && ++n->probe_skips < PROBE_MAX_SKIPS)
             continue;
         n->probe_skips = 0;
         send_ping(e, n, 1);
@@ -375,7 +375,7 @@ static void node_info(const clusterc__engine *e, const clusterc__shard *s, size_
     memcpy(out->id, n->id, sizeof(out->id));
     out->is_primary = j == 0;
     out->shard = n->shard;
-    out->connected = n->state == CLUSTERC__NODE_UP;
+    out->connected = n->conn.state == CLUSTERC__CONN_UP;
     out->reads = n->reads;
     out->writes = n->writes;
     out->redirects = n->redirects;

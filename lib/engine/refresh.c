@@ -118,10 +118,10 @@ static int build_candidates(clusterc__engine *e)
         size_t start = k;
         for (size_t i = 0; i < e->nnodes; i++) {
             clusterc__node *n = e->nodes[i];
-            int up = n->state == CLUSTERC__NODE_UP;
+            int up = n->conn.state == CLUSTERC__CONN_UP;
             if (!clusterc__engine_in_map(e, n) || up != (pass == 0))   /* members only */
                 continue;
-            c[k++] = n->addr;
+            c[k++] = n->conn.addr;
         }
         for (size_t i = k - start; i > 1; i--) {   /* Fisher-Yates */
             size_t j = clusterc__rand_below(&e->rng, (uint32_t)i);
@@ -349,8 +349,8 @@ static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
     clusterc__topology *t = NULL;
     char err[256];
     int rc = e->use_slots
-        ? clusterc__topology_from_slots(reply, n->addr.host, &t, err, sizeof(err))
-        : clusterc__topology_from_shards(reply, n->addr.host, &t, err, sizeof(err));
+        ? clusterc__topology_from_slots(reply, n->conn.addr.host, &t, err, sizeof(err))
+        : clusterc__topology_from_shards(reply, n->conn.addr.host, &t, err, sizeof(err));
     if (rc < 0) {
         char what[320];
         snprintf(what, sizeof(what), "malformed reply: %s", err);

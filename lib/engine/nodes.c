@@ -1,0 +1,276 @@
+/* nodes.c -- the engine's nodes: the table by address, each node's
+ * connection wired to the engine through clusterc__conn_ops, write
+ * batching (one write per node per loop turn), and reaping nodes that left
+ * the map.
+ *
+ * The connection (conn.c) reports; this file turns each report into the
+ * engine's terms: a reply or a lost request goes to classify.c, a closed
+ * connection marks the node failing and asks refresh.c for a new map.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/dns.h>
+#include "engine_int.h"
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void reap_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ----------------------------------------------- the connection's callbacks */
+
+static void node_enter(void *owner) { clusterc__engine_enter(((clusterc__node *)owner)->e); }
+static void node_leave(void *owner) { clusterc__engine_leave(((clusterc__node *)owner)->e); }
+
+static struct evdns_base *node_dns(void *owner)
+{
+    clusterc__engine *e = ((clusterc__node *)owner)->e;
+    if (!e->dns)
+        e->dns = evdns_base_new(e->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    return e->dns;
+}
+
+static void node_connected(void *owner)
+{
+    ((clusterc__node *)owner)->e->stats.connects++;
+}
+
+static int node_reply(void *owner, void *tag, redisReply *reply)
+{
+    clusterc__node *n = owner;
+    clusterc__req *r = tag;
+    r->node = NULL;
+    clusterc__engine_on_reply(n->e, n, r, reply);
+    return n->e->dead ? -1 : 0;   /* a callback freed the client: stop */
+}
+
+static void node_lost(void *owner, void *tag, int code, const char *msg, int written)
+{
+    clusterc__node *n = owner;
+    clusterc__req *r = tag;
+    r->node = NULL;
+    if (!n->e->dead)
+        clusterc__engine_lost(n->e, n, r, code, msg, written);
+}
+
+static void unlink_dirty(clusterc__engine *e, clusterc__node *n)
+{
+    clusterc__node **pp = &e->dirty;
+    while (*pp && *pp != n)
+        pp = &(*pp)->dirty_next;
+    if (*pp)
+        *pp = n->dirty_next;
+    n->dirty = 0;
+}
+
+static void node_closed(void *owner, int code, const char *msg)
+{
+    clusterc__node *n = owner;
+    clusterc__engine *e = n->e;
+    (void)code; (void)msg;
+    n->fail_until_us = clusterc__now_us() + (int64_t)e->opt.failing_ms * 1000;
+    n->errors++;
+    clusterc__tx_node_lost(e, n);
+    if (n->dirty)
+        unlink_dirty(e, n);   /* the flush list must not hold a closed node */
+    /* Only a node of the current map is news; a seed that is down is just
+     * the refresh in progress moving on to the next candidate. */
+    if (!e->dead && !e->draining && clusterc__engine_in_map(e, n))
+        clusterc__refresh_request(e, "connection lost");
+    if (n->retired || e->draining)
+        clusterc__engine_schedule_reap(e);
+}
+
+static void node_want_write(void *owner)
+{
+    clusterc__node *n = owner;
+    clusterc__engine_mark_dirty(n->e, n);
+}
+
+static const clusterc__conn_ops node_ops = {
+    node_enter, node_leave, node_dns, node_connected, node_reply, node_lost, node_closed,
+    node_want_write,
+};
+
+/* ------------------------------------------------------------ the table */
+
+static clusterc__node *node_new(clusterc__engine *e, const clusterc__addr *a)
+{
+    clusterc__node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->e = e;
+    clusterc__addr_format(n->name, sizeof(n->name), a->host, a->port);
+    n->shard = -1;
+    n->announced = *a;
+    n->repl_offset = -1;
+    n->health = CLUSTERC__HEALTH_UNKNOWN;
+    if (clusterc__conn_init(&n->conn, e->base, &e->conn_cfg, &node_ops, n, a, n->name) < 0) {
+        free(n);
+        return NULL;
+    }
+    return n;
+}
+
+void clusterc__node_free(clusterc__node *n)
+{
+    if (!n)
+        return;
+    clusterc__conn_fini(&n->conn);
+    free(n);
+}
+
+clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create)
+{
+    char name[CLUSTERC__ADDR_MAX];
+    clusterc__addr_format(name, sizeof(name), a->host, a->port);
+    for (size_t i = 0; i < e->nnodes; i++)
+        if (strcmp(e->nodes[i]->name, name) == 0)
+            return e->nodes[i];
+    if (!create)
+        return NULL;
+    if (e->nnodes == e->nodes_cap) {
+        size_t cap = e->nodes_cap ? e->nodes_cap * 2 : 16;
+        clusterc__node **v = realloc(e->nodes, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        e->nodes = v;
+        e->nodes_cap = cap;
+    }
+    clusterc__node *n = node_new(e, a);
+    if (n)
+        e->nodes[e->nnodes++] = n;
+    return n;
+}
+
+int clusterc__nodes_init(clusterc__engine *e)
+{
+    const clusterc_options *o = &e->opt;
+    clusterc__conn_cfg *cfg = &e->conn_cfg;
+    cfg->connect_timeout_ms = o->connect_timeout_ms;
+    cfg->command_timeout_ms = o->command_timeout_ms;
+    cfg->tcp_keepalive_s = o->tcp_keepalive_s;
+    cfg->timestamps = o->route_by_latency && o->latency_probe_ms > 0;
+    cfg->readonly = o->read_only || o->route_randomly || o->route_by_latency;
+    cfg->username = o->username;
+    cfg->password = o->password;
+    cfg->client_name = o->client_name;
+    e->flush_ev = event_new(e->base, -1, 0, flush_cb, e);
+    e->reap_ev = event_new(e->base, -1, 0, reap_cb, e);
+    return e->flush_ev && e->reap_ev ? 0 : -1;
+}
+
+void clusterc__nodes_fini(clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nnodes; i++)
+        clusterc__node_free(e->nodes[i]);
+    free(e->nodes);
+    e->nodes = NULL;
+    e->nnodes = e->nodes_cap = 0;
+    if (e->flush_ev) event_free(e->flush_ev);
+    if (e->reap_ev) event_free(e->reap_ev);
+    e->flush_ev = e->reap_ev = NULL;
+}
+
+/* ------------------------------------------------------------ sending */
+
+int clusterc__node_send(clusterc__node *n, clusterc__req *r)
+{
+    unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
+    /* Without read routing READONLY is not in the handshake: a read the
+     * caller forces onto a replica gets it first, once per connection. */
+    if (n->role == CLUSTERC__ROLE_REPLICA && (r->flags & CLUSTERC__CMD_READONLY) && !r->internal)
+        flags |= CLUSTERC__CONN_READONLY;
+    if (clusterc__conn_send(&n->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
+        return -1;
+    r->node = n;
+    return 0;
+}
+
+int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len)
+{
+    uint64_t seq;
+    return clusterc__conn_send(&n->conn, NULL, cmd, len, 0, &seq);
+}
+
+void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n)
+{
+    if (n->dirty)
+        return;
+    n->dirty = 1;
+    n->dirty_next = e->dirty;
+    e->dirty = n;
+    event_active(e->flush_ev, 0, 0);
+}
+
+void clusterc__engine_flush_now(clusterc__engine *e)
+{
+    event_del(e->flush_ev);
+    while (e->dirty) {
+        clusterc__node *n = e->dirty;
+        e->dirty = n->dirty_next;
+        n->dirty = 0;
+        clusterc__conn_flush(&n->conn);
+    }
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__engine *e = arg;
+    (void)fd; (void)what;
+    e->depth++;
+    clusterc__engine_flush_now(e);
+    clusterc__engine_leave(e);
+}
+
+/* Fail everything queued on the nodes (engine free): each request is
+ * taken out of its FIFO, then completed. */
+void clusterc__nodes_fail_all(clusterc__engine *e, int code, const char *msg)
+{
+    for (size_t i = 0; i < e->nnodes; i++) {
+        void *tag;
+        while (clusterc__conn_take(&e->nodes[i]->conn, &tag)) {
+            clusterc__req *r = tag;
+            if (!r)
+                continue;
+            r->node = NULL;
+            r->state = CLUSTERC__REQ_NEW;
+            clusterc__engine_complete(e, r, NULL, code, msg);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ reaping */
+
+void clusterc__engine_schedule_reap(clusterc__engine *e)
+{
+    event_active(e->reap_ev, 0, 0);
+}
+
+/* Retired nodes (gone from the map) are freed once nothing is queued on
+ * them; a drained engine closes every idle connection so the loop can end. */
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__engine *e = arg;
+    size_t j = 0;
+    (void)fd; (void)what;
+    for (size_t i = 0; i < e->nnodes; i++) {
+        clusterc__node *n = e->nodes[i];
+        int idle = n->conn.fcount == 0 && !n->dirty && n->writes_inflight == 0;
+        if (idle && n != e->tx_node && (n->retired || (e->draining && e->pending == 0))) {
+            clusterc__node_free(n);
+            continue;
+        }
+        e->nodes[j++] = n;
+    }
+    e->nnodes = j;
+    /* A drained engine freed the nodes its map points to: no map now
+     * (clusterc_async_node_stats after a graceful disconnect reads it). */
+    if (e->draining && e->pending == 0 && e->map_gen > 0) {
+        clusterc__engine_drop_map(e);
+    }
+    if (e->draining && e->pending == 0 && e->dns) {
+        evdns_base_free(e->dns, 1);   /* its sockets would keep the loop alive */
+        e->dns = NULL;
+    }
+}
