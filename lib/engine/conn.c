@@ -462,8 +462,9 @@ static int queue_handshake(clusterc__conn *n)
 
 /* ------------------------------------------------------------------ send */
 
-int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t len,
-                        unsigned flags, uint64_t *seq)
+/* What goes before a command: the handshake and a connect when the
+ * connection is down, READONLY, ASKING. The common send needs none of it. */
+static int send_prelude(clusterc__conn *n, unsigned flags)
 {
     static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
     if (n->state == CLUSTERC__CONN_DOWN) {
@@ -475,6 +476,14 @@ int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t le
         return -1;
     if ((flags & CLUSTERC__CONN_ASKING) &&
         queue_cmd(n, NULL, FIFO_ASKING, asking, sizeof(asking) - 1) < 0)
+        return -1;
+    return 0;
+}
+
+int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t len,
+                        unsigned flags, uint64_t *seq)
+{
+    if ((n->state == CLUSTERC__CONN_DOWN || flags) && send_prelude(n, flags) < 0)
         return -1;
     *seq = n->fseq + n->fcount;
     if (queue_cmd(n, tag, tag ? FIFO_USER : FIFO_SKIP, cmd, len) < 0)

@@ -144,9 +144,6 @@ int64_t clusterc__now_us(void);
  * write batching, and reaping. */
 clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create);
 void clusterc__node_free(clusterc__node *n);
-/* Queue r on n (after ASKING, READONLY when needed). Returns 0, or -1 when
- * out of memory (nothing of r queued). */
-int clusterc__node_send(clusterc__node *n, clusterc__req *r);
 /* Queue a command whose reply nobody wants (MULTI of a transaction whose
  * +OK was already given). Returns 0 or -1 on OOM. */
 int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len);
@@ -215,6 +212,21 @@ int clusterc__reads_replica_refused(clusterc__engine *e, clusterc__node *n, clus
  * remap callback). */
 void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
                             clusterc__addr *out);
+
+/* Queue r on n (after ASKING, READONLY when needed). Returns 0, or -1 when
+ * out of memory (nothing of r queued). Inline: it is on every request's path. */
+static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
+{
+    unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
+    /* Without read routing READONLY is not in the handshake: a read the
+     * caller forces onto a replica gets it first, once per connection. */
+    if (n->role == CLUSTERC__ROLE_REPLICA && (r->flags & CLUSTERC__CMD_READONLY) && !r->internal)
+        flags |= CLUSTERC__CONN_READONLY;
+    if (clusterc__conn_send(&n->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
+        return -1;
+    r->node = n;
+    return 0;
+}
 
 /* The current map lists n (a node reached only through
  * clusterc_command_to_node, or a seed, is not a member). Implies it is

@@ -174,19 +174,6 @@ void clusterc__nodes_fini(clusterc__engine *e)
 
 /* ------------------------------------------------------------ sending */
 
-int clusterc__node_send(clusterc__node *n, clusterc__req *r)
-{
-    unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
-    /* Without read routing READONLY is not in the handshake: a read the
-     * caller forces onto a replica gets it first, once per connection. */
-    if (n->role == CLUSTERC__ROLE_REPLICA && (r->flags & CLUSTERC__CMD_READONLY) && !r->internal)
-        flags |= CLUSTERC__CONN_READONLY;
-    if (clusterc__conn_send(&n->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
-        return -1;
-    r->node = n;
-    return 0;
-}
-
 int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len)
 {
     uint64_t seq;
