@@ -72,10 +72,18 @@ CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *n
     CLUSTERC_PRINTF(5, 6);
 
 /*
- * Graceful close: refuse new commands, let pending ones complete, then close
- * every connection and stop all timers, so event_base_dispatch() returns
- * once nothing else of yours is pending. The client stays allocated until
- * clusterc_async_free().
+ * Graceful close (a drain): refuse new commands; start no map load, probe,
+ * lag poll or reconnect; let each pending command finish or fail by its
+ * own deadline (command_timeout_ms from when it was sent); close each
+ * connection as soon as nothing is pending on it, and at once one whose
+ * command timed out (its reply may still come, half-sent). Once nothing is
+ * pending, every socket, timer and resolver of the client is gone and the
+ * DRAINED event is sent, so event_base_dispatch() returns within the
+ * longest pending deadline (once nothing else of yours is pending), even
+ * when a node is frozen, closed or leaves a reply half-sent. Every
+ * callback still runs exactly once. The client stays allocated until
+ * clusterc_async_free(). Safe inside a callback; a second call does
+ * nothing.
  */
 CLUSTERC_API void clusterc_async_disconnect(clusterc_async *a);
 
@@ -83,7 +91,11 @@ CLUSTERC_API void clusterc_async_disconnect(clusterc_async *a);
  * Immediate close: every pending callback runs now with reply NULL
  * (CLUSTERC_ECLOSED), connections close, memory is released. Safe inside a
  * callback of this client (the release then happens when the callback
- * returns). clusterc_async_free(NULL) is a harmless no-op.
+ * returns). One thing outlives the call: a host-name lookup in flight is
+ * cancelled, and libevent delivers the cancellation from the loop, so the
+ * resolver's memory goes at the next turn of base: run the loop once more
+ * (or keep running it) before event_base_free(base).
+ * clusterc_async_free(NULL) is a harmless no-op.
  */
 CLUSTERC_API void clusterc_async_free(clusterc_async *a);
 

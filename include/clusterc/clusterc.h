@@ -79,6 +79,79 @@ enum clusterc_errno {
  * not in the list. The string is static: never free it. */
 CLUSTERC_API const char *clusterc_strerror(int code);
 
+/* ------------------------------------------------ lifecycle events, hooks */
+
+/*
+ * Lifecycle events: what happened to the client as a whole or to one node,
+ * reported once per change (a node that stays down is one NODE_FAILING,
+ * not one per failed attempt), from the place where the state changed.
+ *   READY              the first slot map was installed (once per client)
+ *   MAP_UPDATED        a later map changed who serves what; detail says what
+ *                      ("slots moved: 3; new primary 127.0.0.1:7004 ...")
+ *   NODE_CONNECTED     a connection to node came up (handshake queued)
+ *   NODE_DISCONNECTED  a connection that was up closed; code says why
+ *   NODE_FAILING       node could not be reached or was lost and is now
+ *                      avoided (failing_ms); code and detail say why
+ *   NODE_RECOVERED     a node that was failing answered again
+ *   DRAINED            a graceful close finished: nothing pending, every
+ *                      connection closed (the last event of a client)
+ * node is "host:port" as dialled, NULL for client-wide events; code is a
+ * CLUSTERC_E... for failures, 0 otherwise; detail is words, never NULL.
+ * Every pointer is valid only during the callback.
+ */
+#define CLUSTERC_EVENT_READY 1
+#define CLUSTERC_EVENT_MAP_UPDATED 2
+#define CLUSTERC_EVENT_NODE_CONNECTED 3
+#define CLUSTERC_EVENT_NODE_DISCONNECTED 4
+#define CLUSTERC_EVENT_NODE_FAILING 5
+#define CLUSTERC_EVENT_NODE_RECOVERED 6
+#define CLUSTERC_EVENT_DRAINED 7
+
+typedef struct clusterc_event {
+    int type;            /* CLUSTERC_EVENT_* */
+    const char *node;    /* "host:port", NULL for client-wide events */
+    int code;            /* CLUSTERC_E... for failures, 0 otherwise */
+    const char *detail;  /* words: why, what changed */
+} clusterc_event;        /* valid only during the callback */
+
+/*
+ * Called on the client's thread, from inside the client's calls (blocking
+ * face) or the event loop (async face). The blocking face's callback must
+ * not call into its own client; the async face's may send commands,
+ * disconnect or free its client (a free then completes once the callback
+ * returns). Keep it short: it runs on the request path.
+ */
+typedef void clusterc_event_fn(const clusterc_event *ev, void *privdata);
+
+/* The name of an event type ("READY", "MAP_UPDATED", ...); "UNKNOWN" for
+ * other values. Static: never free it. */
+CLUSTERC_API const char *clusterc_event_name(int type);
+
+/*
+ * Command hook: once per caller's command, when it completes (the
+ * library's own commands, such as map loads and probes, are not reported).
+ *   name         the command ("GET", "CLUSTER SHARDS" for a sub-command)
+ *   node         the node of its last attempt, NULL if it never left the
+ *                client
+ *   route        the CLUSTERC_ROUTE_* it was sent with
+ *   redirects    MOVED / ASK followed; retries: backoff retries taken
+ *   duration_us  from submission to completion (CLOCK_MONOTONIC)
+ *   code         0 when a reply came (error replies included), else the
+ *                CLUSTERC_E... the caller gets
+ * Valid only during the callback; same thread rules as clusterc_event_fn.
+ * With no hook set nothing is timed: the hook costs nothing when unset.
+ */
+typedef struct clusterc_command_info {
+    const char *name;
+    const char *node;
+    int route;
+    int redirects;
+    int retries;
+    int64_t duration_us;
+    int code;            /* 0 = a reply came (error replies included) */
+} clusterc_command_info;
+typedef void clusterc_command_fn(const clusterc_command_info *ci, void *privdata);
+
 /* ----------------------------------------------------------------- options */
 
 /*
@@ -166,6 +239,14 @@ typedef struct clusterc_options {
                                                static map); NULL = none */
     void *node_address_remap_arg;
 
+    /* Lifecycle events and the command hook (see above); set here so the
+     * events of connecting (READY, the first NODE_CONNECTED) are seen.
+     * NULL = off. */
+    clusterc_event_fn *on_event;
+    void *event_privdata;
+    clusterc_command_fn *on_command;
+    void *command_privdata;
+
     /* Owned by clusterc_options_parse_url (strings it made); freed by
      * clusterc_options_release. Leave alone. */
     void *url_strings;
@@ -231,9 +312,24 @@ CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o);
  * clusterc_error() is CLUSTERC_EINVAL and whose errstr names the key. */
 CLUSTERC_API clusterc_client *clusterc_connect_url(const char *url);
 
+/* clusterc_connect_url with the lifecycle event and command hooks set
+ * (clusterc_options.on_event ... command_privdata), for bindings: a
+ * binding lays out clusterc_event and clusterc_command_info only. Any
+ * hook may be NULL. */
+CLUSTERC_API clusterc_client *clusterc_connect_url_hooks(const char *url,
+                                                         clusterc_event_fn *on_event,
+                                                         void *event_privdata,
+                                                         clusterc_command_fn *on_command,
+                                                         void *command_privdata);
+
 /* Close every connection and free the client. Replies already returned stay
  * valid (they belong to the caller). Appended commands whose replies were
- * not collected are dropped. clusterc_free(NULL) is a harmless no-op. */
+ * not collected are drained first: each finishes or fails by its own
+ * deadline (no map load, no reconnect meanwhile), so a write appended
+ * before the free is not cut off mid-flight; their replies are then
+ * dropped. So clusterc_free returns within command_timeout_ms of the
+ * oldest uncollected command (at once when none is pending), after the
+ * DRAINED event. clusterc_free(NULL) is a harmless no-op. */
 CLUSTERC_API void clusterc_free(clusterc_client *c);
 
 /* The code (CLUSTERC_E...) of the last failure on this client, 0 if the last
@@ -380,8 +476,11 @@ typedef struct clusterc_stats {
     uint64_t moved;        /* MOVED replies followed */
     uint64_t ask;          /* ASK replies followed */
     uint64_t retries;      /* TRYAGAIN / CLUSTERDOWN / LOADING / reconnect retries */
-    uint64_t refreshes;    /* slot-map loads completed */
-    uint64_t refresh_requests; /* triggers (many coalesce into one load) */
+    uint64_t refreshes;    /* slot-map loads run (CLUSTER SHARDS / SLOTS
+                              rounds, whatever their outcome) */
+    uint64_t refresh_requests; /* triggers: MOVED, lost nodes, timeouts,
+                                  the periodic timer... (many coalesce
+                                  into one load) */
     uint64_t connects;     /* connections opened */
     uint64_t failures;     /* commands that failed (no reply) */
 } clusterc_stats;

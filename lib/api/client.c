@@ -126,8 +126,18 @@ CLUSTERC_API void clusterc_free(clusterc_client *c)
 {
     if (!c)
         return;
-    if (c->e)   /* pending appended commands complete into the ring, then go */
+    if (c->e) {
+        /* Appended commands finish (or fail) by their own deadlines before
+         * the connections close: a write is never cut off mid-flight. */
+        clusterc__engine_drain(c->e);
+        while (!clusterc__engine_drained(c->e))
+            event_base_loop(c->base, EVLOOP_ONCE);
         clusterc__engine_free(c->e, CLUSTERC_ECLOSED, "client freed");
+        /* A cancelled DNS lookup lands from the loop, and only then can
+         * the resolver go (lib/engine/dns.h): a few turns deliver both. */
+        for (int i = 0; i < 4; i++)
+            event_base_loop(c->base, EVLOOP_NONBLOCK);
+    }
     free_ring(c);
     if (c->base)
         event_base_free(c->base);

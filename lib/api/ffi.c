@@ -12,8 +12,21 @@
 
 CLUSTERC_API clusterc_client *clusterc_connect_url(const char *url)
 {
+    return clusterc_connect_url_hooks(url, NULL, NULL, NULL, NULL);
+}
+
+CLUSTERC_API clusterc_client *clusterc_connect_url_hooks(const char *url,
+                                                         clusterc_event_fn *on_event,
+                                                         void *event_privdata,
+                                                         clusterc_command_fn *on_command,
+                                                         void *command_privdata)
+{
     clusterc_options o;
     clusterc_options_init(&o);
+    o.on_event = on_event;
+    o.event_privdata = event_privdata;
+    o.on_command = on_command;
+    o.command_privdata = command_privdata;
     if (clusterc_options_parse_url(&o, url) < 0) {
         /* A client that only carries the error, like clusterc_connect
          * gives for bad options: the caller has one way to learn why. */

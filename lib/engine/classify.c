@@ -34,7 +34,7 @@ static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
     if (rd->kind == CLUSTERC__ERR_MOVED) {
         e->stats.moved++;
         clusterc__engine_patch_slot(e, rd->slot, to);
-        clusterc__refresh_request(e, "MOVED");
+        clusterc__refresh_request(e, "MOVED", 1);
         r->target = NULL;
         r->asking = 0;
     } else {
@@ -57,7 +57,8 @@ static int transient(clusterc__engine *e, clusterc__req *r, clusterc__node *from
         return 0;
     from->errors++;
     if (kind == CLUSTERC__ERR_CLUSTERDOWN || kind == CLUSTERC__ERR_READONLY)
-        clusterc__refresh_request(e, kind == CLUSTERC__ERR_READONLY ? "READONLY" : "CLUSTERDOWN");
+        clusterc__refresh_request(e, kind == CLUSTERC__ERR_READONLY ? "READONLY" : "CLUSTERDOWN",
+                                  kind == CLUSTERC__ERR_READONLY);
     snprintf(why, sizeof(why), "%s replied %.*s", from->name,
              (int)(reply->len > 100 ? 100 : reply->len), reply->str);
     freeReplyObject(reply);
@@ -110,11 +111,9 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
                            int code, const char *msg, int written)
 {
     r->state = CLUSTERC__REQ_NEW;
-    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ENOMEM) {
-        if (r->internal)
-            clusterc__engine_fail(e, r, code, "%s", msg);
-        else
-            clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
+    /* The library's own commands are never "may have run": they say why. */
+    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ENOMEM || r->internal) {
+        clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
         return;
     }
     if (written && !(r->flags & CLUSTERC__CMD_READONLY)) {

@@ -15,7 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 #include "clusterc/clusterc.h"
@@ -78,6 +77,23 @@ void clusterc__conn_orphan(clusterc__conn *n, uint64_t seq)
     clusterc__fifo_ent *ent = &n->fifo[(n->fhead + (seq - n->fseq)) % n->fcap];
     ent->kind = FIFO_SKIP;
     ent->tag = NULL;
+}
+
+int clusterc__conn_sent(const clusterc__conn *n, uint64_t seq)
+{
+    if (seq < n->fseq || seq >= n->fseq + n->fcount)
+        return 0;
+    return n->fifo[(n->fhead + (seq - n->fseq)) % n->fcap].start < n->out_written;
+}
+
+int clusterc__conn_has_tags(const clusterc__conn *n)
+{
+    for (size_t i = 0; i < n->fcount; i++) {
+        const clusterc__fifo_ent *ent = &n->fifo[(n->fhead + i) % n->fcap];
+        if (ent->kind == FIFO_USER && ent->tag)
+            return 1;
+    }
+    return 0;
 }
 
 int clusterc__conn_take(clusterc__conn *n, void **tag)
@@ -166,7 +182,7 @@ int clusterc__conn_init(clusterc__conn *c, struct event_base *base, const cluste
 static void conn_reset(clusterc__conn *n)
 {
     if (n->dns) {
-        evdns_getaddrinfo_cancel(n->dns);
+        clusterc__dns_cancel(n->dns);
         n->dns = NULL;
     }
     if (n->rev) event_free(n->rev);
@@ -190,6 +206,7 @@ static void conn_reset(clusterc__conn *n)
 void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
 {
     uint64_t written = n->out_written;
+    int was_up = n->state == CLUSTERC__CONN_UP;
     snprintf(n->last_err, sizeof(n->last_err), "%s", msg);
     conn_reset(n);
     /* Hand every queued command back; the owner may queue some of them on
@@ -205,7 +222,14 @@ void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
             n->ops->lost(n->owner, ent.tag, code, msg, ent.start < written);
     }
     free(fifo);
-    n->ops->closed(n->owner, code, msg);
+    n->ops->closed(n->owner, code, msg, was_up);
+}
+
+void clusterc__conn_shutdown(clusterc__conn *n)
+{
+    conn_reset(n);
+    n->fseq += n->fcount;
+    n->fhead = n->fcount = 0;
 }
 
 void clusterc__conn_fini(clusterc__conn *n)
@@ -322,6 +346,11 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
         char why[sizeof(n->last_err)];
         snprintf(why, sizeof(why), "%s", n->last_err);
         clusterc__conn_close(n, CLUSTERC_ECONNECT, why);   /* deferred failure */
+    } else if (n->state == CLUSTERC__CONN_RESOLVING) {
+        /* The root cause is the lookup, not the connect that never began. */
+        snprintf(what_s, sizeof(what_s), "DNS lookup of %.40s got no answer within %d ms",
+                 n->addr.host, n->cfg->connect_timeout_ms);
+        fail_connect(n, what_s, 0);
     } else
         fail_connect(n, what_s, 0);
     ops->leave(owner);
@@ -374,12 +403,10 @@ static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
     void *owner = n->owner;
     const clusterc__conn_ops *ops = n->ops;
     n->dns = NULL;
-    if (result == EVUTIL_EAI_CANCEL)
-        return;
     ops->enter(owner);
     if (result != 0 || !res) {
-        snprintf(n->last_err, sizeof(n->last_err), "cannot resolve %s: %s", n->addr.host,
-                 evutil_gai_strerror(result));
+        snprintf(n->last_err, sizeof(n->last_err), "cannot connect to %s: DNS lookup of %s failed: %s",
+                 n->name, n->addr.host, evutil_gai_strerror(result));
         if (n->tev)   /* report from the loop: we may be inside conn_send */
             event_active(n->tev, EV_TIMEOUT, 0);
     } else {
@@ -399,6 +426,7 @@ static void start_connect(clusterc__conn *n)
     const clusterc__conn_cfg *o = n->cfg;
     struct timeval tv = { o->connect_timeout_ms / 1000, (o->connect_timeout_ms % 1000) * 1000 };
 
+    n->dials++;
     n->tev = evtimer_new(n->base, deadline_cb, n);
     if (n->tev)
         evtimer_add(n->tev, &tv);
@@ -412,16 +440,13 @@ static void start_connect(clusterc__conn *n)
         s6->sin6_port = htons((uint16_t)n->addr.port);
         connect_addr(n, (struct sockaddr *)s6, sizeof(*s6));
     } else {
-        struct evutil_addrinfo hints;
-        char port[8];
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-        snprintf(port, sizeof(port), "%d", n->addr.port);
+        clusterc__dns *d = n->ops->dns(n->owner);
         n->state = CLUSTERC__CONN_RESOLVING;
         n->last_err[0] = '\0';
-        n->dns = evdns_getaddrinfo(n->ops->dns(n->owner), n->addr.host, port,
-                                   &hints, dns_cb, n);
+        if (!d)
+            defer_fail(n, "out of memory for the resolver", 0);
+        else   /* NULL when dns_cb already ran (a hosts-file hit) */
+            n->dns = clusterc__dns_resolve(d, n->addr.host, n->addr.port, dns_cb, n);
     }
 }
 

@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 #include <event2/event.h>
 #include "proto/addr.h"
+#include "dns.h"
 
 typedef struct clusterc__conn clusterc__conn;
 
@@ -48,7 +49,7 @@ typedef struct clusterc__conn_cfg {
 typedef struct clusterc__conn_ops {
     void (*enter)(void *owner);
     void (*leave)(void *owner);
-    struct evdns_base *(*dns)(void *owner);        /* for host names */
+    clusterc__dns *(*dns)(void *owner);            /* for host names */
     void (*connected)(void *owner);
     /* The reply to a command sent with tag. Returns 0 to go on reading, -1
      * when the owner wants no more replies now (it is going away). */
@@ -57,7 +58,8 @@ typedef struct clusterc__conn_ops {
      * its bytes had been written to the socket. Called for each such tag,
      * oldest first, before closed. */
     void (*lost)(void *owner, void *tag, int code, const char *msg, int written);
-    void (*closed)(void *owner, int code, const char *msg);
+    /* was_up: the connection had come up (else a connect attempt failed). */
+    void (*closed)(void *owner, int code, const char *msg, int was_up);
     /* Bytes were queued on a connection that is up: call
      * clusterc__conn_flush soon (the owner batches writes per loop turn). */
     void (*want_write)(void *owner);
@@ -81,7 +83,7 @@ struct clusterc__conn {
     int state;                       /* enum clusterc__conn_state */
     int conn_errno;                  /* connect() failed at once: reported from the loop */
     struct event *rev, *wev, *tev;   /* read, write/connect, connect deadline */
-    struct evdns_getaddrinfo_request *dns;
+    clusterc__dns_lookup *dns;
     redisReader *reader;
 
     char *obuf;                      /* bytes not yet written: obuf[opos..olen) */
@@ -93,6 +95,7 @@ struct clusterc__conn {
     size_t fhead, fcount, fcap;
     uint64_t fseq;                   /* sequence number of fifo[fhead] */
 
+    uint32_t dials;                  /* connection attempts started, ever */
     uint8_t readonly_sent;           /* READONLY went out on this connection */
     uint8_t blocking;                /* socket in blocking mode */
     uint8_t stamp;                   /* read the kernel's arrival time (a probe is out) */
@@ -138,6 +141,17 @@ int clusterc__conn_take(clusterc__conn *c, void **tag);
 /* Close: every unanswered tag goes back through ops->lost, then
  * ops->closed runs. */
 void clusterc__conn_close(clusterc__conn *c, int code, const char *msg);
+
+/* Some bytes of the command queued as seq were written to the socket (so
+ * the server may have run it). 0 for a seq no longer in the FIFO. */
+int clusterc__conn_sent(const clusterc__conn *c, uint64_t seq);
+
+/* A command in the FIFO still has a tag (someone waits for its reply). */
+int clusterc__conn_has_tags(const clusterc__conn *c);
+
+/* Close quietly, reporting nothing: for an owner that is closing down and
+ * has no tag left in the FIFO (untagged entries are dropped). */
+void clusterc__conn_shutdown(clusterc__conn *c);
 
 static inline size_t clusterc__conn_unwritten(const clusterc__conn *c) { return c->olen - c->opos; }
 #endif

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <event2/dns.h>
 #include "engine_int.h"
 #include "proto/redirect.h"
 
@@ -122,7 +121,7 @@ static void engine_destroy(clusterc__engine *e)
     clusterc__refresh_fini(e);
     clusterc__reads_fini(e);
     free(e->remap);
-    if (e->dns) evdns_base_free(e->dns, 0);
+    clusterc__dns_release(e->dns);   /* outlives e while lookups are owed a callback */
     clusterc__cmdtable_free(e->learned);
     free(e->seeds);
     free((char *)e->opt.seeds);
@@ -156,16 +155,18 @@ void clusterc__engine_leave(clusterc__engine *e)
 
 void clusterc__engine_drain(clusterc__engine *e)
 {
+    if (e->draining)
+        return;
     e->draining = 1;
-    if (e->periodic_ev)
-        event_del(e->periodic_ev);   /* the loop may end once all is done */
+    clusterc__refresh_drain(e);      /* no scheduled or periodic load */
     if (e->probe_ev)
         event_del(e->probe_ev);
     if (e->lag_ev)
         event_del(e->lag_ev);
-    if (e->pending == 0)
-        clusterc__engine_schedule_reap(e);
+    clusterc__engine_schedule_reap(e);   /* idle connections close now */
 }
+
+int clusterc__engine_drained(const clusterc__engine *e) { return e->drained; }
 
 /* ------------------------------------------------------------ node table */
 
@@ -296,6 +297,16 @@ static void wait_push(clusterc__engine *e, clusterc__req *r)
     e->wait_tail = r;
 }
 
+void clusterc__engine_forget_node(clusterc__engine *e, const clusterc__node *n)
+{
+    for (clusterc__req *r = e->wait_head; r; r = r->wnext)
+        if (r->last_node == n)
+            r->last_node = NULL;
+    for (clusterc__req *r = e->backoff_head; r; r = r->wnext)
+        if (r->last_node == n)
+            r->last_node = NULL;
+}
+
 /* Requests in backoff are linked too, so a closing engine can find them. */
 static void backoff_push(clusterc__engine *e, clusterc__req *r)
 {
@@ -345,12 +356,14 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
     if (!reply && !r->internal)
         e->stats.failures++;
     clusterc__reads_done(e, r);
+    if (e->opt.on_command && !r->internal)
+        clusterc__hook_command(e, r, reply ? 0 : code);
     e->depth++;
     r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
     e->depth--;
     clusterc__req_free(r);
     e->pending--;
-    if (e->draining && e->pending == 0 && !e->dead)
+    if (e->draining && !e->dead)   /* its connection may be idle now */
         clusterc__engine_schedule_reap(e);
     /* Never destroyed here: every path into clusterc__engine_complete() runs inside
      * enter/leave (or engine_free), and leave() does the destroying. */
@@ -383,6 +396,8 @@ void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
     e->pending++;
     if (!r->internal)   /* only callers' commands count */
         e->stats.commands++;
+    if (e->opt.on_command)
+        r->t0_us = clusterc__now_us();
     event_add(r->deadline_ev, e->cmd_tv);
     if (!r->internal && clusterc__tx_submit(e, r))
         return;   /* answered locally, or pinned to the transaction's node */
@@ -449,6 +464,30 @@ clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, in
     return e->shards[s].nodes[i];
 }
 
+/* Whether r must not dial n now: a drain reconnects nothing (a node never
+ * dialled may still be, for a command that waited for the map), and a node
+ * that could not be dialled is not tried again before its redial time.
+ * Returns 1 when it took r over. */
+static int no_dial(clusterc__engine *e, clusterc__req *r, clusterc__node *n)
+{
+    if (e->draining && n->conn.dials > 0) {
+        r->state = CLUSTERC__REQ_NEW;
+        clusterc__engine_fail_later(e, r, r->last_code ? r->last_code : CLUSTERC_ECLOSED,
+                                    "%s: not reconnecting to %s while the client drains%s%s",
+                                    r->name, n->name, n->conn.last_err[0] ? "; " : "",
+                                    n->conn.last_err);
+        return 1;
+    }
+    if (!e->draining && clusterc__now_us() < n->redial_at_us) {
+        char why[sizeof(n->conn.last_err) + 64];
+        snprintf(why, sizeof(why), "%s (not dialled again yet)", n->conn.last_err);
+        r->state = CLUSTERC__REQ_NEW;
+        clusterc__engine_retry_later(e, r, CLUSTERC_ECONNECT, why);
+        return 1;
+    }
+    return 0;
+}
+
 void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
 {
     int noreplica;
@@ -468,9 +507,13 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
             return;
         }
         wait_push(e, r);
-        clusterc__refresh_request(e, "slot not covered");
+        clusterc__refresh_request(e, "slot not covered", 0);
         return;
     }
+    /* Rare: the node's connection is down and it failed before. */
+    if (n->conn.state == CLUSTERC__CONN_DOWN && (n->redial_at_us || e->draining) &&
+        no_dial(e, r, n))
+        return;
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
@@ -525,10 +568,9 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int code, const char *why)
 {
     snprintf(r->last, sizeof(r->last), "%s", why);
+    r->last_code = code;
     if (r->pinned || r->retries >= e->opt.max_retries) {
-        if (r->internal)
-            clusterc__engine_fail(e, r, code, "%s", why);
-        else if (r->pinned)
+        if (r->pinned)
             clusterc__engine_fail(e, r, code, "%s: %s", r->name, why);
         else   /* connection trouble keeps its code; refusals become ERETRIES */
             clusterc__engine_fail(e, r,
@@ -549,23 +591,47 @@ void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int cod
     event_add(r->retry_ev, &tv);
 }
 
+/* A command whose bytes went out and whose reply did not come in time
+ * leaves its connection in an unknown state: the reply may still come, or
+ * come half-way. The connection is closed (as hiredis's async timeout
+ * does) so it is never reused with a stale reply at its head, and nothing
+ * (a drain, a map load) waits on it. The others it held are handed back as
+ * lost: reads are retried, writes that went out fail as uncertain. */
+static void close_stuck(clusterc__engine *e, clusterc__node *n, const char *cmd)
+{
+    char msg[CLUSTERC__ADDR_MAX + 96];
+    if (n->conn.state != CLUSTERC__CONN_UP)
+        return;
+    snprintf(msg, sizeof(msg), "connection to %s closed: no reply to %s within %d ms", n->name,
+             cmd, e->opt.command_timeout_ms);
+    clusterc__conn_close(&n->conn, CLUSTERC_ETIMEOUT, msg);
+}
+
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     clusterc__req *r = arg;
     clusterc__engine *e = r->e;
     const char *where = "waiting for the slot map";
-    char buf[CLUSTERC__ADDR_MAX + 32];
+    char buf[CLUSTERC__ADDR_MAX + 64], name[sizeof(r->name)];
+    clusterc__node *stuck = NULL;
     (void)fd; (void)what;
     if (r->state == CLUSTERC__REQ_QUEUED && r->node) {
-        snprintf(buf, sizeof(buf), "waiting for %s", r->node->name);
+        int sent = clusterc__conn_sent(&r->node->conn, r->seq);
+        snprintf(buf, sizeof(buf), "waiting for %s%s", r->node->name,
+                 sent ? (r->flags & CLUSTERC__CMD_READONLY ? " (sent)" : " (sent: it may have run)")
+                      : " (never sent)");
         where = buf;
-        clusterc__refresh_request(e, "command timeout");
+        stuck = sent ? r->node : NULL;
+        clusterc__refresh_request(e, "command timeout", 0);
     } else if (r->state == CLUSTERC__REQ_BACKOFF) {
         where = "between retries";
     }
     e->depth++;
+    memcpy(name, r->name, sizeof(name));
     clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
          e->opt.command_timeout_ms, where, r->last[0] ? "; last error: " : "", r->last);
+    if (stuck && !e->dead)
+        close_stuck(e, stuck, name);
     clusterc__engine_leave(e);
 }
 
@@ -584,6 +650,8 @@ clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
     r->internal = 1;
     r->pinned = 1;
     r->target = n;
+    if (argc > 1)   /* "CLUSTER SHARDS": the sub-command is the telling part */
+        snprintf(r->name, sizeof(r->name), "%s %s", argv[0], argv[1]);
     r->u1 = u1;
     clusterc__engine_submit(e, r);
     return r;

@@ -51,6 +51,9 @@ struct clusterc__req {
     clusterc__node *node;     /* QUEUED: the node holding it */
     uint64_t seq;             /* QUEUED: its FIFO position on that node */
     clusterc__node *target;   /* ASK target or pinned node, else NULL */
+    clusterc__node *last_node;/* where its last attempt went (the command hook) */
+    int64_t t0_us;            /* submitted (only with the command hook set) */
+    int last_code;            /* the code of the last transient error */
     redisReply *synth;        /* a reply made locally (MULTI), delivered from the loop */
     char *fail_msg;           /* a failure decided in the caller's call, delivered
                                  from the loop (malloc'ed), with fail_code */
@@ -75,8 +78,13 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
  * engine is then only marked and freed when the callback returns. */
 void clusterc__engine_free(clusterc__engine *e, int code, const char *msg);
 
-/* Stop taking requests; the loop can end once pending ones are done. */
+/* Graceful close: no new map load, probe or reconnect; each pending
+ * request finishes or fails by its own deadline; a connection closes as
+ * soon as nothing waits on it, and once nothing is pending at all every
+ * resource that keeps the loop alive is gone and DRAINED is sent. */
 void clusterc__engine_drain(clusterc__engine *e);
+/* The drain finished (DRAINED sent). */
+int clusterc__engine_drained(const clusterc__engine *e);
 
 /* A new request for a formatted command (ownership of cmd passes to it).
  * Returns NULL (and frees cmd) on OOM or when the command is not valid RESP

@@ -46,6 +46,8 @@ struct clusterc__node {
     uint8_t retired;                 /* left the map: freed once its FIFO drains */
     uint64_t map_gen;                /* last map that listed it */
     int64_t fail_until_us;           /* marked failing until then */
+    int64_t redial_at_us;            /* a connect failed: no new dial before then */
+    uint8_t failing_reported;        /* NODE_FAILING sent, NODE_RECOVERED not yet */
 
     /* read routing (reads.c) */
     clusterc__addr announced;        /* as the cluster announces it (pre-remap) */
@@ -75,7 +77,7 @@ struct clusterc__engine {
     clusterc_options opt;          /* strings below are our own copies */
     clusterc__addr *seeds;
     size_t nseeds;
-    struct evdns_base *dns;        /* created on the first host name */
+    clusterc__dns *dns;            /* created on the first host name */
     clusterc__conn_cfg conn_cfg;   /* what every node connection shares */
     const struct timeval *cmd_tv;  /* libevent common timeout: O(1) arming */
 
@@ -103,6 +105,8 @@ struct clusterc__engine {
     struct event *refresh_ev;      /* deferred / rate-limited start */
     struct event *periodic_ev;
     int refresh_inflight, refresh_again, refresh_scheduled, refresh_force;
+    int64_t refresh_due_us;        /* when the scheduled load starts */
+    uint64_t refresh_map_gen;      /* map_gen when the load in flight began */
     int refresh_again_force;       /* the follow-up load was asked for forced */
     int64_t last_refresh_us;
     int use_slots;                 /* server lacks CLUSTER SHARDS */
@@ -120,6 +124,9 @@ struct clusterc__engine {
     int depth;                     /* callbacks on the stack */
     int dead;                      /* free requested */
     int draining;
+    int drained;                   /* DRAINED sent: nothing pending, all closed */
+    int ready_sent;                /* READY sent (the first map) */
+    int patched_slots;             /* slots a MOVED re-pointed since the last map */
     /* reads.c */
     clusterc__route_cfg rcfg;
     int read_routing;              /* a read policy is on */
@@ -140,6 +147,13 @@ struct clusterc__engine {
 
 int64_t clusterc__now_us(void);
 
+/* events.c: lifecycle events and the command hook (clusterc.h). Call only
+ * inside enter/leave (or engine_free): a callback may free the client. */
+void clusterc__emit(clusterc__engine *e, int type, const clusterc__node *n, int code,
+                    const char *fmt, ...) CLUSTERC_PRINTF(5, 6);
+void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int code);
+static inline int clusterc__events_on(const clusterc__engine *e) { return e->opt.on_event != 0; }
+
 /* nodes.c: the node table, each node's connection wired to the engine,
  * write batching, and reaping. */
 clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create);
@@ -149,6 +163,8 @@ void clusterc__node_free(clusterc__node *n);
 int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len);
 void clusterc__engine_mark_dirty(clusterc__engine *e, clusterc__node *n);
 void clusterc__engine_schedule_reap(clusterc__engine *e);
+/* n is about to be freed: requests between attempts forget it. */
+void clusterc__engine_forget_node(clusterc__engine *e, const clusterc__node *n);
 /* Every request queued on a node completes with code/msg (engine free). */
 void clusterc__nodes_fail_all(clusterc__engine *e, int code, const char *msg);
 int clusterc__nodes_init(clusterc__engine *e);
@@ -225,6 +241,7 @@ static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
     if (clusterc__conn_send(&n->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
         return -1;
     r->node = n;
+    r->last_node = n;
     return 0;
 }
 
@@ -238,7 +255,12 @@ static inline int clusterc__engine_in_map(const clusterc__engine *e, const clust
 
 /* refresh.c */
 int clusterc__refresh_init(clusterc__engine *e);
-void clusterc__refresh_request(clusterc__engine *e, const char *why);
+/* A reason to reload the map. A load in flight absorbs it unless stale is
+ * set: the trigger shows that the map the load will install may already
+ * be out of date (a MOVED or READONLY answered after the load began, a
+ * caller's explicit refresh). Nothing loads while the engine drains. */
+void clusterc__refresh_request(clusterc__engine *e, const char *why, int stale);
+void clusterc__refresh_drain(clusterc__engine *e);
 void clusterc__refresh_fini(clusterc__engine *e);
 
 /* Internal request to one node: no redirects followed, no retries. */

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <event2/dns.h>
 #include "engine_int.h"
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
@@ -22,17 +21,25 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg);
 static void node_enter(void *owner) { clusterc__engine_enter(((clusterc__node *)owner)->e); }
 static void node_leave(void *owner) { clusterc__engine_leave(((clusterc__node *)owner)->e); }
 
-static struct evdns_base *node_dns(void *owner)
+static clusterc__dns *node_dns(void *owner)
 {
     clusterc__engine *e = ((clusterc__node *)owner)->e;
     if (!e->dns)
-        e->dns = evdns_base_new(e->base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+        e->dns = clusterc__dns_new(e->base);
     return e->dns;
 }
 
 static void node_connected(void *owner)
 {
-    ((clusterc__node *)owner)->e->stats.connects++;
+    clusterc__node *n = owner;
+    clusterc__engine *e = n->e;
+    e->stats.connects++;
+    n->redial_at_us = 0;
+    clusterc__emit(e, CLUSTERC_EVENT_NODE_CONNECTED, n, 0, "connected");
+    if (n->failing_reported) {
+        n->failing_reported = 0;
+        clusterc__emit(e, CLUSTERC_EVENT_NODE_RECOVERED, n, 0, "connected again");
+    }
 }
 
 static int node_reply(void *owner, void *tag, redisReply *reply)
@@ -63,20 +70,33 @@ static void unlink_dirty(clusterc__engine *e, clusterc__node *n)
     n->dirty = 0;
 }
 
-static void node_closed(void *owner, int code, const char *msg)
+/* A node that could not be dialled is not dialled again for this long:
+ * commands for it wait in backoff (and a map load looks elsewhere) instead
+ * of hammering a dead address. A connection that was up may reconnect at
+ * once: one lost connection says little about the node. */
+#define REDIAL_GAP_US 500000
+
+static void node_closed(void *owner, int code, const char *msg, int was_up)
 {
     clusterc__node *n = owner;
     clusterc__engine *e = n->e;
-    (void)code; (void)msg;
-    n->fail_until_us = clusterc__now_us() + (int64_t)e->opt.failing_ms * 1000;
+    int64_t now = clusterc__now_us();
+    n->fail_until_us = now + (int64_t)e->opt.failing_ms * 1000;
+    n->redial_at_us = was_up ? 0 : now + REDIAL_GAP_US;
+    if (was_up)
+        clusterc__emit(e, CLUSTERC_EVENT_NODE_DISCONNECTED, n, code, "%s", msg);
+    if (!n->failing_reported) {
+        n->failing_reported = 1;
+        clusterc__emit(e, CLUSTERC_EVENT_NODE_FAILING, n, code, "%s", msg);
+    }
     n->errors++;
     clusterc__tx_node_lost(e, n);
     if (n->dirty)
         unlink_dirty(e, n);   /* the flush list must not hold a closed node */
     /* Only a node of the current map is news; a seed that is down is just
      * the refresh in progress moving on to the next candidate. */
-    if (!e->dead && !e->draining && clusterc__engine_in_map(e, n))
-        clusterc__refresh_request(e, "connection lost");
+    if (!e->dead && clusterc__engine_in_map(e, n))
+        clusterc__refresh_request(e, "connection lost", 0);
     if (n->retired || e->draining)
         clusterc__engine_schedule_reap(e);
 }
@@ -234,30 +254,61 @@ void clusterc__engine_schedule_reap(clusterc__engine *e)
     event_active(e->reap_ev, 0, 0);
 }
 
+/* A draining engine closes each connection nobody waits on any more
+ * (quietly: the close is the caller's wish, not news); one whose command
+ * timed out was closed already, so a half-sent reply cannot hold it. */
+static void drain_close_idle(clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nnodes; i++) {
+        clusterc__node *n = e->nodes[i];
+        if (n->conn.state == CLUSTERC__CONN_DOWN || clusterc__conn_has_tags(&n->conn))
+            continue;
+        if (n->dirty)
+            unlink_dirty(e, n);
+        clusterc__conn_shutdown(&n->conn);
+    }
+}
+
+/* Everything is done: no node, no map, no resolver; nothing keeps the
+ * caller's loop alive. */
+static void drain_finish(clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nnodes; i++)
+        clusterc__node_free(e->nodes[i]);
+    e->nnodes = 0;
+    e->dirty = NULL;
+    e->tx_node = NULL;
+    if (e->map_gen > 0)   /* node stats after a graceful disconnect read it */
+        clusterc__engine_drop_map(e);
+    clusterc__dns_release(e->dns);
+    e->dns = NULL;
+    e->drained = 1;
+    clusterc__emit(e, CLUSTERC_EVENT_DRAINED, NULL, 0, "every command finished, every connection closed");
+}
+
 /* Retired nodes (gone from the map) are freed once nothing is queued on
- * them; a drained engine closes every idle connection so the loop can end. */
+ * them; a draining engine closes idle connections as it goes. */
 static void reap_cb(evutil_socket_t fd, short what, void *arg)
 {
     clusterc__engine *e = arg;
     size_t j = 0;
     (void)fd; (void)what;
+    e->depth++;
     for (size_t i = 0; i < e->nnodes; i++) {
         clusterc__node *n = e->nodes[i];
         int idle = n->conn.fcount == 0 && !n->dirty && n->writes_inflight == 0;
-        if (idle && n != e->tx_node && (n->retired || (e->draining && e->pending == 0))) {
+        if (idle && n != e->tx_node && n->retired && !e->draining) {
+            clusterc__engine_forget_node(e, n);
             clusterc__node_free(n);
             continue;
         }
         e->nodes[j++] = n;
     }
     e->nnodes = j;
-    /* A drained engine freed the nodes its map points to: no map now
-     * (clusterc_async_node_stats after a graceful disconnect reads it). */
-    if (e->draining && e->pending == 0 && e->map_gen > 0) {
-        clusterc__engine_drop_map(e);
+    if (e->draining && !e->drained && !e->dead) {
+        drain_close_idle(e);
+        if (e->pending == 0)
+            drain_finish(e);
     }
-    if (e->draining && e->pending == 0 && e->dns) {
-        evdns_base_free(e->dns, 1);   /* its sockets would keep the loop alive */
-        e->dns = NULL;
-    }
+    clusterc__engine_leave(e);
 }

@@ -1,11 +1,17 @@
 /* refresh.c -- loading and installing the slot map, and the command table.
  *
- * Refreshes are coalesced (one in flight; triggers during it cause exactly
- * one more afterwards) and rate-limited (refresh_min_interval_ms between
- * starts), so a burst of MOVED replies costs one CLUSTER SHARDS, not one
- * per reply. The nodes asked are the known ones in random order, then the
- * seeds; the first valid answer wins, and a malformed one is skipped
- * without touching the map in use.
+ * Refreshes are coalesced and throttled on the leading edge:
+ * - a load in flight absorbs every trigger that arrives before it ends,
+ *   except one that shows its answer may already be stale (a MOVED after
+ *   it began, an explicit refresh): that one costs exactly one more load;
+ * - the first trigger after a quiet period loads at once; triggers within
+ *   refresh_min_interval_ms of a load's start coalesce into one load at the
+ *   end of that interval. The load that installs the first map opens no
+ *   such window, so a MOVED right after start-up is acted on at once.
+ * So a burst of MOVED replies costs at most two CLUSTER SHARDS. The nodes
+ * asked are the known ones in random order, then the seeds; the first
+ * valid answer wins, and a malformed one is skipped without touching the
+ * map in use.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -33,7 +39,7 @@ static void periodic_cb(evutil_socket_t fd, short what, void *arg)
     clusterc__engine *e = arg;
     (void)fd; (void)what;
     e->depth++;
-    clusterc__refresh_request(e, "periodic");
+    clusterc__refresh_request(e, "periodic", 0);
     clusterc__engine_leave(e);
 }
 
@@ -63,26 +69,46 @@ void clusterc__refresh_fini(clusterc__engine *e)
     e->ncands = 0;
 }
 
-void clusterc__refresh_request(clusterc__engine *e, const char *why)
+void clusterc__refresh_drain(clusterc__engine *e)
+{
+    if (e->refresh_ev)
+        event_del(e->refresh_ev);
+    if (e->periodic_ev)
+        event_del(e->periodic_ev);
+    e->refresh_scheduled = 0;
+    e->refresh_again = 0;
+}
+
+/* Start a load at now + wait_us, or keep an earlier start already set. */
+static void schedule_at(clusterc__engine *e, int64_t wait_us)
+{
+    int64_t now = clusterc__now_us();
+    if (e->refresh_scheduled && e->refresh_due_us <= now + wait_us)
+        return;
+    struct timeval tv = { (long)(wait_us / 1000000), (long)(wait_us % 1000000) };
+    e->refresh_scheduled = 1;
+    e->refresh_due_us = now + wait_us;
+    event_add(e->refresh_ev, &tv);
+}
+
+void clusterc__refresh_request(clusterc__engine *e, const char *why, int stale)
 {
     (void)why;
-    if (!e->refresh_ev || e->dead)
+    if (!e->refresh_ev || e->dead || e->draining)
         return;
     e->stats.refresh_requests++;
     if (e->refresh_inflight) {
-        e->refresh_again = 1;   /* the answer in flight may predate the change */
-        e->refresh_again_force |= e->refresh_force;
+        if (stale) {   /* the answer in flight may predate the change */
+            e->refresh_again = 1;
+            e->refresh_again_force |= e->refresh_force;
+        }
         return;
     }
-    if (e->refresh_scheduled)
-        return;
     int64_t wait = e->last_refresh_us + (int64_t)e->opt.refresh_min_interval_ms * 1000
                    - clusterc__now_us();
     if (e->last_refresh_us == 0 || wait < 0 || e->refresh_force)
         wait = 0;
-    struct timeval tv = { (long)(wait / 1000000), (long)(wait % 1000000) };
-    e->refresh_scheduled = 1;
-    event_add(e->refresh_ev, &tv);
+    schedule_at(e, wait);
 }
 
 uint64_t clusterc__engine_refresh(clusterc__engine *e, int force)
@@ -96,7 +122,7 @@ uint64_t clusterc__engine_refresh(clusterc__engine *e, int force)
         e->refresh_scheduled = 0;
     }
     e->refresh_force = force;
-    clusterc__refresh_request(e, force ? "forced" : "asked");
+    clusterc__refresh_request(e, force ? "forced" : "asked", 1);
     e->refresh_force = 0;
     return done_at;
 }
@@ -151,7 +177,9 @@ static void refresh_start(clusterc__engine *e)
         return;
     e->refresh_inflight = 1;
     e->refresh_again = 0;
+    e->refresh_map_gen = e->map_gen;
     e->last_refresh_us = clusterc__now_us();
+    e->stats.refreshes++;
     e->refresh_log[0] = '\0';
     e->refresh_code = 0;
     if (build_candidates(e) < 0) {
@@ -209,17 +237,17 @@ static void schedule_settle(clusterc__engine *e)
     int cap = e->opt.refresh_interval_ms > 0 ? e->opt.refresh_interval_ms : 60000;
     int first = e->opt.refresh_min_interval_ms > 0 ? e->opt.refresh_min_interval_ms : 1000;
     e->settle_ms = e->settle_ms ? (e->settle_ms * 2 > cap ? cap : e->settle_ms * 2) : first;
-    if (e->refresh_scheduled || !e->refresh_ev)
+    if (!e->refresh_ev || e->draining)
         return;
-    struct timeval tv = { e->settle_ms / 1000, (e->settle_ms % 1000) * 1000 };
-    e->refresh_scheduled = 1;
-    event_add(e->refresh_ev, &tv);
+    schedule_at(e, (int64_t)e->settle_ms * 1000);
 }
 
 static void refresh_done(clusterc__engine *e, int ok)
 {
     e->refresh_inflight = 0;
     e->refresh_runs++;
+    if (ok && e->refresh_map_gen == 0)
+        e->last_refresh_us = 0;   /* the first map opens no throttle window */
     if (ok) {
         clusterc__err_clear(&e->err);
         clusterc__engine_redispatch_waiting(e, 0, 0, NULL);
@@ -235,7 +263,7 @@ static void refresh_done(clusterc__engine *e, int ok)
     if (e->refresh_again) {
         e->refresh_force = e->refresh_again_force;   /* a forced ask stays forced */
         e->refresh_again_force = 0;
-        clusterc__refresh_request(e, "again");
+        clusterc__refresh_request(e, "again", 1);
         e->refresh_force = 0;
     }
     else if (ok && e->read_routing && unsettled(e))
@@ -254,11 +282,70 @@ static void install_node_facts(clusterc__node *n, const clusterc__topo_node *t, 
     n->retired = 0;
 }
 
+/* What a new map changes, for MAP_UPDATED (only with on_event set). */
+typedef struct map_diff {
+    int on, added, removed, slots, roles;
+    size_t used;
+    char text[400];
+} map_diff;
+
+static void diff_say(map_diff *d, const char *fmt, const char *name)
+{
+    if (d->used + 8 < sizeof(d->text))
+        d->used += (size_t)snprintf(d->text + d->used, sizeof(d->text) - d->used, fmt,
+                                    d->used ? "; " : "", name);
+    if (d->used >= sizeof(d->text))
+        d->used = sizeof(d->text) - 1;
+}
+
+/* n is listed by the new map with role; what did the old one say? */
+static void diff_node(map_diff *d, const clusterc__engine *e, const clusterc__node *n,
+                      clusterc__role role)
+{
+    if (!d->on || e->map_gen == 0)
+        return;
+    if (n->map_gen != e->map_gen) {
+        d->added++;
+        if (role == CLUSTERC__ROLE_PRIMARY)
+            diff_say(d, "%snew primary %s (a node new to the map)", n->name);
+    } else if (n->role != role) {
+        d->roles++;
+        diff_say(d, role == CLUSTERC__ROLE_PRIMARY ? "%snew primary %s (was a replica)"
+                                                   : "%s%s is now a replica", n->name);
+    }
+}
+
+static clusterc__node *primary_of(const clusterc__shard *sh, const int16_t *slot_shard, int s)
+{
+    return slot_shard[s] >= 0 && sh[slot_shard[s]].n ? sh[slot_shard[s]].nodes[0] : NULL;
+}
+
+/* Slots whose primary changed, nodes that left; then the event. */
+static void diff_finish(map_diff *d, clusterc__engine *e, const clusterc__shard *sh,
+                        const clusterc__topology *t)
+{
+    char tail[160];
+    if (!d->on || e->map_gen == 0)
+        return;
+    for (int s = 0; s < CLUSTERC__NSLOTS; s++)
+        d->slots += primary_of(e->shards, e->slot_shard, s) != primary_of(sh, t->slot_shard, s);
+    for (size_t i = 0; i < e->nnodes; i++)
+        d->removed += e->nodes[i]->map_gen == e->map_gen;   /* not relisted */
+    d->slots += e->patched_slots;
+    if (!d->slots && !d->added && !d->removed && !d->roles)
+        return;
+    snprintf(tail, sizeof(tail), "slots moved: %d (%d already followed by MOVED); nodes added: %d, "
+             "removed: %d", d->slots, e->patched_slots, d->added, d->removed);
+    diff_say(d, "%s%s", tail);
+    clusterc__emit(e, CLUSTERC_EVENT_MAP_UPDATED, NULL, 0, "%s", d->text);
+}
+
 /* Swap in a new map. Nodes are kept by address, so live connections
  * survive; nodes no longer listed retire and close once idle. */
 static int install(clusterc__engine *e, const clusterc__topology *t)
 {
     uint64_t gen = e->map_gen + 1;
+    map_diff d = { clusterc__events_on(e), 0, 0, 0, 0, 0, "" };
     clusterc__shard *sh = calloc(t->nshards ? t->nshards : 1, sizeof(*sh));
     if (!sh)
         return -1;
@@ -271,6 +358,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
             clusterc__node *n = clusterc__engine_node(e, &dial, 1);
             if (!n)
                 break;
+            diff_node(&d, e, n, ts->nodes[j].role);
             install_node_facts(n, &ts->nodes[j], gen);
             n->announced = ts->nodes[j].addr;
             sh[i].nodes[sh[i].n++] = n;
@@ -282,6 +370,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
             return -1;
         }
     }
+    diff_finish(&d, e, sh, t);   /* before the old map goes */
     for (size_t i = 0; i < e->nshards; i++)
         free(e->shards[i].nodes);
     free(e->shards);
@@ -289,12 +378,17 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
     e->nshards = t->nshards;
     memcpy(e->slot_shard, t->slot_shard, sizeof(e->slot_shard));
     e->map_gen = gen;
-    e->stats.refreshes++;
+    e->patched_slots = 0;
     for (size_t i = 0; i < e->nnodes; i++)
         if (e->nodes[i]->map_gen != gen)
             e->nodes[i]->retired = 1;
     clusterc__engine_schedule_reap(e);
     clusterc__reads_on_map(e);
+    if (!e->ready_sent) {
+        e->ready_sent = 1;
+        clusterc__emit(e, CLUSTERC_EVENT_READY, NULL, 0, "slot map loaded: %zu shards, %d of %d "
+                       "slots served", e->nshards, clusterc__topology_covered(t), CLUSTERC__NSLOTS);
+    }
     return 0;
 }
 
@@ -314,6 +408,7 @@ static int promote_in_shard(clusterc__shard *sh, clusterc__node *to)
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to)
 {
     int cur = e->slot_shard[slot];
+    e->patched_slots++;
     /* MOVED to a replica of the slot's own shard means a failover: every
      * slot of the shard moved with it, so patch them all at once instead of
      * paying one MOVED per slot until the refresh lands. */
@@ -353,7 +448,7 @@ static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
         : clusterc__topology_from_shards(reply, n->conn.addr.host, &t, err, sizeof(err));
     if (rc < 0) {
         char what[320];
-        snprintf(what, sizeof(what), "malformed reply: %s", err);
+        snprintf(what, sizeof(what), "malformed CLUSTER %s reply: %s", e->use_slots ? "SLOTS" : "SHARDS", err);
         log_failure(e, n->name, CLUSTERC_EPROTOCOL, what);
         return -1;
     }
@@ -395,7 +490,9 @@ static void on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
         e->use_slots = 1;
         e->cand_idx--;      /* same node, older command */
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        log_failure(e, n->name, CLUSTERC_ETOPOLOGY, reply->str);
+        char what[320];
+        snprintf(what, sizeof(what), "%s replied %s", r->name, reply->str);
+        log_failure(e, n->name, CLUSTERC_ETOPOLOGY, what);
     } else if (parse_map(e, n, reply) == 0) {
         freeReplyObject(reply);
         refresh_done(e, 1);

@@ -1,4 +1,4 @@
-/* errors.c -- the error table and the per-handle message. */
+/* errors.c -- the error table, event names and the per-handle message. */
 #include <stdarg.h>
 #include <stdio.h>
 #include "errors.h"
@@ -31,4 +31,18 @@ void clusterc__err_clear(clusterc__err *e)
 {
     e->code = 0;
     e->str[0] = '\0';
+}
+
+CLUSTERC_API const char *clusterc_event_name(int type)
+{
+    switch (type) {
+    case CLUSTERC_EVENT_READY: return "READY";
+    case CLUSTERC_EVENT_MAP_UPDATED: return "MAP_UPDATED";
+    case CLUSTERC_EVENT_NODE_CONNECTED: return "NODE_CONNECTED";
+    case CLUSTERC_EVENT_NODE_DISCONNECTED: return "NODE_DISCONNECTED";
+    case CLUSTERC_EVENT_NODE_FAILING: return "NODE_FAILING";
+    case CLUSTERC_EVENT_NODE_RECOVERED: return "NODE_RECOVERED";
+    case CLUSTERC_EVENT_DRAINED: return "DRAINED";
+    default: return "UNKNOWN";
+    }
 }
