@@ -42,6 +42,7 @@ typedef struct config {
     int read_only, route_randomly, route_by_latency;
     const char *read_policy;
     int quiet, csv;
+    int hook;               /* --hook: an on_command hook is set */
     double max_seconds;
 } config;
 
@@ -179,6 +180,8 @@ static void usage(FILE *f)
 "                     read routing options of the client (default master)\n"
 "  --max-seconds <s>  stop a test after this long even if -n is not reached\n"
 "                     (default 60)\n"
+"  --hook             set an on_command hook (it counts commands): what the\n"
+"                     command hook costs per request\n"
 "  -q                 quiet: one line per test\n"
 "  --csv              CSV output (one header line, one line per test)\n"
 "  --help             this text\n"
@@ -257,6 +260,9 @@ static void parse_args(config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--csv") == 0) {
             cfg->csv = 1;
             takes = 0;
+        } else if (strcmp(a, "--hook") == 0) {
+            cfg->hook = 1;
+            takes = 0;
         } else {
             char pat[64];
             snprintf(pat, sizeof(pat), " %s ", a);
@@ -308,10 +314,20 @@ static void parse_args(config *cfg, int argc, char **argv)
     }
 }
 
+static unsigned long long hooked;   /* --hook: commands the hook saw */
+
+static void count_command(const clusterc_command_info *ci, void *privdata)
+{
+    (void)ci; (void)privdata;
+    hooked++;
+}
+
 static void options_from(const config *cfg, clusterc_options *o)
 {
     clusterc_options_init(o);
     o->seeds = cfg->seeds;
+    if (cfg->hook)
+        o->on_command = count_command;
     o->read_only = cfg->read_only;
     o->route_randomly = cfg->route_randomly;
     o->route_by_latency = cfg->route_by_latency;

@@ -20,6 +20,9 @@
  *   reads.c     read picks, probes, lag polls, RYW, node stats
  *                                        -> engine.c (internal requests)
  *   tx.c        MULTI ... EXEC pinning  -> engine.c, nodes.c
+ *   events.c    lifecycle events, the command hook (called by nodes.c,
+ *               refresh.c, engine.c; calls only the user)
+ *   dns.c       host-name lookups for conn.c (below it, like conn.c)
  */
 #ifndef CLUSTERC_ENGINE_INT_H
 #define CLUSTERC_ENGINE_INT_H
