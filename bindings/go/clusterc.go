@@ -44,13 +44,43 @@
 // safe to share between goroutines, but their commands run one after the
 // other; for parallel throughput use one ClusterClient per goroutine (they
 // share nothing). runtime.LockOSThread is not needed.
+//
+// # Hooks
+//
+// ClusterOptions.OnEvent and OnCommand are called on the goroutine that
+// made the call into the client (NewClusterClient, a command, Poll,
+// NodeStats, Close), from inside that call, with the client's lock held.
+// They must not call their own client (the lock is not reentrant: the call
+// would deadlock) nor runtime.Goexit (t.FailNow); hand such work to another
+// goroutine. A panic in a hook is recovered where it happens and raised
+// again as a *HookPanic once the library call returned.
 package clusterc
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include
 #cgo LDFLAGS: -lclusterc
+#include <stdint.h>
 #include <stdlib.h>
 #include <clusterc/clusterc.h>
+
+// The hooks' trampolines (hooks.go). Go cannot say const: these wrappers
+// have the library's exact signatures and call the exported Go functions.
+extern void clustercGoOnEvent(clusterc_event *, void *);
+extern void clustercGoOnCommand(clusterc_command_info *, void *);
+static void clusterc_go_event(const clusterc_event *ev, void *h)
+{
+	clustercGoOnEvent((clusterc_event *)ev, h);
+}
+static void clusterc_go_command(const clusterc_command_info *ci, void *h)
+{
+	clustercGoOnCommand((clusterc_command_info *)ci, h);
+}
+// h is a cgo.Handle (an integer, not a Go pointer): the privdata of both.
+static clusterc_client *clusterc_go_connect(const char *url, uintptr_t h, int ev, int cmd)
+{
+	return clusterc_connect_url_hooks(url, ev ? clusterc_go_event : NULL, (void *)h,
+					  cmd ? clusterc_go_command : NULL, (void *)h);
+}
 */
 import "C"
 
@@ -208,6 +238,15 @@ type ClusterOptions struct {
 	// Params are extra URL keys for clusterc_options_parse_url, for the
 	// options not listed above (for example "refresh_interval": "10s").
 	Params map[string]string
+
+	// ---- hooks (see the package comment for what they may do); nil = off
+
+	// OnEvent is called for each lifecycle event: EventReady once the first
+	// slot map is in (during NewClusterClient), map changes, nodes
+	// connected, lost, failing, recovered, EventDrained last (from Close).
+	OnEvent func(Event)
+	// OnCommand is called once per command, when it completes.
+	OnCommand func(CommandInfo)
 }
 
 // durationParam writes d as Go does ("1.5s", "500ms", "1m30s"); the URL
@@ -293,8 +332,9 @@ func (opt *ClusterOptions) URL() (string, error) {
 type ClusterClient struct {
 	mu      sync.Mutex
 	c       *C.clusterc_client
-	initErr error // from NewClusterClient: bad options or the first map load
-	fatal   bool  // initErr makes every call fail (bad options, out of memory)
+	hooks   *hooks // OnEvent / OnCommand; nil when neither is set
+	initErr error  // from NewClusterClient: bad options or the first map load
+	fatal   bool   // initErr makes every call fail (bad options, out of memory)
 	closed  bool
 }
 
@@ -311,7 +351,7 @@ func NewClusterClient(opt *ClusterOptions) *ClusterClient {
 	if err != nil {
 		return &ClusterClient{initErr: err, fatal: true}
 	}
-	return NewClusterClientURL(u)
+	return newClusterClient(u, newHooks(opt.OnEvent, opt.OnCommand))
 }
 
 // NewClusterClientURL is NewClusterClient with the options as a URL
@@ -319,12 +359,29 @@ func NewClusterClient(opt *ClusterOptions) *ClusterClient {
 // of go-redis's ParseClusterURL and libclusterc's own, include/clusterc/
 // clusterc.h lists them).
 func NewClusterClientURL(rawurl string) *ClusterClient {
+	return newClusterClient(rawurl, nil)
+}
+
+// newClusterClient connects with the hooks h (nil = none). A hook's panic
+// during the connect frees the client and is raised again here.
+func newClusterClient(rawurl string, h *hooks) *ClusterClient {
 	cu := C.CString(rawurl)
 	defer C.free(unsafe.Pointer(cu))
-	cl := &ClusterClient{}
-	cl.c = C.clusterc_connect_url(cu)
+	cl := &ClusterClient{hooks: h}
+	if h == nil {
+		cl.c = C.clusterc_connect_url(cu)
+	} else {
+		cl.c = C.clusterc_go_connect(cu, C.uintptr_t(h.handle), cbool(h.onEvent != nil),
+			cbool(h.onCommand != nil))
+	}
 	if cl.c == nil {
+		h.release()
 		return &ClusterClient{initErr: &ClientError{Code: int(C.CLUSTERC_ENOMEM)}, fatal: true}
+	}
+	if h != nil && h.panicked != nil {
+		C.clusterc_free(cl.c)
+		h.release()
+		h.rethrow()
 	}
 	if code := int(C.clusterc_error(cl.c)); code != 0 {
 		cl.initErr = cl.lastError()
@@ -334,6 +391,13 @@ func NewClusterClientURL(rawurl string) *ClusterClient {
 	}
 	runtime.SetFinalizer(cl, func(cl *ClusterClient) { _ = cl.Close() })
 	return cl
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Err is the error met while creating the client (bad options, or why the
@@ -352,8 +416,9 @@ func (cl *ClusterClient) lastError() error {
 	return &ClientError{Code: code, Msg: msg}
 }
 
-// Close closes every connection and frees the C client. Later calls return
-// ErrClosed, as does a second Close.
+// Close closes every connection and frees the C client (commands still
+// pending are drained first; OnEvent sees EventDrained last). Later calls
+// return ErrClosed, as does a second Close.
 func (cl *ClusterClient) Close() error {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
@@ -362,8 +427,10 @@ func (cl *ClusterClient) Close() error {
 	}
 	cl.closed = true
 	if cl.c != nil {
+		defer cl.hooks.rethrow() // after the handle is gone, before the unlock
 		C.clusterc_free(cl.c)
 		cl.c = nil
+		cl.hooks.release()
 		runtime.SetFinalizer(cl, nil)
 	}
 	return nil
@@ -507,6 +574,7 @@ func (cl *ClusterClient) doRoute(route int, args [][]byte) (interface{}, error) 
 	if err := cl.usable(); err != nil {
 		return nil, err
 	}
+	defer cl.hooks.rethrow() // after the reply is freed, before the unlock
 	r := C.clusterc_command_route_argv(cl.c, C.int(route), C.int(len(args)), argv, lens)
 	if r == nil {
 		return nil, cl.lastError()
@@ -663,6 +731,7 @@ func (cl *ClusterClient) Poll(d time.Duration) error {
 	if err := cl.usable(); err != nil {
 		return err
 	}
+	defer cl.hooks.rethrow()
 	if C.clusterc_poll(cl.c, C.int(ms)) != 0 {
 		return cl.lastError()
 	}

@@ -65,3 +65,24 @@ func ExampleClusterClient_NodeStats() {
 		fmt.Printf("%-21s %-7s reads=%d eligible=%v (%s)\n", n.Addr, n.Role, n.Reads, n.Eligible, n.Why)
 	}
 }
+
+// Lifecycle events and the command hook: log map changes and nodes lost,
+// count failed commands by node. The funcs run inside the client's calls,
+// on the calling goroutine: keep them short, never call rdb from them.
+func ExampleClusterOptions_hooks() {
+	failed := map[string]int{}
+	rdb := clusterc.NewClusterClient(&clusterc.ClusterOptions{
+		Addrs: []string{"127.0.0.1:7001"},
+		OnEvent: func(ev clusterc.Event) {
+			fmt.Printf("%v %s %s\n", ev.Type, ev.Node, ev.Detail) // READY, MAP_UPDATED, NODE_FAILING...
+		},
+		OnCommand: func(ci clusterc.CommandInfo) {
+			if ci.Code != 0 {
+				failed[ci.Node]++
+			}
+		},
+	})
+	rdb.Get("user:1")
+	rdb.Close() // DRAINED, the last event
+	fmt.Println("failed commands by node:", failed)
+}

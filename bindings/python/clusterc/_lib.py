@@ -2,8 +2,10 @@
 
 Only functions that take and return scalars, strings and opaque pointers are
 used: replies are walked with the clusterc_reply_* accessors, admin views come
-as JSON text. The one struct laid out here is clusterc_admin_opts (admin.h),
-mirrored field for field, and only to pass add_node a timeout.
+as JSON text. The structs laid out here are clusterc_admin_opts (admin.h),
+mirrored field for field, and only to pass add_node a timeout; and the two
+the hooks receive, clusterc_event and clusterc_command_info (clusterc.h),
+read-only and only during the callback.
 """
 import ctypes
 import ctypes.util
@@ -54,11 +56,45 @@ class AdminOpts(ctypes.Structure):
     ]
 
 
+class Event(ctypes.Structure):
+    """clusterc_event (clusterc.h), as the on_event hook receives it."""
+
+    _fields_ = [
+        ("type", c_int),
+        ("node", c_char_p),          # NULL for client-wide events
+        ("code", c_int),
+        ("detail", c_char_p),
+    ]
+
+
+class CommandInfo(ctypes.Structure):
+    """clusterc_command_info (clusterc.h), as the on_command hook receives it."""
+
+    _fields_ = [
+        ("name", c_char_p),
+        ("node", c_char_p),          # NULL when it never left the client
+        ("route", c_int),
+        ("redirects", c_int),
+        ("retries", c_int),
+        ("duration_us", ctypes.c_int64),
+        ("code", c_int),
+    ]
+
+
+# clusterc_event_fn and clusterc_command_fn. CFUNCTYPE (not PYFUNCTYPE): the
+# library calls them from inside a ctypes call that released the GIL, and
+# ctypes takes the GIL back for the callback.
+EVENT_FN = ctypes.CFUNCTYPE(None, POINTER(Event), c_void_p)
+COMMAND_FN = ctypes.CFUNCTYPE(None, POINTER(CommandInfo), c_void_p)
+
 # name: (restype, argtypes)
 _SIGNATURES = {
     "clusterc_strerror": (c_char_p, [c_int]),
     "clusterc_keyslot": (c_int, [c_char_p, c_size_t]),
     "clusterc_connect_url": (c_void_p, [c_char_p]),
+    "clusterc_connect_url_hooks": (c_void_p, [c_char_p, EVENT_FN, c_void_p, COMMAND_FN,
+                                              c_void_p]),
+    "clusterc_event_name": (c_char_p, [c_int]),
     "clusterc_free": (None, [c_void_p]),
     "clusterc_error": (c_int, [c_void_p]),
     "clusterc_errstr": (c_char_p, [c_void_p]),

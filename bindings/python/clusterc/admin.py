@@ -69,9 +69,12 @@ class Admin:
         chosen = ctypes.create_string_buffer(64)
         with client._lock:
             c = client._handle()
-            rc = lib.clusterc_admin_add_node(c, addr, 1 if replica else 0, pid,
-                                             ctypes.byref(opts), chosen)
-            if rc != 0:
-                raise client._failure_of(c)
+            try:
+                rc = lib.clusterc_admin_add_node(c, addr, 1 if replica else 0, pid,
+                                                 ctypes.byref(opts), chosen)
+                if rc != 0:
+                    raise client._failure_of(c)
+            finally:
+                client._raise_hook_error()
         v = chosen.value.decode("ascii", "replace")
         return v if (replica and v) else None

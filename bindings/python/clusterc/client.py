@@ -6,6 +6,9 @@ library and walks replies with its accessor functions.
 
 A client is safe to share between Python threads: every call into the
 library holds the client's lock (libclusterc clients are single-threaded).
+
+Hooks: on_event and on_command (see ClusterClient) are called by the library
+on the thread that holds the client's lock, from inside the client's calls.
 """
 import ctypes
 import datetime
@@ -14,8 +17,9 @@ import threading
 import urllib.parse
 
 from . import _lib
+from .hooks import Hooks
 from .errors import (ClientClosedError, ClusterError, ConnectionError, DataError,
-                     InvalidOptionError, ResponseError, EINVAL, ENOMEM, error_for)
+                     InvalidOptionError, ResponseError, EINVAL, ENOMEM, EUSAGE, error_for)
 
 # Per-command routes (clusterc.h CLUSTERC_ROUTE_*).
 ROUTE_DEFAULT = 0
@@ -302,6 +306,22 @@ class ClusterClient(_Commands):
     decode_responses (str instead of bytes for string replies), encoding,
     encoding_errors, connect_lazily (do not raise when the first slot-map
     load fails; commands retry the seeds).
+
+    Hooks (set at construction, so the events of connecting are seen):
+    on_event(Event) for lifecycle events (READY once the first slot map is
+    in, MAP_UPDATED, NODE_CONNECTED, NODE_DISCONNECTED, NODE_FAILING,
+    NODE_RECOVERED, DRAINED last, from close()); on_command(CommandInfo)
+    once per command, when it completes (code 0 when a reply came, error
+    replies included). They run on the calling thread, from inside the
+    client's calls (the constructor, commands, refresh, poll, close), with
+    the client's lock held: keep them short, and do not call the client
+    from them (that raises ClusterError, code EUSAGE). An exception a hook
+    raises is kept and raised by the client call that ran the hook, once
+    the library has returned (the client is still consistent and usable;
+    that call's own result is discarded, and its own error, if any, is the
+    hook exception's __context__). From the constructor, the client is closed
+    first; from a close() run by the garbage collector, Python reports it
+    as an unraisable exception.
     """
 
     def __init__(self, addrs=None, read_only=False, route_by_latency=False,
@@ -313,8 +333,9 @@ class ClusterClient(_Commands):
                  max_lag_bytes=None, lag_probe=None, refresh_interval=None,
                  refresh_min_interval=None, node_address_map=None, url_options=None,
                  decode_responses=False, encoding="utf-8", encoding_errors="strict",
-                 connect_lazily=False, _url=None):
+                 connect_lazily=False, on_event=None, on_command=None, _url=None):
         self._c = None                      # first, so __del__ always works
+        self._hooks = None
         self._lock = threading.RLock()
         self.decode_responses = decode_responses
         self.encoding = encoding
@@ -342,27 +363,49 @@ class ClusterClient(_Commands):
         if not isinstance(_url, bytes) or b"\0" in _url:
             raise InvalidOptionError("url: expected a string without NUL bytes", EINVAL)
         self._lib = lib = _lib.load()
-        c = lib.clusterc_connect_url(_url)
+        if on_event is not None or on_command is not None:
+            self._hooks = Hooks(lib, on_event, on_command)
+        self._c = self._connect(_url, connect_lazily)
+
+    def _connect(self, url, connect_lazily):
+        """The C client for url, or an exception: the connect's, or one a
+        hook raised meanwhile (the C client is freed then)."""
+        lib, hooks = self._lib, self._hooks
+        if hooks is None:
+            c = lib.clusterc_connect_url(url)
+        else:
+            c = lib.clusterc_connect_url_hooks(url, hooks.event_cb, None, hooks.command_cb,
+                                               None)
         if not c:
             raise MemoryError("libclusterc: out of memory creating a client")
+        err = None
         code = lib.clusterc_error(c)
         if code != 0:
             err = self._failure_of(c, code)
-            if code == EINVAL or code == ENOMEM or not connect_lazily:
-                lib.clusterc_free(c)
-                if not isinstance(err, (ConnectionError, InvalidOptionError)):
-                    # No slot map from any seed: to the caller, the cluster
-                    # cannot be reached.
-                    err = ConnectionError(str(err), code)
-                raise err
-        self._c = c
+            if code != EINVAL and code != ENOMEM and connect_lazily:
+                err = None
+            elif not isinstance(err, (ConnectionError, InvalidOptionError)):
+                # No slot map from any seed: to the caller, the cluster
+                # cannot be reached.
+                err = ConnectionError(str(err), code)
+        if err is None and (hooks is None or hooks.error is None):
+            return c
+        lib.clusterc_free(c)
+        hook_err = hooks.take() if hooks is not None else None
+        if hook_err is not None:
+            if err is not None:
+                hook_err.__context__ = err
+            raise hook_err
+        raise err
 
     @classmethod
     def from_url(cls, url, **kwargs):
         """A client from a go-redis style cluster URL:
         redis://[user:pass@]host:port?addr=host:port&read_only=true&...
-        kwargs: decode_responses, encoding, encoding_errors, connect_lazily."""
-        allowed = {"decode_responses", "encoding", "encoding_errors", "connect_lazily"}
+        kwargs: decode_responses, encoding, encoding_errors, connect_lazily,
+        on_event, on_command."""
+        allowed = {"decode_responses", "encoding", "encoding_errors", "connect_lazily",
+                   "on_event", "on_command"}
         bad = set(kwargs) - allowed
         if bad:
             raise TypeError("from_url() got unexpected keyword arguments %s (put options "
@@ -375,10 +418,27 @@ class ClusterClient(_Commands):
         return self
 
     def _handle(self):
+        self._not_from_hook()
         c = self._c
         if not c:
             raise ClientClosedError("client is closed")
         return c
+
+    def _not_from_hook(self):
+        # The lock is reentrant, so a hook (run with it held) would get in:
+        # the library must not be re-entered from its own callback.
+        h = self._hooks
+        if h is not None and h.running:
+            raise ClusterError("a client may not be called from its own on_event / "
+                               "on_command hook", EUSAGE)
+
+    def _raise_hook_error(self):
+        """Raise what a hook raised during the library call just made.
+        Called in a finally: an exception already on its way becomes the
+        hook's exception's __context__."""
+        h = self._hooks
+        if h is not None and h.error is not None:
+            raise h.take()
 
     def _failure_of(self, c, code=None):
         lib = self._lib
@@ -457,15 +517,20 @@ class ClusterClient(_Commands):
         lib = self._lib
         with self._lock:
             c = self._handle()
-            if node is not None:
-                r = lib.clusterc_command_to_node_argv(c, node, packed.n, packed.argv, packed.lens)
-            elif route is not None:
-                r = lib.clusterc_command_route_argv(c, route, packed.n, packed.argv, packed.lens)
-            else:
-                r = lib.clusterc_command_argv(c, packed.n, packed.argv, packed.lens)
-            if not r:
-                raise self._failure_of(c)
-            v = self._take(r)
+            try:
+                if node is not None:
+                    r = lib.clusterc_command_to_node_argv(c, node, packed.n, packed.argv,
+                                                          packed.lens)
+                elif route is not None:
+                    r = lib.clusterc_command_route_argv(c, route, packed.n, packed.argv,
+                                                        packed.lens)
+                else:
+                    r = lib.clusterc_command_argv(c, packed.n, packed.argv, packed.lens)
+                if not r:
+                    raise self._failure_of(c)
+                v = self._take(r)
+            finally:
+                self._raise_hook_error()
         if isinstance(v, ResponseError):
             raise v
         return v
@@ -506,6 +571,7 @@ class ClusterClient(_Commands):
                     lib.clusterc_get_reply(c, ctypes.byref(rp))
                     if rp.value:
                         lib.clusterc_reply_free(rp.value)
+                self._raise_hook_error()
         return results
 
     def _run(self, cmds, combine):
@@ -563,8 +629,11 @@ class ClusterClient(_Commands):
         """Reload the slot map now."""
         with self._lock:
             c = self._handle()
-            if self._lib.clusterc_refresh(c) != 0:
-                raise self._failure_of(c)
+            try:
+                if self._lib.clusterc_refresh(c) != 0:
+                    raise self._failure_of(c)
+            finally:
+                self._raise_hook_error()
 
     def poll(self, timeout_ms):
         """Give the client's background work (latency probes, lag polls,
@@ -574,8 +643,11 @@ class ClusterClient(_Commands):
             raise InvalidOptionError("timeout_ms: expected an int >= 0", EINVAL)
         with self._lock:
             c = self._handle()
-            if self._lib.clusterc_poll(c, timeout_ms) != 0:
-                raise self._failure_of(c)
+            try:
+                if self._lib.clusterc_poll(c, timeout_ms) != 0:
+                    raise self._failure_of(c)
+            finally:
+                self._raise_hook_error()
 
     def node_stats(self):
         """What the client knows of each node: a list of dicts (addr, id,
@@ -586,10 +658,13 @@ class ClusterClient(_Commands):
         lib = self._lib
         with self._lock:
             c = self._handle()
-            p = fn(lib, c)
-            if not p:
-                raise self._failure_of(c)
-            text = _lib.take_string(lib, p)
+            try:
+                p = fn(lib, c)
+                if not p:
+                    raise self._failure_of(c)
+                text = _lib.take_string(lib, p)
+            finally:
+                self._raise_hook_error()
         return json.loads(text)
 
     def pipeline(self, transaction=False):
@@ -610,14 +685,25 @@ class ClusterClient(_Commands):
         return not self._c
 
     def close(self):
-        """Close every connection and free the client. Idempotent."""
+        """Close every connection and free the client (commands still
+        pending are drained first; on_event sees DRAINED last). Idempotent.
+        Raises what a hook raised meanwhile, once the client is freed."""
+        err = self._close()
+        if err is not None:
+            raise err
+
+    def _close(self):
+        """close(), returning a hook's exception instead of raising it."""
         lock = getattr(self, "_lock", None)
         if lock is None:
-            return
+            return None
         with lock:
+            self._not_from_hook()
             c, self._c = self._c, None
             if c:
                 self._lib.clusterc_free(c)
+            h = self._hooks
+            return h.take() if h is not None else None
 
     def __enter__(self):
         return self
@@ -628,9 +714,11 @@ class ClusterClient(_Commands):
 
     def __del__(self):
         try:
-            self.close()
+            err = self._close()
         except Exception:
-            pass
+            return
+        if err is not None:
+            raise err    # __del__ cannot raise: Python reports it as unraisable
 
     def __repr__(self):
         return "<clusterc.ClusterClient %s>" % ("closed" if self.closed else "open")

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import unittest
+import weakref
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -407,7 +408,8 @@ class TestRouting(ClientTest):
 
 class TestMigration(ClientTest):
     def test_redirects_during_slot_migration(self):
-        c = self.client()
+        infos = []
+        c = self.client(on_command=infos.append)
         bg = self.client()
         slot = c.keyslot("{mig}")
         nodes = c.admin.nodes()
@@ -492,6 +494,9 @@ class TestMigration(ClientTest):
         self.assertEqual(owner, [dst_port])
         st = c.node_stats()
         self.assertGreater(sum(n["redirects"] for n in st), 0)
+        # the command hook saw the redirects too; no command failed
+        self.assertGreater(sum(i.redirects for i in infos), 0)
+        self.assertEqual([i.code for i in infos if i.code != 0], [])
 
 
 # ---------------------------------------------------------------- errors
@@ -609,6 +614,147 @@ class TestErrors(ClientTest):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(r.stdout.startswith("LNF True"), r.stdout)
         self.assertIn("/nonexistent/libclusterc.so", r.stdout)
+
+
+# ---------------------------------------------------------------- hooks
+
+class HookBoom(Exception):
+    """Raised by the tests' hooks on purpose."""
+
+
+class TestHooks(ClientTest):
+    def test_one_ready_on_connect(self):
+        events = []
+        c = self.client(on_event=events.append)
+        ready = [e for e in events if e.type == "READY"]
+        self.assertEqual(len(ready), 1, events)
+        self.assertIsInstance(ready[0], clusterc.Event)
+        self.assertIsNone(ready[0].node)
+        self.assertEqual(ready[0].code, 0)
+        self.assertIsInstance(ready[0].detail, str)
+        # commands and later map loads bring no second READY
+        for i in range(20):
+            c.set("hk:r%d" % i, i)
+        c.refresh()
+        self.assertEqual([e.type for e in events].count("READY"), 1, events)
+        known = {"READY", "MAP_UPDATED", "NODE_CONNECTED", "NODE_DISCONNECTED",
+                 "NODE_FAILING", "NODE_RECOVERED", "DRAINED"}
+        self.assertTrue(all(e.type in known for e in events), events)
+
+    def test_from_url_hooks(self):
+        events, infos = [], []
+        url = "redis://%s:%d" % (HOST, CLUSTER["primaries"][0])
+        with clusterc.ClusterClient.from_url(url, on_event=events.append,
+                                             on_command=infos.append) as c:
+            self.assertEqual(c.get("hk:none"), None)
+        self.assertEqual([e.type for e in events].count("READY"), 1, events)
+        self.assertEqual([(i.name, i.code) for i in infos], [("GET", 0)])
+
+    def test_drained_last_on_close(self):
+        events = []
+        c = clusterc.ClusterClient(addrs=seeds(), on_event=events.append)
+        c.set("hk:d", 1)
+        c.close()
+        self.assertTrue(events, "no event at all")
+        self.assertEqual(events[-1].type, "DRAINED", events)
+        self.assertEqual([e.type for e in events].count("DRAINED"), 1, events)
+
+    def test_on_command_once_per_command(self):
+        infos = []
+        c = self.client(on_command=infos.append)
+        self.assertEqual(infos, [], "the library's own commands are not reported")
+        c.delete("hk:s", "hk:n")
+        del infos[:]
+        self.assertTrue(c.set("hk:s", "v"))
+        self.assertEqual(c.get("hk:s"), b"v")
+        self.assertEqual(c.execute_command("INCR", "hk:n"), 1)
+        self.assertEqual([(i.name, i.code) for i in infos], [("SET", 0), ("GET", 0), ("INCR", 0)])
+        addrs = {"%s:%d" % (HOST, p) for p in CLUSTER["primaries"]}
+        for i in infos:
+            self.assertIsInstance(i, clusterc.CommandInfo)
+            self.assertIn(i.node, addrs, i)
+            self.assertEqual((i.route, i.redirects, i.retries), (clusterc.ROUTE_DEFAULT, 0, 0))
+            self.assertGreaterEqual(i.duration_us, 0)
+        # an error reply is a reply: code 0
+        del infos[:]
+        with self.assertRaises(clusterc.ResponseError):
+            c.execute_command("LPUSH", "hk:s", "x")
+        self.assertEqual([(i.name, i.code) for i in infos], [("LPUSH", 0)])
+        # a per-command route is reported as sent
+        del infos[:]
+        c.command_route(clusterc.ROUTE_PRIMARY, "GET", "hk:s")
+        self.assertEqual([(i.name, i.route, i.code) for i in infos],
+                         [("GET", clusterc.ROUTE_PRIMARY, 0)])
+        # pipelined: once each
+        del infos[:]
+        self.assertEqual(c.pipeline().get("hk:s").set("hk:s", "w").get("hk:s").execute(),
+                         [b"v", True, b"w"])
+        self.assertEqual([(i.name, i.code) for i in infos], [("GET", 0), ("SET", 0), ("GET", 0)])
+
+    def test_on_command_failure_code(self):
+        infos = []
+        c = self.client(on_command=infos.append, dial_timeout=0.2)
+        with self.assertRaises(clusterc.ConnectionError) as cm:
+            c.execute_on_node("%s:%d" % (HOST, DOWN_PORTS[0]), "PING")
+        self.assertEqual(len(infos), 1, infos)
+        self.assertEqual(infos[0].name, "PING")
+        self.assertNotEqual(infos[0].code, 0)
+        self.assertEqual(infos[0].code, cm.exception.code)
+
+    def test_hook_exception_raised_by_the_call(self):
+        seen = []
+
+        def on_command(ci):
+            seen.append(ci.name)
+            if ci.name == "GET":
+                raise HookBoom("from on_command")
+        c = self.client(on_command=on_command)
+        self.assertTrue(c.set("hk:x", "1"))
+        with self.assertRaises(HookBoom):
+            c.get("hk:x")
+        # the client is consistent and usable; the command did run
+        self.assertEqual(c.execute_command("INCRBY", "hk:x", 1), 2)
+        # pipelined: raised once every reply is collected, replies stay in step
+        with self.assertRaises(HookBoom):
+            c.pipeline().get("hk:x").set("hk:x", "5").get("hk:x").execute()
+        self.assertEqual(c.execute_command("INCRBY", "hk:x", 1), 6)
+        self.assertEqual(seen, ["SET", "GET", "INCRBY", "GET", "SET", "GET", "INCRBY"])
+
+    def test_hook_exception_in_connect(self):
+        def on_event(ev):
+            if ev.type == "READY":
+                raise HookBoom("from on_event")
+        with self.assertRaises(HookBoom):
+            clusterc.ClusterClient(addrs=seeds(), on_event=on_event)
+
+    def test_hook_may_not_call_its_client(self):
+        box = {}
+
+        def on_command(ci):
+            box["c"].get("hk:y")
+        c = box["c"] = self.client(on_command=on_command)
+        with self.assertRaises(clusterc.ClusterError) as cm:
+            c.set("hk:y", "1")
+        self.assertEqual(cm.exception.code, clusterc.errors.EUSAGE)
+        self.assertIn("hook", str(cm.exception))
+        del box["c"]
+
+    def test_bad_hooks(self):
+        for kw in ({"on_event": 42}, {"on_command": "print"}):
+            with self.assertRaises(clusterc.InvalidOptionError):
+                clusterc.ClusterClient(addrs=seeds(), **kw)
+
+    def test_no_reference_cycle(self):
+        # the ctypes callbacks live with the client, yet refer not to it: an
+        # unclosed client goes away when its last reference does
+        events = []
+        c = clusterc.ClusterClient(addrs=seeds(), on_event=events.append,
+                                   on_command=lambda ci: None)
+        c.get("hk:z")
+        ref = weakref.ref(c)
+        del c
+        self.assertIsNone(ref())
+        self.assertEqual([e.type for e in events].count("READY"), 1, events)
 
 
 # ---------------------------------------------------------------- leaks
