@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <ctype.h>
 #include "engine_int.h"
 #include "proto/redirect.h"
 
@@ -229,6 +231,52 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
 
 /* -------------------------------------------------------------- requests */
 
+/* Commands whose first argument is the telling part of their name in a
+ * message ("CLUSTER SHARDS", "CONFIG SET"): container commands. */
+static int has_subcommand(const char *name, size_t len)
+{
+    static const char *const list[] = { "CLUSTER", "CONFIG", "CLIENT", "COMMAND", "XINFO",
+                                        "OBJECT", "MEMORY", "SCRIPT", "FUNCTION", "ACL",
+                                        "XGROUP", "PUBSUB", "SLOWLOG", "LATENCY", "MODULE" };
+    switch (name[0] | 0x20) {   /* GET, SET, HGET...: out after one or two tests */
+    case 'a': case 'c': case 'f': case 'l': case 'm': case 'o': case 'p': case 's': case 'x':
+        break;
+    default:
+        return 0;
+    }
+    if (len < 3 || len > 8 || (len == 3 && (name[0] | 0x20) != 'a'))
+        return 0;
+    for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+        if (strlen(list[i]) == len && strncasecmp(list[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* The request's name for messages: the command, and for a container
+ * command its sub-command ("CLUSTER INFO"), from the RESP text. */
+static void set_name(clusterc__req *r, const clusterc__cmdinfo *info)
+{
+    size_t k = info->namelen < sizeof(r->name) - 1 ? info->namelen : sizeof(r->name) - 1;
+    memcpy(r->name, info->name, k);
+    r->name[k] = '\0';
+    if (!has_subcommand(info->name, info->namelen))
+        return;
+    /* After "NAME\r\n" comes "$len\r\nARG\r\n" when there is an argument. */
+    const char *p = info->name + info->namelen + 2, *end = r->cmd + r->len;
+    if (p >= end || *p != '$')
+        return;
+    char *q;
+    long alen = strtol(p + 1, &q, 10);
+    if (alen <= 0 || q + 2 + alen > end || k + 1 + (size_t)alen >= sizeof(r->name))
+        return;
+    for (size_t i = 0; i < k; i++)
+        r->name[i] = (char)toupper((unsigned char)r->name[i]);
+    r->name[k] = ' ';
+    for (long i = 0; i < alen; i++)
+        r->name[k + 1 + (size_t)i] = (char)toupper((unsigned char)q[2 + i]);
+    r->name[k + 1 + (size_t)alen] = '\0';
+}
+
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -261,9 +309,7 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     r->flags = info.flags;
     r->slot = info.slot;
     r->done = done;
-    size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;
-    memcpy(r->name, info.name, k);   /* for messages only */
-    r->name[k] = '\0';
+    set_name(r, &info);   /* for messages and the command hook */
     r->deadline_ev = (struct event *)((char *)r + base);
     r->retry_ev = (struct event *)((char *)r + base + evsz);
     event_assign(r->deadline_ev, e->base, -1, 0, deadline_cb, r);

@@ -418,6 +418,55 @@ static void test_async_free_inside_callback(void **state)
     event_base_free(base);
 }
 
+/* The command hook names a container command with its sub-command, in
+ * capitals, and reports the node of its last attempt and its code. */
+typedef struct seen { char name[8][32], node[8][64]; int code[8], n; } seen;
+
+static void record(const clusterc_command_info *ci, void *privdata)
+{
+    seen *s = privdata;
+    if (s->n >= 8)
+        return;
+    snprintf(s->name[s->n], sizeof(s->name[0]), "%s", ci->name);
+    snprintf(s->node[s->n], sizeof(s->node[0]), "%s", ci->node ? ci->node : "-");
+    s->code[s->n++] = ci->code;
+}
+
+static void test_command_hook_names(void **state)
+{
+    (void)state;
+    seen s;
+    memset(&s, 0, sizeof(s));
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = harness_seeds(H);
+    o.connect_timeout_ms = 300;
+    o.on_command = record;
+    o.command_privdata = &s;
+    clusterc_client *c = clusterc_connect(&o);
+    assert_int_equal(clusterc_error(c), 0);
+    const char *cmds[4][3] = { { "GET", "hooked" }, { "cluster", "info" },
+                               { "config", "get", "maxmemory" }, { "ACL", "WHOAMI" } };
+    const int argc[4] = { 2, 2, 3, 2 };
+    const char *want[] = { "GET", "CLUSTER INFO", "CONFIG GET", "ACL WHOAMI" };
+    for (int i = 0; i < 4; i++) {
+        redisReply *r = clusterc_command_argv(c, argc[i], cmds[i], NULL);
+        assert_non_null(r);
+        freeReplyObject(r);
+    }
+    assert_null(clusterc_command_to_node(c, "127.0.0.1:1", "PING"));   /* nothing listens */
+    assert_int_equal(s.n, 5);   /* the map load and COMMAND are the library's own */
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(s.name[i], want[i]);
+        assert_int_equal(s.code[i], 0);
+        assert_non_null(strstr(s.node[i], "127.0.0.1:"));
+    }
+    assert_string_equal(s.name[4], "PING");
+    assert_string_equal(s.node[4], "127.0.0.1:1");
+    assert_int_equal(s.code[4], CLUSTERC_ECONNECT);
+    clusterc_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_poll_keeps_probing),
         cmocka_unit_test(test_async_many),
         cmocka_unit_test(test_async_free_inside_callback),
+        cmocka_unit_test(test_command_hook_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
