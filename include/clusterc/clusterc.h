@@ -84,12 +84,17 @@ CLUSTERC_API const char *clusterc_strerror(int code);
 /*
  * Lifecycle events: what happened to the client as a whole or to one node,
  * reported once per change (a node that stays down is one NODE_FAILING,
- * not one per failed attempt), from the place where the state changed.
+ * not one per failed attempt), from the place where the state changed,
+ * and before the commands it affects fail.
  *   READY              the first slot map was installed (once per client)
  *   MAP_UPDATED        a later map changed who serves what; detail says what
- *                      ("slots moved: 3; new primary 127.0.0.1:7004 ...")
+ *                      ("new primary 127.0.0.1:7004 (was a replica); slots
+ *                      moved: 5462; ..."), counted against the last map
+ *                      installed (MOVED replies in between included)
  *   NODE_CONNECTED     a connection to node came up (handshake queued)
  *   NODE_DISCONNECTED  a connection that was up closed; code says why
+ *                      (not for the connections a drain closes: a drain
+ *                      reports DRAINED once, at its end)
  *   NODE_FAILING       node could not be reached or was lost and is now
  *                      avoided (failing_ms); code and detail say why
  *   NODE_RECOVERED     a node that was failing answered again

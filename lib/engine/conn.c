@@ -216,13 +216,16 @@ void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
     n->fifo = NULL;
     n->fhead = n->fcount = n->fcap = 0;
     n->fseq += count;
+    /* The cause first, then its effects: the owner learns the connection
+     * closed (and may, say, hold off redialling) before the commands it
+     * held come back. */
+    n->ops->closed(n->owner, code, msg, was_up);
     for (size_t i = 0; i < count; i++) {
         clusterc__fifo_ent ent = fifo[(head + i) % cap];
         if (ent.kind == FIFO_USER && ent.tag)
             n->ops->lost(n->owner, ent.tag, code, msg, ent.start < written);
     }
     free(fifo);
-    n->ops->closed(n->owner, code, msg, was_up);
 }
 
 void clusterc__conn_shutdown(clusterc__conn *n)

@@ -56,9 +56,10 @@ typedef struct clusterc__conn_ops {
     int (*reply)(void *owner, void *tag, redisReply *reply);
     /* The connection closed with tag's command unanswered; written: some of
      * its bytes had been written to the socket. Called for each such tag,
-     * oldest first, before closed. */
+     * oldest first, after closed. */
     void (*lost)(void *owner, void *tag, int code, const char *msg, int written);
-    /* was_up: the connection had come up (else a connect attempt failed). */
+    /* The connection closed (first of the reports a close makes); was_up:
+     * it had come up (else a connect attempt failed). */
     void (*closed)(void *owner, int code, const char *msg, int was_up);
     /* Bytes were queued on a connection that is up: call
      * clusterc__conn_flush soon (the owner batches writes per loop turn). */
@@ -138,8 +139,8 @@ void clusterc__conn_orphan(clusterc__conn *c, uint64_t seq);
  * waits for), or 0 when the FIFO is empty. */
 int clusterc__conn_take(clusterc__conn *c, void **tag);
 
-/* Close: every unanswered tag goes back through ops->lost, then
- * ops->closed runs. */
+/* Close: ops->closed runs, then every unanswered tag goes back through
+ * ops->lost. */
 void clusterc__conn_close(clusterc__conn *c, int code, const char *msg);
 
 /* Some bytes of the command queued as seq were written to the socket (so

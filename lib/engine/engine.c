@@ -123,6 +123,8 @@ static void engine_destroy(clusterc__engine *e)
     clusterc__refresh_fini(e);
     clusterc__reads_fini(e);
     free(e->remap);
+    free(e->ev_slot);
+    free(e->ev_ids);
     clusterc__dns_release(e->dns);   /* outlives e while lookups are owed a callback */
     clusterc__cmdtable_free(e->learned);
     free(e->seeds);

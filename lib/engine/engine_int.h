@@ -129,7 +129,8 @@ struct clusterc__engine {
     int draining;
     int drained;                   /* DRAINED sent: nothing pending, all closed */
     int ready_sent;                /* READY sent (the first map) */
-    int patched_slots;             /* slots a MOVED re-pointed since the last map */
+    int16_t *ev_slot;              /* on_event: slot -> shard of the installed map */
+    char (*ev_ids)[41];            /* on_event: each installed shard's primary id */
     /* reads.c */
     clusterc__route_cfg rcfg;
     int read_routing;              /* a read policy is on */

@@ -315,12 +315,40 @@ static void diff_node(map_diff *d, const clusterc__engine *e, const clusterc__no
     }
 }
 
-static clusterc__node *primary_of(const clusterc__shard *sh, const int16_t *slot_shard, int s)
+/* The primary's id of slot s in the map as installed (ev_slot, ev_ids):
+ * a MOVED patches the live map between loads, so the live map is not
+ * what the last MAP_UPDATED told the application. */
+static const char *installed_primary(const clusterc__engine *e, int s)
 {
-    return slot_shard[s] >= 0 && sh[slot_shard[s]].n ? sh[slot_shard[s]].nodes[0] : NULL;
+    return e->ev_slot && e->ev_slot[s] >= 0 ? e->ev_ids[e->ev_slot[s]] : "";
 }
 
-/* Slots whose primary changed, nodes that left; then the event. */
+static const char *new_primary(const clusterc__shard *sh, const clusterc__topology *t, int s)
+{
+    int i = t->slot_shard[s];
+    return i >= 0 && sh[i].n ? sh[i].nodes[0]->id : "";
+}
+
+/* Keep the installed map's slot owners for the next diff. */
+static void diff_keep(map_diff *d, clusterc__engine *e, const clusterc__shard *sh,
+                      const clusterc__topology *t)
+{
+    char (*ids)[41] = d->on ? realloc(e->ev_ids, (t->nshards + 1) * sizeof(*ids)) : NULL;
+    if (!e->ev_slot && ids)
+        e->ev_slot = malloc(sizeof(t->slot_shard));
+    if (!ids || !e->ev_slot) {   /* no memory: the next diff says less, nothing worse */
+        if (ids)
+            e->ev_ids = ids;
+        return;
+    }
+    e->ev_ids = ids;
+    for (size_t i = 0; i < t->nshards; i++)
+        memcpy(ids[i], sh[i].n ? sh[i].nodes[0]->id : "", 41);
+    memcpy(e->ev_slot, t->slot_shard, sizeof(t->slot_shard));
+}
+
+/* Slots whose primary changed since the last installed map, nodes that
+ * left; then the event. */
 static void diff_finish(map_diff *d, clusterc__engine *e, const clusterc__shard *sh,
                         const clusterc__topology *t)
 {
@@ -328,14 +356,13 @@ static void diff_finish(map_diff *d, clusterc__engine *e, const clusterc__shard 
     if (!d->on || e->map_gen == 0)
         return;
     for (int s = 0; s < CLUSTERC__NSLOTS; s++)
-        d->slots += primary_of(e->shards, e->slot_shard, s) != primary_of(sh, t->slot_shard, s);
+        d->slots += strcmp(installed_primary(e, s), new_primary(sh, t, s)) != 0;
     for (size_t i = 0; i < e->nnodes; i++)
         d->removed += e->nodes[i]->map_gen == e->map_gen;   /* not relisted */
-    d->slots += e->patched_slots;
     if (!d->slots && !d->added && !d->removed && !d->roles)
         return;
-    snprintf(tail, sizeof(tail), "slots moved: %d (%d already followed by MOVED); nodes added: %d, "
-             "removed: %d", d->slots, e->patched_slots, d->added, d->removed);
+    snprintf(tail, sizeof(tail), "slots moved: %d; nodes added: %d, removed: %d", d->slots,
+             d->added, d->removed);
     diff_say(d, "%s%s", tail);
     clusterc__emit(e, CLUSTERC_EVENT_MAP_UPDATED, NULL, 0, "%s", d->text);
 }
@@ -371,6 +398,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
         }
     }
     diff_finish(&d, e, sh, t);   /* before the old map goes */
+    diff_keep(&d, e, sh, t);
     for (size_t i = 0; i < e->nshards; i++)
         free(e->shards[i].nodes);
     free(e->shards);
@@ -378,7 +406,6 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
     e->nshards = t->nshards;
     memcpy(e->slot_shard, t->slot_shard, sizeof(e->slot_shard));
     e->map_gen = gen;
-    e->patched_slots = 0;
     for (size_t i = 0; i < e->nnodes; i++)
         if (e->nodes[i]->map_gen != gen)
             e->nodes[i]->retired = 1;
@@ -408,7 +435,6 @@ static int promote_in_shard(clusterc__shard *sh, clusterc__node *to)
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to)
 {
     int cur = e->slot_shard[slot];
-    e->patched_slots++;
     /* MOVED to a replica of the slot's own shard means a failover: every
      * slot of the shard moved with it, so patch them all at once instead of
      * paying one MOVED per slot until the refresh lands. */
