@@ -554,8 +554,17 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
                                         "%s: slot %d is not served by any node", r->name, r->slot);
             return;
         }
-        wait_push(e, r);
         clusterc__refresh_request(e, "slot not covered", 0);
+        if (e->map_gen == 0 && e->err.code &&
+            clusterc__refresh_held_us(e) > (int64_t)e->opt.command_timeout_ms * 1000) {
+            /* No map, the last load failed, and the throttle holds the next
+             * one past this command's deadline: say why now, not at it. */
+            clusterc__engine_fail_later(e, r, e->err.code, "%s: no slot map (the next load "
+                                        "starts in %lld ms): %s", r->name,
+                                        (long long)(clusterc__refresh_held_us(e) / 1000), e->err.str);
+            return;
+        }
+        wait_push(e, r);
         return;
     }
     /* Rare: the node's connection is down and it failed before. */
@@ -660,7 +669,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     clusterc__req *r = arg;
     clusterc__engine *e = r->e;
     const char *where = "waiting for the slot map";
-    char buf[CLUSTERC__ADDR_MAX + 64], name[sizeof(r->name)];
+    char buf[CLUSTERC__ERRSTR_MAX], name[sizeof(r->name)];
     clusterc__node *stuck = NULL;
     (void)fd; (void)what;
     if (r->state == CLUSTERC__REQ_QUEUED && r->node) {
@@ -673,6 +682,11 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
         clusterc__refresh_request(e, "command timeout", 0);
     } else if (r->state == CLUSTERC__REQ_BACKOFF) {
         where = "between retries";
+    } else if (r->state == CLUSTERC__REQ_WAITING) {
+        char status[CLUSTERC__ERRSTR_MAX - 64];
+        clusterc__refresh_status(e, status, sizeof(status));
+        snprintf(buf, sizeof(buf), "waiting for the slot map%s", status);
+        where = buf;
     }
     e->depth++;
     memcpy(name, r->name, sizeof(name));

@@ -109,6 +109,7 @@ struct clusterc__engine {
     struct event *periodic_ev;
     int refresh_inflight, refresh_again, refresh_scheduled, refresh_force;
     int64_t refresh_due_us;        /* when the scheduled load starts */
+    char refresh_at[CLUSTERC__ADDR_MAX]; /* the node the load in flight asks */
     uint64_t refresh_map_gen;      /* map_gen when the load in flight began */
     int refresh_again_force;       /* the follow-up load was asked for forced */
     int64_t last_refresh_us;
@@ -265,6 +266,12 @@ int clusterc__refresh_init(clusterc__engine *e);
  * caller's explicit refresh). Nothing loads while the engine drains. */
 void clusterc__refresh_request(clusterc__engine *e, const char *why, int stale);
 void clusterc__refresh_drain(clusterc__engine *e);
+/* Where the map load stands, for a message: "; the map load in flight:
+ * CLUSTER SHARDS sent to X, no answer yet", "; the last map load failed:
+ * ...", or "". */
+void clusterc__refresh_status(const clusterc__engine *e, char *buf, size_t cap);
+/* How long until the scheduled load starts (0: in flight, due, or none). */
+int64_t clusterc__refresh_held_us(const clusterc__engine *e);
 void clusterc__refresh_fini(clusterc__engine *e);
 
 /* Internal request to one node: no redirects followed, no retries. */

@@ -205,6 +205,25 @@ static void log_failure(clusterc__engine *e, const char *who, int code, const ch
 
 /* ------------------------------------------------------------ finishing */
 
+void clusterc__refresh_status(const clusterc__engine *e, char *buf, size_t cap)
+{
+    if (e->refresh_inflight)
+        snprintf(buf, cap, "; the map load in flight: CLUSTER %s sent to %s, no answer yet",
+                 e->use_slots ? "SLOTS" : "SHARDS", e->refresh_at);
+    else if (e->err.code)
+        snprintf(buf, cap, "; the last map load failed: %s", e->err.str);
+    else
+        buf[0] = '\0';
+}
+
+int64_t clusterc__refresh_held_us(const clusterc__engine *e)
+{
+    if (e->refresh_inflight || !e->refresh_scheduled)
+        return 0;
+    int64_t wait = e->refresh_due_us - clusterc__now_us();
+    return wait > 0 ? wait : 0;
+}
+
 uint64_t clusterc__engine_refresh_runs(const clusterc__engine *e)
 {
     return e->refresh_runs;
@@ -536,6 +555,7 @@ static void ask_next(clusterc__engine *e)
         if (!n)
             continue;
         const char *argv[2] = { "CLUSTER", e->use_slots ? "SLOTS" : "SHARDS" };
+        snprintf(e->refresh_at, sizeof(e->refresh_at), "%s", n->name);
         if (clusterc__engine_internal(e, n, 2, argv, on_map, n))
             return;
     }
