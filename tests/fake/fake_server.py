@@ -3,13 +3,22 @@
 
 Usage:
   fake_server.py --port P --script FILE [--port2 P2 --script2 FILE2]
-                 [--listen PORT:FILE]... [--timeout S] [--quiet]
+                 [--listen PORT:FILE]... [--timeout S] [--quiet] [--log FILE]
   fake_server.py --selftest
 
 Each port runs its own script. Port 0 picks a free port. Once every port
 listens it prints "READY <port> [<port2> ...]" on stdout. Exits 0 when every
 script has completed, 2 on --timeout (default 20 s) with a script unfinished,
 3 if any unexpected command arrived (even if the scripts completed).
+
+--log FILE appends one line per event, flushed at once, so a test can count
+what a node received (map loads, reconnects) while the server still runs:
+  <ms> <port> <conn> ACCEPT          a connection was accepted
+  <ms> <port> <conn> CMD <argv...>   a command arrived (ALWAYS ones too)
+  <ms> <port> <conn> CLOSED          the connection ended (either side)
+<ms> is CLOCK_MONOTONIC in milliseconds (Python's time.monotonic(), the clock
+of clock_gettime(CLOCK_MONOTONIC) in C), so it compares with the test's own
+clock; <conn> numbers connections from 1 across all ports, in accept order.
 
 Script lines (one step each; blank lines and "# comments" ignored):
   EXPECT <words...>   wait for the next command (the oldest pending one from any
@@ -33,9 +42,12 @@ SEND/SENDRAW/CLOSE with no current connection first wait for one (like ACCEPT).
 Commands may arrive pipelined; they queue and are matched one EXPECT at a time.
 """
 import argparse
+import itertools
+import os
 import selectors
 import socket
 import sys
+import tempfile
 import time
 
 
@@ -131,16 +143,34 @@ def parse_request(buf):
 
 # ---------------------------------------------------------------- one fake node
 
+CONN_IDS = itertools.count(1)
+
+
+def no_journal(port, conn, what):
+    pass
+
+
+def file_journal(path):
+    """A journal (see --log) appending to path, one flushed line per event."""
+    f = open(path, "a", buffering=1)
+
+    def journal(port, conn, what):
+        f.write("%.3f %d %d %s\n" % (time.monotonic() * 1000.0, port, conn, what))
+        f.flush()
+    return journal
+
+
 class Conn:
     def __init__(self, sock):
         self.sock, self.buf, self.open = sock, b"", True
+        self.id = next(CONN_IDS)
 
 
 class Node:
     """One listening port running one script as a small state machine."""
 
-    def __init__(self, port, steps, always, log):
-        self.steps, self.always, self.log = steps, always, log
+    def __init__(self, port, steps, always, log, journal=no_journal):
+        self.steps, self.always, self.log, self.journal = steps, always, log, journal
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", port))
@@ -156,6 +186,7 @@ class Node:
         s, _ = self.lsock.accept()
         s.setblocking(True)
         c = Conn(s)
+        self.journal(self.port, c.id, "ACCEPT")
         self.unclaimed.append(c)
         sel.register(s, selectors.EVENT_READ, (self, c))
 
@@ -174,19 +205,48 @@ class Node:
             if argv is None:
                 break
             c.buf = c.buf[used:]
+            if argv:
+                self.journal(self.port, c.id, "CMD " + " ".join(argv))
             if argv and not self.answer_always(c, argv):
                 self.pending.append((c, argv))
 
-    def answer_always(self, c, argv):
+    def always_reply(self, argv):
         for pat, reply in self.always:
             if matches(pat, argv):
-                self.write(c, reply)
-                return True
-        return False
+                return reply
+        return None
+
+    def answer_always(self, c, argv):
+        """Answer a standing rule at once, unless an older command of the same
+        connection still waits for the script: replies keep arrival order, as
+        a real server's do, so then it queues behind it (see flush_always)."""
+        reply = self.always_reply(argv)
+        if reply is None:
+            return False
+        if any(pc is c for pc, _ in self.pending):
+            self.pending.append((c, argv))
+        else:
+            self.write(c, reply)
+        return True
+
+    def flush_always(self):
+        """Answer queued standing-rule commands that no older script command
+        of their connection is ahead of any more."""
+        blocked, keep = set(), []
+        for c, argv in self.pending:
+            reply = self.always_reply(argv)
+            if reply is not None and id(c) not in blocked:
+                if c.open:
+                    self.write(c, reply)
+                continue
+            blocked.add(id(c))
+            keep.append((c, argv))
+        self.pending = keep
 
     def drop(self, sel, c):
         if c.open:
             c.open = False
+            self.journal(self.port, c.id, "CLOSED")
             sel.unregister(c.sock)
             c.sock.close()
 
@@ -206,6 +266,11 @@ class Node:
         progressed = False
         while not self.done() and self.run_one(sel):
             progressed = True
+            # Not between an EXPECT and the reply the script sends for it.
+            if self.done() or self.steps[self.pc][0] not in ("SEND", "SENDRAW", "CLOSE", "SLEEP"):
+                self.flush_always()
+        if self.done():
+            self.flush_always()
         return progressed
 
     def run_one(self, sel):
@@ -234,6 +299,11 @@ class Node:
     def do_expect(self, sel, pattern):
         while self.pending:
             c, argv = self.pending.pop(0)
+            reply = self.always_reply(argv)
+            if reply is not None:   # queued behind an older command: its turn now
+                if c.open:
+                    self.write(c, reply)
+                continue
             if matches(pattern, argv):
                 self.claim(c)
                 return self.advance()
@@ -306,7 +376,7 @@ def log_stderr(msg):
     print("fake_server: " + msg, file=sys.stderr, flush=True)
 
 
-def build_nodes(a, log):
+def build_nodes(a, log, journal=no_journal):
     pairs = list(a.listen or [])
     if a.port is not None:
         pairs.insert(0, "%d:%s" % (a.port, a.script))
@@ -317,7 +387,7 @@ def build_nodes(a, log):
         port, _, path = pair.partition(":")
         with open(path) as f:
             steps, always = parse_script(f.read())
-        nodes.append(Node(int(port), steps, always, log))
+        nodes.append(Node(int(port), steps, always, log, journal))
     return nodes
 
 
@@ -338,7 +408,9 @@ def selftest():
     assert parse_request(b"PING\r\n") == (["PING"], 6)
     assert unescape("a\\x41\\\\") == b"aA\\"
 
-    node = Node(0, steps, always, lambda m: None)
+    events = []
+    node = Node(0, steps, always, lambda m: None,
+                lambda port, conn, what: events.append((port, conn, what)))
     result = {}
     t = threading.Thread(target=lambda: result.setdefault("rc", serve([node], 10, sys.stderr)))
     t.start()
@@ -356,6 +428,19 @@ def selftest():
     want = b"+OK\r\n-ERR fake: unexpected PING\r\n$3\r\nbar\r\n+OK\r\n\xff\x00"
     assert got == want, got
     assert result["rc"] == 3, result  # completed, but PING was unexpected
+    whats = [w for _, _, w in events]
+    assert whats == ["ACCEPT", "CMD READONLY", "CMD PING", "CMD GET x", "CMD SET k v PX",
+                     "CLOSED"], whats
+    assert len({(p, c) for p, c, _ in events}) == 1 and events[0][0] == node.port, events
+    fd, path = tempfile.mkstemp()
+    os.close(fd)
+    try:
+        file_journal(path)(7, 3, "CMD GET x")
+        with open(path) as f:
+            ms, port, conn, what = f.read().split(" ", 3)
+        assert float(ms) > 0 and (port, conn, what) == ("7", "3", "CMD GET x\n"), what
+    finally:
+        os.unlink(path)
     print("fake_server selftest: ok")
     return 0
 
@@ -369,13 +454,15 @@ def main(argv):
     ap.add_argument("--listen", action="append", metavar="PORT:FILE")
     ap.add_argument("--timeout", type=float, default=20)
     ap.add_argument("--quiet", action="store_true", help="do not log unexpected commands")
+    ap.add_argument("--log", metavar="FILE", help="journal of accepts, commands, closes")
     ap.add_argument("--selftest", action="store_true")
     a = ap.parse_args(argv)
     if a.selftest:
         return selftest()
     if (a.port is None) != (a.script is None) or (a.port2 is None) != (a.script2 is None):
         ap.error("--port/--script and --port2/--script2 go in pairs")
-    nodes = build_nodes(a, (lambda m: None) if a.quiet else log_stderr)
+    journal = file_journal(a.log) if a.log else no_journal
+    nodes = build_nodes(a, (lambda m: None) if a.quiet else log_stderr, journal)
     if not nodes:
         ap.error("nothing to serve: give --port and --script")
     return serve(nodes, a.timeout)
