@@ -116,6 +116,13 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
         clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
         return;
     }
+    if (written && !(r->flags & CLUSTERC__CMD_READONLY) && code == CLUSTERC_ETIMEOUT) {
+        /* Closed because a command ahead of it timed out (close_stuck): a
+         * timeout, like that one's, and as uncertain. */
+        clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out: %s; it was sent before, "
+                              "so it may have run", r->name, msg);
+        return;
+    }
     if (written && !(r->flags & CLUSTERC__CMD_READONLY)) {
         (void)n;   /* msg names the node */
         clusterc__engine_fail(e, r, CLUSTERC_EUNCERTAIN,
