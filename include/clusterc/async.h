@@ -74,7 +74,9 @@ CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *n
 /*
  * Graceful close (a drain): refuse new commands; start no map load, probe,
  * lag poll or reconnect; let each pending command finish or fail by its
- * own deadline (command_timeout_ms from when it was sent); close each
+ * own deadline (command_timeout_ms from when it was sent; a blocking
+ * command that would block forever gets command_timeout_ms from the
+ * drain); close each
  * connection as soon as nothing is pending on it, and at once one whose
  * command timed out (its reply may still come, half-sent). Once nothing is
  * pending, every socket, timer and resolver of the client is gone and the
@@ -98,6 +100,35 @@ CLUSTERC_API void clusterc_async_disconnect(clusterc_async *a);
  * clusterc_async_free(NULL) is a harmless no-op.
  */
 CLUSTERC_API void clusterc_async_free(clusterc_async *a);
+
+/* ------------------------------------------------------------------ pubsub */
+
+/*
+ * A message callback (see "Pub/Sub" in clusterc.h for the guarantees). m
+ * and its strings are valid only during the callback. The callback may
+ * send commands, (un)subscribe, disconnect or free the client.
+ */
+typedef void clusterc_message_fn(clusterc_async *a, const clusterc_message *m, void *privdata);
+
+/*
+ * Subscribe to a channel (SUBSCRIBE), a pattern (PSUBSCRIBE) or a shard
+ * channel (SSUBSCRIBE, on the node owning the channel's slot). fn runs for
+ * each message of it, with privdata. Returns 0 when accepted (the
+ * subscription is made, and made again after failovers, in the
+ * background), -1 when refused (client disconnecting, empty name, out of
+ * memory; clusterc_async_errstr says why). Subscribing again to the same
+ * name replaces fn and privdata.
+ */
+CLUSTERC_API int clusterc_async_subscribe(clusterc_async *a, const char *channel,
+                                          clusterc_message_fn *fn, void *privdata);
+CLUSTERC_API int clusterc_async_psubscribe(clusterc_async *a, const char *pattern,
+                                           clusterc_message_fn *fn, void *privdata);
+CLUSTERC_API int clusterc_async_ssubscribe(clusterc_async *a, const char *channel,
+                                           clusterc_message_fn *fn, void *privdata);
+/* Drop a subscription of that kind (CLUSTERC_PUBSUB_*): no callback for it
+ * runs after this returns. 0, or -1 when it was not subscribed. */
+CLUSTERC_API int clusterc_async_unsubscribe(clusterc_async *a, int kind,
+                                            const char *channel_or_pattern);
 
 /* Last failure on this client (code and message), as for the blocking face. */
 CLUSTERC_API int clusterc_async_error(const clusterc_async *a);

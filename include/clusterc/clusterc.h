@@ -157,6 +157,39 @@ typedef struct clusterc_command_info {
 } clusterc_command_info;
 typedef void clusterc_command_fn(const clusterc_command_info *ci, void *privdata);
 
+/* ------------------------------------------------------------------ pubsub */
+
+/*
+ * Pub/Sub. Subscriptions run on connections of their own, never on the
+ * multiplexed command connections: classic channels and patterns on one
+ * subscriber connection to one node (any node serves them in a cluster),
+ * shard channels (SSUBSCRIBE) on one connection per node that owns a
+ * subscribed slot (a replica when a read policy is on and it is eligible,
+ * as for reads). The client keeps the subscriptions you want and makes the
+ * actual ones match: after a failover, a slot migration (the server's
+ * SUNSUBSCRIBE), a lost connection or a map change each wanted channel is
+ * subscribed again on its current owner, by itself.
+ *
+ * Delivery is at most once, as Redis Pub/Sub is: a message published while
+ * its channel is not subscribed (between a node's failure and the
+ * resubscription on its successor, typically node-timeout plus one map
+ * load) is lost, and stats.unsubscribed_us says how long that was.
+ * Sending SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, their UNSUBSCRIBE forms or
+ * MONITOR through the command functions fails at once with
+ * CLUSTERC_EUSAGE; PUBLISH and SPUBLISH are ordinary commands.
+ */
+#define CLUSTERC_PUBSUB_CHANNEL 1   /* SUBSCRIBE / message */
+#define CLUSTERC_PUBSUB_PATTERN 2   /* PSUBSCRIBE / pmessage */
+#define CLUSTERC_PUBSUB_SHARD 3     /* SSUBSCRIBE / smessage */
+
+typedef struct clusterc_message {
+    int kind;                 /* CLUSTERC_PUBSUB_CHANNEL, _PATTERN or _SHARD */
+    const char *channel; size_t channel_len;
+    const char *pattern; size_t pattern_len;   /* NULL unless kind == _PATTERN */
+    const char *payload; size_t payload_len;
+} clusterc_message;          /* valid only during the callback (async) or
+                                until the next call on the client (blocking) */
+
 /* ----------------------------------------------------------------- options */
 
 /*
@@ -187,7 +220,12 @@ typedef struct clusterc_options {
     const char *client_name;   /* CLIENT SETNAME on every connection; NULL = none */
     int connect_timeout_ms;    /* per connection attempt; default 1000 */
     int command_timeout_ms;    /* one deadline across all attempts of a
-                                  command (redirects, retries); default 2000 */
+                                  command (redirects, retries); default 2000.
+                                  A blocking command (BLPOP, BLMOVE, XREAD
+                                  BLOCK, WAIT...) gets its own timeout plus
+                                  this; one that blocks forever (timeout 0)
+                                  has no deadline, but a lost connection
+                                  still fails it */
     int max_redirects;         /* MOVED/ASK followed per command; default 3;
                                   -1 = never follow (the redirect is an error) */
     int max_retries;           /* TRYAGAIN/CLUSTERDOWN/LOADING/lost-connection
@@ -201,6 +239,14 @@ typedef struct clusterc_options {
                                     default 1000 */
     int refresh_interval_ms;   /* periodic refresh; default 60000; 0 = off */
     int tcp_keepalive_s;       /* TCP keepalive idle time; default 60; 0 = off */
+    int blocking_pool_size;    /* connections per node for blocking commands
+                                  (BLPOP, XREAD BLOCK, WAIT...), opened when
+                                  needed and reused; more wait for one to
+                                  free up; default 4 */
+    int pubsub_queue_max;      /* blocking face: messages kept until
+                                  clusterc_next_message takes them; past
+                                  this the oldest is dropped (counted in
+                                  stats.messages_dropped); default 10000 */
 
     /* Read routing (go-redis ReadOnly / RouteRandomly / RouteByLatency).
      * Precedence: route_by_latency > route_randomly > read_only; either of
@@ -271,7 +317,8 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o);
  * this library's: latency_tolerance (duration), latency_replicas_only,
  * latency_probe (duration), failing_timeout (duration), max_lag (duration),
  * max_lag_bytes, lag_probe (duration), read_your_writes, refresh_interval,
- * refresh_min_interval (durations), node_address_map. Booleans: true/false/
+ * refresh_min_interval (durations), node_address_map, blocking_pool_size,
+ * pubsub_queue_max. Booleans: true/false/
  * 1/0/yes/no. "rediss://" (TLS) is refused: not supported. The port
  * defaults to 6379; the path may only be "/" or "/0". An empty value
  * ("key=") keeps the default, as in go-redis (except addr=). go-redis's
@@ -334,7 +381,9 @@ CLUSTERC_API clusterc_client *clusterc_connect_url_hooks(const char *url,
  * before the free is not cut off mid-flight; their replies are then
  * dropped. So clusterc_free returns within command_timeout_ms of the
  * oldest uncollected command (at once when none is pending), after the
- * DRAINED event. clusterc_free(NULL) is a harmless no-op. */
+ * DRAINED event; a blocking command that would block forever (BLPOP k 0)
+ * gets command_timeout_ms from the free. clusterc_free(NULL) is a
+ * harmless no-op. */
 CLUSTERC_API void clusterc_free(clusterc_client *c);
 
 /* The code (CLUSTERC_E...) of the last failure on this client, 0 if the last
@@ -346,6 +395,18 @@ CLUSTERC_API int clusterc_error(const clusterc_client *c);
 CLUSTERC_API const char *clusterc_errstr(const clusterc_client *c);
 
 /*
+ * Blocking commands (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP, BZPOPMIN,
+ * BZPOPMAX, BZMPOP, XREAD / XREADGROUP with BLOCK) run on connections of
+ * their own, a small pool per node (blocking_pool_size), so they never hold
+ * up other commands to that node; their deadline is their own timeout plus
+ * command_timeout_ms. A pool connection whose command timed out is closed,
+ * not reused. A blocking write (BLMOVE, BLPOP's pop) whose connection is
+ * lost after it was sent fails with CLUSTERC_EUNCERTAIN and is not resent.
+ * WAIT and WAITAOF count the writes of the connection they run on, so they
+ * run on the node's shared connection (it waits behind them), with the
+ * same deadline rule; send them with clusterc_command_to_node to the
+ * primary that took the writes.
+ *
  * Run one command and wait for its reply. The command is formatted like
  * hiredis's redisCommand ("%s" for C strings, "%b" for binary data with a
  * size_t length). Returns the reply, owned by the caller (freeReplyObject),
@@ -440,6 +501,31 @@ CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const
                                                        int argc, const char **argv,
                                                        const size_t *argvlen);
 
+/* ------------------------------------------------------ pubsub, blocking */
+
+/*
+ * Subscribe the blocking client to a channel, pattern or shard channel
+ * (kind CLUSTERC_PUBSUB_*). Returns 0 once the wish is recorded (the
+ * subscription is made in the background, and made again after failovers:
+ * see the Pub/Sub section above), -1 when refused (bad kind, empty name,
+ * out of memory; clusterc_errstr says why). Subscribing twice is harmless.
+ */
+CLUSTERC_API int clusterc_subscribe(clusterc_client *c, int kind, const char *name);
+/* Drop a subscription: its messages still queued are dropped too, so
+ * clusterc_next_message returns none of it after this. 0, or -1 when it
+ * was not subscribed (EINVAL). */
+CLUSTERC_API int clusterc_unsubscribe(clusterc_client *c, int kind, const char *name);
+
+/*
+ * Wait up to timeout_ms (0: do not wait) for the next message of any
+ * subscription. Returns 1 with *m filled (its strings stay valid until the
+ * next call on c), 0 when none came in time, -1 on error (clusterc_errstr).
+ * Messages that arrive while the client runs other calls are queued (up to
+ * pubsub_queue_max). While it waits the client also does its background
+ * work, as clusterc_poll does.
+ */
+CLUSTERC_API int clusterc_next_message(clusterc_client *c, clusterc_message *m, int timeout_ms);
+
 /* ----------------------------------------------------- replies, for FFI */
 
 /*
@@ -488,6 +574,13 @@ typedef struct clusterc_stats {
                                   into one load) */
     uint64_t connects;     /* connections opened */
     uint64_t failures;     /* commands that failed (no reply) */
+    uint64_t blocking_conns;   /* connections opened for blocking commands */
+    uint64_t messages;     /* Pub/Sub messages delivered */
+    uint64_t messages_dropped; /* blocking face: dropped from a full queue */
+    uint64_t resubscribes; /* subscriptions made again after a failover, a
+                              migration, a lost connection or a map change */
+    uint64_t unsubscribed_us;  /* summed time wanted subscriptions spent not
+                                  subscribed after their first subscribe */
 } clusterc_stats;
 
 /* Copy the counters into *out. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clusterc/async.h"
+#include "face_int.h"
 #include "engine/engine.h"
 #include "proto/options.h"
 
@@ -195,3 +196,7 @@ CLUSTERC_API void clusterc_async_get_stats(const clusterc_async *a, clusterc_sta
     else
         memset(out, 0, sizeof(*out));
 }
+
+/* For async_pubsub.c: the doors of face_int.h. */
+clusterc__engine *clusterc__async_engine(const clusterc_async *a) { return a->e; }
+clusterc__err *clusterc__async_err(clusterc_async *a) { return &a->err; }

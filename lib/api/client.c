@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client_int.h"
+#include "face_int.h"
 #include "engine/engine.h"
 #include "proto/options.h"
 
@@ -407,3 +408,6 @@ CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)
     *reply = res.reply;
     return 0;
 }
+
+/* For client_pubsub.c: the doors of face_int.h. */
+clusterc__engine *clusterc__client_engine(const clusterc_client *c) { return c->e; }

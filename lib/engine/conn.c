@@ -86,6 +86,15 @@ int clusterc__conn_sent(const clusterc__conn *n, uint64_t seq)
     return n->fifo[(n->fhead + (seq - n->fseq)) % n->fcap].start < n->out_written;
 }
 
+void clusterc__conn_each_tag(const clusterc__conn *n, void (*fn)(void *tag, void *arg), void *arg)
+{
+    for (size_t i = 0; i < n->fcount; i++) {
+        const clusterc__fifo_ent *ent = &n->fifo[(n->fhead + i) % n->fcap];
+        if (ent->kind == FIFO_USER && ent->tag)
+            fn(ent->tag, arg);
+    }
+}
+
 int clusterc__conn_has_tags(const clusterc__conn *n)
 {
     for (size_t i = 0; i < n->fcount; i++) {
@@ -521,6 +530,17 @@ int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t le
     return 0;
 }
 
+int clusterc__conn_send_raw(clusterc__conn *n, const char *cmd, size_t len)
+{
+    if (n->state == CLUSTERC__CONN_DOWN && send_prelude(n, 0) < 0)
+        return -1;
+    if (obuf_append(n, cmd, len) < 0)
+        return -1;
+    if (n->state == CLUSTERC__CONN_UP)
+        n->ops->want_write(n->owner);
+    return 0;
+}
+
 void clusterc__conn_flush(clusterc__conn *n)
 {
     while (n->state == CLUSTERC__CONN_UP && n->opos < n->olen) {
@@ -580,6 +600,13 @@ static void handshake_reply(clusterc__conn *n, uint8_t kind, redisReply *reply)
  * or the owner wants no more replies now. */
 static int dispatch_reply(clusterc__conn *n, redisReply *reply)
 {
+    if (n->push && (n->fcount == 0 || n->fifo[n->fhead].kind == FIFO_USER ||
+                    n->fifo[n->fhead].kind == FIFO_SKIP)) {
+        /* A subscriber's pushes and confirmations: no FIFO past the handshake. */
+        if (n->ops->reply(n->owner, NULL, reply) < 0)
+            return -1;
+        return n->state == CLUSTERC__CONN_UP ? 0 : -1;
+    }
     if (n->fcount == 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "protocol error: %s sent a reply nobody asked for", n->name);

@@ -98,6 +98,8 @@ struct clusterc__conn {
 
     uint32_t dials;                  /* connection attempts started, ever */
     uint8_t readonly_sent;           /* READONLY went out on this connection */
+    uint8_t push;                    /* subscriber: replies past the handshake go to
+                                        ops->reply with a NULL tag (clusterc__conn_send_raw) */
     uint8_t blocking;                /* socket in blocking mode */
     uint8_t stamp;                   /* read the kernel's arrival time (a probe is out) */
     int64_t rx_stamp_us;             /* CLOCK_REALTIME arrival of the last stamped read */
@@ -123,6 +125,12 @@ void clusterc__conn_fini(clusterc__conn *c);
 int clusterc__conn_send(clusterc__conn *c, void *tag, const char *cmd, size_t len,
                         unsigned flags, uint64_t *seq);
 
+/* A subscriber connection (c->push set): queue bytes with no FIFO entry;
+ * whatever the server sends back, past the handshake, goes to ops->reply
+ * with a NULL tag. Starts connecting when down, like clusterc__conn_send.
+ * Returns 0 or -1 when out of memory. */
+int clusterc__conn_send_raw(clusterc__conn *c, const char *cmd, size_t len);
+
 /* Write what is queued (no-op unless up). */
 void clusterc__conn_flush(clusterc__conn *c);
 
@@ -146,6 +154,9 @@ void clusterc__conn_close(clusterc__conn *c, int code, const char *msg);
 /* Some bytes of the command queued as seq were written to the socket (so
  * the server may have run it). 0 for a seq no longer in the FIFO. */
 int clusterc__conn_sent(const clusterc__conn *c, uint64_t seq);
+
+/* Call fn(tag, arg) for every tag in the FIFO, oldest first. */
+void clusterc__conn_each_tag(const clusterc__conn *c, void (*fn)(void *tag, void *arg), void *arg);
 
 /* A command in the FIFO still has a tag (someone waits for its reply). */
 int clusterc__conn_has_tags(const clusterc__conn *c);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <ctype.h>
 #include "engine_int.h"
+#include "proto/blocking.h"
 #include "proto/redirect.h"
 
 int64_t clusterc__now_us(void)
@@ -40,7 +41,7 @@ int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
     /* Only when r is the engine's one live request: a probe, a lag poll or
      * a refresh in flight elsewhere must be read when it lands (a PONG left
      * unread would count the wait as that node's latency). */
-    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || !n->conn.blocking ||
+    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || r->bconn || !n->conn.blocking ||
         n->conn.fcount != 1 || clusterc__conn_unwritten(&n->conn) || e->dirty || r->retries ||
         r->redirects || clusterc__now_us() - e->last_loop_us > 10000)
         return 0;
@@ -89,7 +90,7 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
         goto fail;
     e->cmd_tv = event_base_init_common_timeout(base, &tv);
     if (!e->cmd_tv || clusterc__nodes_init(e) < 0 || clusterc__refresh_init(e) < 0 ||
-        clusterc__reads_init(e) < 0)
+        clusterc__reads_init(e) < 0 || clusterc__pubsub_init(e) < 0)
         goto fail;
     return e;
 fail:
@@ -118,6 +119,7 @@ static void engine_destroy(clusterc__engine *e)
 {
     if (e->on_destroy)
         e->on_destroy(e->on_destroy_arg);
+    clusterc__pubsub_fini(e);
     clusterc__nodes_fini(e);
     clusterc__engine_drop_map(e);
     clusterc__refresh_fini(e);
@@ -157,12 +159,31 @@ void clusterc__engine_leave(clusterc__engine *e)
         engine_destroy(e);
 }
 
+/* A command that blocks forever would hold a drain open forever: from the
+ * drain on it has the plain deadline (command_timeout_ms). */
+static void bound_forever(void *tag, void *arg)
+{
+    clusterc__req *r = tag;
+    clusterc__engine *e = arg;
+    if (r->blocking && r->block_ms == 0 && !event_pending(r->deadline_ev, EV_TIMEOUT, NULL))
+        event_add(r->deadline_ev, e->cmd_tv);
+}
+
 void clusterc__engine_drain(clusterc__engine *e)
 {
     if (e->draining)
         return;
     e->draining = 1;
+    for (size_t i = 0; i < e->nnodes; i++) {
+        clusterc__conn_each_tag(&e->nodes[i]->conn, bound_forever, e);
+        clusterc__bpool_each(e->nodes[i], bound_forever, e);
+    }
+    for (clusterc__req *r = e->wait_head; r; r = r->wnext)
+        bound_forever(r, e);
+    for (clusterc__req *r = e->backoff_head; r; r = r->wnext)
+        bound_forever(r, e);
     clusterc__refresh_drain(e);      /* no scheduled or periodic load */
+    clusterc__pubsub_drain(e);       /* subscriptions end with the drain */
     if (e->probe_ev)
         event_del(e->probe_ev);
     if (e->lag_ev)
@@ -294,6 +315,14 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         redisFreeCommand(cmd);
         return NULL;
     }
+    if (clusterc__is_pubsub(info.name, info.namelen)) {
+        /* It would turn the shared connection into a subscriber's. */
+        clusterc__err_set(err, CLUSTERC_EUSAGE, "%.*s: not through the command functions: "
+                          "Pub/Sub has its own API (clusterc_async_subscribe, clusterc_subscribe)",
+                          (int)(info.namelen > 16 ? 16 : info.namelen), info.name);
+        redisFreeCommand(cmd);
+        return NULL;
+    }
     /* One allocation: the request and its two timers. Only the fields are
      * zeroed: event_assign prepares the timers, and zeroing the message
      * buffer would cost more than the rest of the request together. */
@@ -312,6 +341,14 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     r->slot = info.slot;
     r->done = done;
     set_name(r, &info);   /* for messages and the command hook */
+    if (info.flags & CLUSTERC__CMD_BLOCKING) {
+        int64_t ms;
+        int b = clusterc__block_timeout(cmd, len, &ms);
+        if (b > 0) {
+            r->blocking = (uint8_t)b;
+            r->block_ms = ms;
+        }
+    }
     r->deadline_ev = (struct event *)((char *)r + base);
     r->retry_ev = (struct event *)((char *)r + base + evsz);
     event_assign(r->deadline_ev, e->base, -1, 0, deadline_cb, r);
@@ -382,9 +419,14 @@ static void detach(clusterc__engine *e, clusterc__req *r)
         backoff_unlink(e, r);
         break;
     case CLUSTERC__REQ_QUEUED:
-        if (r->node)
+        if (r->bconn)
+            clusterc__bpool_abandon(r);
+        else if (r->node)
             clusterc__conn_orphan(&r->node->conn, r->seq);
         r->node = NULL;
+        break;
+    case CLUSTERC__REQ_POOLWAIT:
+        clusterc__bpool_abandon(r);
         break;
     default: break;
     }
@@ -439,6 +481,21 @@ static void fail_all(clusterc__engine *e, int code, const char *msg)
 
 /* ---------------------------------------------------------------- submit */
 
+/* A blocking command's deadline is its own timeout plus command_timeout_ms;
+ * one that blocks forever has none (a lost connection still fails it). */
+static void arm_deadline(clusterc__engine *e, clusterc__req *r)
+{
+    if (!r->blocking) {
+        event_add(r->deadline_ev, e->cmd_tv);   /* common timeout: O(1) */
+        return;
+    }
+    if (r->block_ms == 0)
+        return;
+    int64_t ms = r->block_ms + e->opt.command_timeout_ms;
+    struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
+    event_add(r->deadline_ev, &tv);
+}
+
 void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
 {
     e->pending++;
@@ -446,10 +503,10 @@ void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
         e->stats.commands++;
     if (e->opt.on_command)
         r->t0_us = clusterc__now_us();
-    event_add(r->deadline_ev, e->cmd_tv);
-    if (!r->internal && clusterc__tx_submit(e, r))
-        return;   /* answered locally, or pinned to the transaction's node */
-    clusterc__engine_dispatch(e, r);
+    int local = !r->internal && clusterc__tx_submit(e, r);   /* inside MULTI: not blocking */
+    arm_deadline(e, r);
+    if (!local)   /* else answered locally, or pinned to the transaction's node */
+        clusterc__engine_dispatch(e, r);
 }
 
 void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply)
@@ -571,6 +628,14 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     if (n->conn.state == CLUSTERC__CONN_DOWN && (n->redial_at_us || e->draining) &&
         no_dial(e, r, n))
         return;
+    if (r->blocking == 1) {   /* on a connection of its own (bpool.c) */
+        if (clusterc__bpool_send(e, n, r) < 0)
+            clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
+                                        r->name, n->name);
+        else
+            clusterc__reads_sent(e, r, n);
+        return;
+    }
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
@@ -652,8 +717,9 @@ void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int cod
  * leaves its connection in an unknown state: the reply may still come, or
  * come half-way. The connection is closed (as hiredis's async timeout
  * does) so it is never reused with a stale reply at its head, and nothing
- * (a drain, a map load) waits on it. The others it held are handed back as
- * lost: reads are retried, writes that went out fail as uncertain. */
+ * (a drain, a map load) waits on it. The others it held are handed back:
+ * reads are retried, writes that went out fail as timed out (classify.c),
+ * saying they may have run. */
 static void close_stuck(clusterc__engine *e, clusterc__node *n, const char *cmd)
 {
     char msg[CLUSTERC__ADDR_MAX + 96];
@@ -673,12 +739,13 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     clusterc__node *stuck = NULL;
     (void)fd; (void)what;
     if (r->state == CLUSTERC__REQ_QUEUED && r->node) {
-        int sent = clusterc__conn_sent(&r->node->conn, r->seq);
+        /* A pool connection is closed by the abandon itself (bpool.c). */
+        int sent = r->bconn ? clusterc__bpool_sent(r) : clusterc__conn_sent(&r->node->conn, r->seq);
         snprintf(buf, sizeof(buf), "waiting for %s%s", r->node->name,
                  sent ? (r->flags & CLUSTERC__CMD_READONLY ? " (sent)" : " (sent: it may have run)")
                       : " (never sent)");
         where = buf;
-        stuck = sent ? r->node : NULL;
+        stuck = sent && !r->bconn ? r->node : NULL;
         clusterc__refresh_request(e, "command timeout", 0);
     } else if (r->state == CLUSTERC__REQ_BACKOFF) {
         where = "between retries";
@@ -690,8 +757,13 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
     }
     e->depth++;
     memcpy(name, r->name, sizeof(name));
-    clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %d ms %s%s%s", r->name,
-         e->opt.command_timeout_ms, where, r->last[0] ? "; last error: " : "", r->last);
+    /* A blocking command's deadline is its own timeout plus the command
+     * timeout (or, in a drain, the command timeout): say which passed. */
+    long long ms = e->opt.command_timeout_ms;
+    if (r->blocking && r->block_ms > 0 && !e->draining)
+        ms += r->block_ms;
+    clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %lld ms %s%s%s", r->name,
+         ms, where, r->last[0] ? "; last error: " : "", r->last);
     if (stuck && !e->dead)
         close_stuck(e, stuck, name);
     clusterc__engine_leave(e);

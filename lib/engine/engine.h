@@ -32,6 +32,7 @@ enum clusterc__req_state {
     CLUSTERC__REQ_WAITING,   /* on e->waiting: needs a slot map */
     CLUSTERC__REQ_QUEUED,    /* in a node's FIFO (maybe written) */
     CLUSTERC__REQ_BACKOFF,   /* retry timer armed */
+    CLUSTERC__REQ_POOLWAIT,  /* blocking: waits for a free pool connection of node */
     CLUSTERC__REQ_DONE
 };
 
@@ -47,6 +48,10 @@ struct clusterc__req {
     uint8_t internal;         /* engine's own (refresh, COMMAND) */
     uint8_t pinned;           /* target is fixed: no redirects, no retries */
     uint8_t route_mode;       /* clusterc__route_mode for reads */
+    uint8_t blocking;         /* 1: blocks on a pool connection (bpool.c); 2: blocks
+                                 on its node's connection (WAIT); block_ms its timeout */
+    int64_t block_ms;         /* the server-side timeout, 0 = forever */
+    struct clusterc__bconn *bconn; /* QUEUED on a pool connection: which */
     int redirects, retries;
     clusterc__node *node;     /* QUEUED: the node holding it */
     uint64_t seq;             /* QUEUED: its FIFO position on that node */

@@ -23,6 +23,12 @@
  *   events.c    lifecycle events, the command hook (called by nodes.c,
  *               refresh.c, engine.c; calls only the user)
  *   dns.c       host-name lookups for conn.c (below it, like conn.c)
+ *   bpool.c     blocking commands on per-node pools of connections
+ *                                        -> conn.c; classify.c (reply, lost)
+ *   pubsub.c    wanted subscriptions, kept in step with the map
+ *                                        -> pubsub_conn.c, refresh.c, reads.c
+ *   pubsub_conn.c subscriber connections (conn.c in push mode), messages
+ *                                        -> conn.c, pubsub.c, refresh.c
  */
 #ifndef CLUSTERC_ENGINE_INT_H
 #define CLUSTERC_ENGINE_INT_H
@@ -31,6 +37,7 @@
 #include "conn.h"
 #include "proto/remap.h"
 #include "engine.h"
+#include "pubsub.h"
 #include "proto/route.h"
 
 /* A node of the cluster as the engine sees it: its connection (conn.c),
@@ -66,6 +73,12 @@ struct clusterc__node {
     uint64_t ryw_ok_clock;           /* replica: writes up to this clock are acked */
     int writes_inflight;             /* primary: this client's writes not answered */
     uint64_t reads, writes, redirects, errors;
+
+    /* blocking commands (bpool.c): connections of their own, opened when
+     * needed up to blocking_pool_size; requests wait here for a free one */
+    struct clusterc__bconn **bpool;
+    int nbpool;
+    clusterc__req *bwait_head, *bwait_tail;
 };
 
 /* A shard as the engine routes it: node pointers, nodes[0] the primary. */
@@ -148,6 +161,7 @@ struct clusterc__engine {
     void (*on_destroy)(void *);
     void *on_destroy_arg;
     int64_t last_loop_us;          /* when the blocking face last ran the loop */
+    clusterc__pubsub *ps;          /* pubsub.c */
 };
 
 int64_t clusterc__now_us(void);
@@ -162,6 +176,8 @@ static inline int clusterc__events_on(const clusterc__engine *e) { return e->opt
 /* nodes.c: the node table, each node's connection wired to the engine,
  * write batching, and reaping. */
 clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr *a, int create);
+/* The engine's resolver (made on first use; NULL when out of memory). */
+clusterc__dns *clusterc__engine_dns(clusterc__engine *e);
 void clusterc__node_free(clusterc__node *n);
 /* Queue a command whose reply nobody wants (MULTI of a transaction whose
  * +OK was already given). Returns 0 or -1 on OOM. */
@@ -257,6 +273,27 @@ static inline int clusterc__engine_in_map(const clusterc__engine *e, const clust
 {
     return e->map_gen > 0 && n->map_gen == e->map_gen;
 }
+
+/* bpool.c: blocking commands on connections of their own, per node, so
+ * they never hold up the node's multiplexed connection. */
+/* Send r (r->blocking == 1) on a free pool connection of n, opening one if
+ * the pool is not full, else queue it until one frees up. 0, or -1 on OOM. */
+int clusterc__bpool_send(clusterc__engine *e, clusterc__node *n, clusterc__req *r);
+/* r leaves before its reply (deadline, failure): its connection is closed,
+ * since the reply may still come; a request queued for one is unlinked. */
+void clusterc__bpool_abandon(clusterc__req *r);
+/* Some bytes of r (on a pool connection) were written. */
+int clusterc__bpool_sent(const clusterc__req *r);
+/* Commands on n's pool or waiting for it. */
+int clusterc__bpool_busy(const clusterc__node *n);
+/* Engine free: every request on n's pool or waiting for it completes. */
+void clusterc__bpool_fail_all(clusterc__engine *e, clusterc__node *n, int code, const char *msg);
+/* Call fn for every request on n's pool or waiting for it. */
+void clusterc__bpool_each(const clusterc__node *n, void (*fn)(void *req, void *arg), void *arg);
+/* Drain: close n's idle pool connections. */
+void clusterc__bpool_close_idle(clusterc__node *n);
+/* n is freed: its pool goes (nothing is on it any more). */
+void clusterc__bpool_fini(clusterc__node *n);
 
 /* refresh.c */
 int clusterc__refresh_init(clusterc__engine *e);

@@ -21,12 +21,16 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg);
 static void node_enter(void *owner) { clusterc__engine_enter(((clusterc__node *)owner)->e); }
 static void node_leave(void *owner) { clusterc__engine_leave(((clusterc__node *)owner)->e); }
 
-static clusterc__dns *node_dns(void *owner)
+clusterc__dns *clusterc__engine_dns(clusterc__engine *e)
 {
-    clusterc__engine *e = ((clusterc__node *)owner)->e;
     if (!e->dns)
         e->dns = clusterc__dns_new(e->base);
     return e->dns;
+}
+
+static clusterc__dns *node_dns(void *owner)
+{
+    return clusterc__engine_dns(((clusterc__node *)owner)->e);
 }
 
 static void node_connected(void *owner)
@@ -136,6 +140,7 @@ void clusterc__node_free(clusterc__node *n)
 {
     if (!n)
         return;
+    clusterc__bpool_fini(n);
     clusterc__conn_fini(&n->conn);
     free(n);
 }
@@ -244,6 +249,7 @@ void clusterc__nodes_fail_all(clusterc__engine *e, int code, const char *msg)
             r->state = CLUSTERC__REQ_NEW;
             clusterc__engine_complete(e, r, NULL, code, msg);
         }
+        clusterc__bpool_fail_all(e, e->nodes[i], code, msg);
     }
 }
 
@@ -261,6 +267,7 @@ static void drain_close_idle(clusterc__engine *e)
 {
     for (size_t i = 0; i < e->nnodes; i++) {
         clusterc__node *n = e->nodes[i];
+        clusterc__bpool_close_idle(n);
         if (n->conn.state == CLUSTERC__CONN_DOWN || clusterc__conn_has_tags(&n->conn))
             continue;
         if (n->dirty)
@@ -296,7 +303,8 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
     e->depth++;
     for (size_t i = 0; i < e->nnodes; i++) {
         clusterc__node *n = e->nodes[i];
-        int idle = n->conn.fcount == 0 && !n->dirty && n->writes_inflight == 0;
+        int idle = n->conn.fcount == 0 && !n->dirty && n->writes_inflight == 0 &&
+                   !clusterc__bpool_busy(n);
         if (idle && n != e->tx_node && n->retired && !e->draining) {
             clusterc__engine_forget_node(e, n);
             clusterc__node_free(n);

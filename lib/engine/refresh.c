@@ -430,6 +430,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
             e->nodes[i]->retired = 1;
     clusterc__engine_schedule_reap(e);
     clusterc__reads_on_map(e);
+    clusterc__pubsub_on_map(e);
     if (!e->ready_sent) {
         e->ready_sent = 1;
         clusterc__emit(e, CLUSTERC_EVENT_READY, NULL, 0, "slot map loaded: %zu shards, %d of %d "

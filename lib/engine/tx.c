@@ -44,6 +44,7 @@ static int open_tx(clusterc__engine *e, clusterc__req *r)
     static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
     int noreplica;
     r->pinned = 1;   /* a transaction runs on the primary: no read routing */
+    r->blocking = 0;
     clusterc__node *n = r->slot >= 0 ? clusterc__engine_route(e, r, &noreplica)
                                      : clusterc__engine_route_keyless(e);
     if (!n || clusterc__node_send_skip(n, multi, sizeof(multi) - 1) < 0) {
@@ -117,6 +118,7 @@ int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r)
     if (e->tx_state == 2) {
         r->target = e->tx_node;
         r->pinned = 1;
+        r->blocking = 0;   /* queued by the server, not blocking: on the tx's connection */
     }
     if (ends) {
         e->tx_state = 0;

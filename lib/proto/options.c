@@ -23,6 +23,8 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o)
     o->latency_probe_ms = 1000;
     o->failing_ms = 15000;
     o->lag_probe_ms = 1000;
+    o->blocking_pool_size = 4;
+    o->pubsub_queue_max = 10000;
 }
 
 static int range(clusterc__err *err, const char *name, int v, int lo, int hi)
@@ -78,5 +80,7 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
            range(err, "latency_probe_ms", o->latency_probe_ms, 0, 3600000) ||
            range(err, "failing_ms", o->failing_ms, 0, 3600000) ||
            range(err, "max_lag_ms", o->max_lag_ms, 0, 86400000) ||
-           range(err, "lag_probe_ms", o->lag_probe_ms, 10, 3600000) ? -1 : 0;
+           range(err, "lag_probe_ms", o->lag_probe_ms, 10, 3600000) ||
+           range(err, "blocking_pool_size", o->blocking_pool_size, 1, 1024) ||
+           range(err, "pubsub_queue_max", o->pubsub_queue_max, 1, 100000000) ? -1 : 0;
 }

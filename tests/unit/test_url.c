@@ -81,7 +81,7 @@ static void test_every_key_values(void **state)
            "&refresh_interval=2m&refresh_min_interval=0&node_address_map=a:1%3Db:2"
            "&protocol=2&pool_size=10&pool_fifo=false&min_idle_conns=1&max_idle_conns=2"
            "&max_active_conns=3&pool_timeout=4s&conn_max_idle_time=5m"
-           "&conn_max_lifetime=1h");
+           "&conn_max_lifetime=1h&blocking_pool_size=2&pubsub_queue_max=50");
     assert_string_equal(o.seeds, "h1:1,h2:2");
     assert_int_equal(o.read_only, 1);
     assert_int_equal(o.route_by_latency, 1);
@@ -106,6 +106,8 @@ static void test_every_key_values(void **state)
     assert_int_equal(o.refresh_interval_ms, 120000);
     assert_int_equal(o.refresh_min_interval_ms, 0);
     assert_string_equal(o.node_address_map, "a:1=b:2");
+    assert_int_equal(o.blocking_pool_size, 2);
+    assert_int_equal(o.pubsub_queue_max, 50);
     clusterc_options_release(&o);
 }
 
@@ -295,6 +297,7 @@ static void test_errors(void **state)
     bad("redis://h:1?max_redirects=99999999999999999999", "bad integer");
     bad("redis://h:1?max_lag_bytes=-1", "max_lag_bytes");
     bad("redis://h:1?lag_probe=1ms", "lag_probe");
+    bad("redis://h:1?blocking_pool_size=0", "blocking_pool_size");
     bad("redis://h:1?protocol=3", "URL key \"protocol\"");
     bad("redis://h:1?pool_size=-1", "pool_size");
     bad("rediss://h:1", "TLS");

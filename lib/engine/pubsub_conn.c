@@ -1,0 +1,338 @@
+/* pubsub_conn.c -- subscriber connections and the pushes they carry.
+ *
+ * A subscriber connection is a clusterc__conn in push mode (conn.h): the
+ * handshake goes through its FIFO as usual; everything after it (messages,
+ * confirmations, errors) comes to sc_reply untagged, in the order the
+ * server sent it. One connection per node, keyed by "host:port", shared by
+ * the channels and patterns (when that node was picked for them) and the
+ * shard channels the node serves.
+ *
+ * Connections are never freed inside their own callbacks (conn.c still
+ * holds them on the way out): a closed one goes on ps->retired and reap_ev
+ * frees it from the loop.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pubsub_int.h"
+#include "proto/redirect.h"
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg);
+static void reap_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ------------------------------------------------------------- sending */
+
+static const char *const verbs[2][4] = {
+    { "", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE" },
+    { "", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE" },
+};
+
+/* One name per command: SSUBSCRIBE of channels in different slots is
+ * CROSSSLOT, and one reply per command keeps errors attributable. */
+int clusterc__ps_send(ps_conn *pc, int kind, const char *name, size_t len, int sub)
+{
+    const char *argv[2] = { verbs[sub != 0][kind], name };
+    size_t lens[2] = { strlen(argv[0]), len };
+    char *cmd = NULL;
+    int n = redisFormatCommandArgv(&cmd, 2, argv, lens);
+    if (n < 0)
+        return -1;
+    int rc = clusterc__conn_send_raw(&pc->conn, cmd, (size_t)n);
+    redisFreeCommand(cmd);
+    return rc;
+}
+
+/* ----------------------------------------------------------- the pushes */
+
+static int is_str(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING;
+}
+
+/* message / pmessage / smessage: to the subscription's callback, if it is
+ * still wanted and this is its connection. */
+static void deliver(ps_conn *pc, int kind, redisReply **el)
+{
+    clusterc__pubsub *ps = pc->ps;
+    redisReply *name = el[1];
+    redisReply *ch = kind == CLUSTERC_PUBSUB_PATTERN ? el[2] : el[1];
+    redisReply *pl = kind == CLUSTERC_PUBSUB_PATTERN ? el[3] : el[2];
+    ps_sub *s = clusterc__ps_find(ps, kind, name->str, name->len);
+    if (!s || s->pc != pc)
+        return;
+    clusterc_message m;
+    m.kind = kind;
+    m.channel = ch->str;
+    m.channel_len = ch->len;
+    m.pattern = kind == CLUSTERC_PUBSUB_PATTERN ? name->str : NULL;
+    m.pattern_len = kind == CLUSTERC_PUBSUB_PATTERN ? name->len : 0;
+    m.payload = pl->str;
+    m.payload_len = pl->len;
+    ps->e->stats.messages++;
+    /* m points into the reply, not into s: the callback may unsubscribe. */
+    s->fn(ps->e, &m, s->ufn, s->u1, s->u2);
+}
+
+typedef struct push_kind {
+    const char *word;
+    int kind;
+    int what;            /* 0 message, 1 subscribe, 2 unsubscribe */
+    size_t elements;
+} push_kind;
+
+static const push_kind pushes[] = {
+    { "message", CLUSTERC_PUBSUB_CHANNEL, 0, 3 },
+    { "smessage", CLUSTERC_PUBSUB_SHARD, 0, 3 },
+    { "pmessage", CLUSTERC_PUBSUB_PATTERN, 0, 4 },
+    { "subscribe", CLUSTERC_PUBSUB_CHANNEL, 1, 3 },
+    { "ssubscribe", CLUSTERC_PUBSUB_SHARD, 1, 3 },
+    { "psubscribe", CLUSTERC_PUBSUB_PATTERN, 1, 3 },
+    { "unsubscribe", CLUSTERC_PUBSUB_CHANNEL, 2, 3 },
+    { "sunsubscribe", CLUSTERC_PUBSUB_SHARD, 2, 3 },
+    { "punsubscribe", CLUSTERC_PUBSUB_PATTERN, 2, 3 },
+};
+
+/* Which push r is (its shape checked), or NULL when it is none. */
+static const push_kind *classify(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || !is_str(r->element[0]))
+        return NULL;
+    for (size_t i = 0; i < sizeof(pushes) / sizeof(pushes[0]); i++) {
+        const push_kind *p = &pushes[i];
+        if (strcmp(r->element[0]->str, p->word) != 0 || r->elements != p->elements)
+            continue;
+        for (size_t j = 1; j < p->elements; j++) {
+            const redisReply *x = r->element[j];
+            int ok = p->what == 0 || j == 1 ? is_str(x) : x->type == REDIS_REPLY_INTEGER;
+            /* UNSUBSCRIBE with no channel left answers a nil name. */
+            if (!ok && !(p->what == 2 && j == 1 && x->type == REDIS_REPLY_NIL))
+                return NULL;
+        }
+        return p;
+    }
+    return NULL;
+}
+
+/* An error reply to one of our subscribes. MOVED names the slot: the
+ * subscriptions of that slot still waiting for a confirmation here failed,
+ * and go where MOVED says once the map agrees (the slot is patched now,
+ * a load follows). Anything else cannot be tied to one command: the
+ * connection closes and everything on it is subscribed again. */
+static void refused(ps_conn *pc, const redisReply *r)
+{
+    clusterc__pubsub *ps = pc->ps;
+    clusterc__engine *e = ps->e;
+    clusterc__redirect rd;
+    char msg[300];
+    clusterc__errkind k = clusterc__classify_error(r->str, r->len, pc->conn.addr.host, &rd);
+    clusterc__refresh_request(e, "subscribe refused", 1);
+    if (k == CLUSTERC__ERR_MOVED || k == CLUSTERC__ERR_ASK) {
+        clusterc__addr dial;
+        clusterc__engine_remap(e, &rd.target, &dial);
+        clusterc__node *to = clusterc__engine_node(e, &dial, 1);
+        if (to && k == CLUSTERC__ERR_MOVED)
+            clusterc__engine_patch_slot(e, rd.slot, to);
+        clusterc__ps_slot_refused(ps, pc, rd.slot);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "subscriber connection to %s: refused: %.*s", pc->name,
+             (int)(r->len > 200 ? 200 : r->len), r->str);
+    clusterc__conn_close(&pc->conn, CLUSTERC_EPROTOCOL, msg);
+}
+
+static void malformed(ps_conn *pc, const redisReply *r)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "protocol error from %s: a subscriber connection got %s",
+             pc->name, r->type == REDIS_REPLY_ARRAY ? "an array that is no Pub/Sub push"
+                                                   : "a reply that is no Pub/Sub push");
+    clusterc__conn_close(&pc->conn, CLUSTERC_EPROTOCOL, msg);
+}
+
+static void on_push(ps_conn *pc, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ERROR) {
+        refused(pc, r);
+        return;
+    }
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_str(r->element[0]) &&
+        strcmp(r->element[0]->str, "pong") == 0)
+        return;   /* PING in subscribed mode: ours is keepalive, not PING */
+    const push_kind *p = classify(r);
+    if (!p) {
+        malformed(pc, r);
+        return;
+    }
+    if (p->what == 0)
+        deliver(pc, p->kind, r->element);
+    else if (r->element[1]->type == REDIS_REPLY_STRING)
+        clusterc__ps_confirmed(pc->ps, pc, p->kind, r->element[1]->str, r->element[1]->len,
+                               p->what == 1);
+}
+
+/* --------------------------------------------------- connection callbacks */
+
+static void sc_enter(void *owner) { clusterc__engine_enter(((ps_conn *)owner)->ps->e); }
+static void sc_leave(void *owner) { clusterc__engine_leave(((ps_conn *)owner)->ps->e); }
+
+static clusterc__dns *sc_dns(void *owner)
+{
+    return clusterc__engine_dns(((ps_conn *)owner)->ps->e);
+}
+
+static void sc_connected(void *owner)
+{
+    ((ps_conn *)owner)->ps->e->stats.connects++;
+}
+
+static int sc_reply(void *owner, void *tag, redisReply *reply)
+{
+    ps_conn *pc = owner;
+    clusterc__engine *e = pc->ps->e;
+    (void)tag;
+    if (!e->dead && !pc->retired)
+        on_push(pc, reply);
+    freeReplyObject(reply);
+    /* A callback freed the client, or this connection closed: stop. */
+    return e->dead || pc->retired || pc->conn.state != CLUSTERC__CONN_UP ? -1 : 0;
+}
+
+static void sc_lost(void *owner, void *tag, int code, const char *msg, int written)
+{
+    (void)owner; (void)tag; (void)code; (void)msg; (void)written;   /* no tags: never */
+}
+
+static void sc_closed(void *owner, int code, const char *msg, int was_up)
+{
+    ps_conn *pc = owner;
+    clusterc__pubsub *ps = pc->ps;
+    (void)code; (void)msg; (void)was_up;
+    if (pc->retired || ps->draining || ps->e->dead)
+        return;
+    clusterc__ps_conn_lost(ps, pc);
+    clusterc__ps_conn_retire(ps, pc);
+    clusterc__refresh_request(ps->e, "subscriber connection lost", 0);
+}
+
+static void sc_want_write(void *owner)
+{
+    ps_conn *pc = owner;
+    if (pc->dirty)
+        return;
+    pc->dirty = 1;
+    event_active(pc->ps->flush_ev, 0, 0);   /* one write per connection per loop turn */
+}
+
+static const clusterc__conn_ops sc_ops = {
+    sc_enter, sc_leave, sc_dns, sc_connected, sc_reply, sc_lost, sc_closed, sc_want_write,
+};
+
+/* ------------------------------------------------------------ the table */
+
+ps_conn *clusterc__ps_conn_get(clusterc__pubsub *ps, const clusterc__addr *a, const char *name,
+                               int create)
+{
+    clusterc__engine *e = ps->e;
+    for (ps_conn *pc = ps->conns; pc; pc = pc->next)
+        if (strcmp(pc->name, name) == 0)
+            return pc;
+    if (!create)
+        return NULL;
+    ps_conn *pc = calloc(1, sizeof(*pc));
+    if (!pc)
+        return NULL;
+    pc->ps = ps;
+    snprintf(pc->name, sizeof(pc->name), "%s", name);
+    if (clusterc__conn_init(&pc->conn, e->base, &e->conn_cfg, &sc_ops, pc, a, pc->name) < 0) {
+        free(pc);
+        return NULL;
+    }
+    pc->conn.push = 1;
+    pc->next = ps->conns;
+    ps->conns = pc;
+    return pc;
+}
+
+void clusterc__ps_conn_retire(clusterc__pubsub *ps, ps_conn *pc)
+{
+    if (pc->retired)
+        return;
+    ps_conn **pp = &ps->conns;
+    while (*pp && *pp != pc)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = pc->next;
+    if (pc == ps->classic)
+        ps->classic = NULL;
+    pc->retired = 1;
+    pc->dirty = 0;
+    clusterc__conn_shutdown(&pc->conn);   /* closing unsubscribes everything on it */
+    pc->next = ps->retired;
+    ps->retired = pc;
+    event_active(ps->reap_ev, 0, 0);
+}
+
+int clusterc__ps_conns_init(clusterc__pubsub *ps)
+{
+    ps->flush_ev = event_new(ps->e->base, -1, 0, flush_cb, ps);
+    ps->reap_ev = event_new(ps->e->base, -1, 0, reap_cb, ps);
+    return ps->flush_ev && ps->reap_ev ? 0 : -1;
+}
+
+static void free_list(ps_conn *pc)
+{
+    while (pc) {
+        ps_conn *next = pc->next;
+        clusterc__conn_fini(&pc->conn);
+        free(pc);
+        pc = next;
+    }
+}
+
+void clusterc__ps_conns_close_all(clusterc__pubsub *ps)
+{
+    while (ps->conns)
+        clusterc__ps_conn_retire(ps, ps->conns);
+    if (ps->flush_ev)
+        event_del(ps->flush_ev);
+}
+
+void clusterc__ps_conns_fini(clusterc__pubsub *ps)
+{
+    free_list(ps->conns);
+    free_list(ps->retired);
+    ps->conns = ps->retired = ps->classic = NULL;
+    if (ps->flush_ev) event_free(ps->flush_ev);
+    if (ps->reap_ev) event_free(ps->reap_ev);
+    ps->flush_ev = ps->reap_ev = NULL;
+}
+
+/* ------------------------------------------------------------ the loop */
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__pubsub *ps = arg;
+    clusterc__engine *e = ps->e;
+    (void)fd; (void)what;
+    clusterc__engine_enter(e);
+    /* A flush may close a connection (and so change the list): rescan. */
+    for (ps_conn *pc = ps->conns; pc && !e->dead;) {
+        if (!pc->dirty) {
+            pc = pc->next;
+            continue;
+        }
+        pc->dirty = 0;
+        clusterc__conn_flush(&pc->conn);
+        pc = ps->conns;
+    }
+    clusterc__engine_leave(e);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc__pubsub *ps = arg;
+    (void)fd; (void)what;
+    free_list(ps->retired);
+    ps->retired = NULL;
+}
