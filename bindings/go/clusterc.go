@@ -336,6 +336,7 @@ type ClusterClient struct {
 	initErr error  // from NewClusterClient: bad options or the first map load
 	fatal   bool   // initErr makes every call fail (bad options, out of memory)
 	closed  bool
+	subs    subscriptions // Pub/Sub: what Subscribe and friends asked for (pubsub.go)
 }
 
 // NewClusterClient creates a client and loads the slot map from

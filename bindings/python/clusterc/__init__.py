@@ -12,6 +12,7 @@ libclusterc.so), else the system's loader paths and common install prefixes.
 from .client import (ClusterClient, Pipeline, build_url, ROUTE_DEFAULT, ROUTE_PRIMARY,
                      ROUTE_REPLICA, ROUTE_ANY)
 from .hooks import Event, CommandInfo
+from .pubsub import PubSub
 from .admin import Admin
 from .errors import (ClusterError, ConnectionError, TimeoutError, AuthenticationError,
                      ResponseError, InvalidOptionError, DataError, ClientClosedError,
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 RedisCluster = ClusterClient   # redis-py's name
 
 __all__ = [
-    "ClusterClient", "RedisCluster", "Pipeline", "Admin", "Event", "CommandInfo", "build_url",
+    "ClusterClient", "RedisCluster", "Pipeline", "PubSub", "Admin", "Event", "CommandInfo", "build_url",
     "library_path",
     "ROUTE_DEFAULT", "ROUTE_PRIMARY", "ROUTE_REPLICA", "ROUTE_ANY",
     "ClusterError", "ConnectionError", "TimeoutError", "AuthenticationError",

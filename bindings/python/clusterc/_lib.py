@@ -3,9 +3,10 @@
 Only functions that take and return scalars, strings and opaque pointers are
 used: replies are walked with the clusterc_reply_* accessors, admin views come
 as JSON text. The structs laid out here are clusterc_admin_opts (admin.h),
-mirrored field for field, and only to pass add_node a timeout; and the two
+mirrored field for field, and only to pass add_node a timeout; the two
 the hooks receive, clusterc_event and clusterc_command_info (clusterc.h),
-read-only and only during the callback.
+read-only and only during the callback; and clusterc_message, filled by
+clusterc_next_message and copied before the next call.
 """
 import ctypes
 import ctypes.util
@@ -81,6 +82,22 @@ class CommandInfo(ctypes.Structure):
     ]
 
 
+class Message(ctypes.Structure):
+    """clusterc_message (clusterc.h), as clusterc_next_message fills it; its
+    strings are valid until the next call on the client (copied at once).
+    c_void_p, not c_char_p: payloads are binary, read with their lengths."""
+
+    _fields_ = [
+        ("kind", c_int),             # CLUSTERC_PUBSUB_CHANNEL, _PATTERN, _SHARD
+        ("channel", c_void_p),
+        ("channel_len", c_size_t),
+        ("pattern", c_void_p),       # NULL unless kind is _PATTERN
+        ("pattern_len", c_size_t),
+        ("payload", c_void_p),
+        ("payload_len", c_size_t),
+    ]
+
+
 # clusterc_event_fn and clusterc_command_fn. CFUNCTYPE (not PYFUNCTYPE): the
 # library calls them from inside a ctypes call that released the GIL, and
 # ctypes takes the GIL back for the callback.
@@ -104,6 +121,9 @@ _SIGNATURES = {
     "clusterc_command_route_argv": (c_void_p, [c_void_p, c_int, c_int, c_void_p, c_void_p]),
     "clusterc_command_to_node_argv": (c_void_p, [c_void_p, c_char_p, c_int, c_void_p, c_void_p]),
     "clusterc_append_command_argv": (c_int, [c_void_p, c_int, c_void_p, c_void_p]),
+    "clusterc_subscribe": (c_int, [c_void_p, c_int, c_char_p]),
+    "clusterc_unsubscribe": (c_int, [c_void_p, c_int, c_char_p]),
+    "clusterc_next_message": (c_int, [c_void_p, POINTER(Message), c_int]),
     "clusterc_get_reply": (c_int, [c_void_p, POINTER(c_void_p)]),
     "clusterc_reply_type": (c_int, [c_void_p]),
     "clusterc_reply_integer": (c_longlong, [c_void_p]),

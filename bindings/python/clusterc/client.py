@@ -9,6 +9,7 @@ library holds the client's lock (libclusterc clients are single-threaded).
 
 Hooks: on_event and on_command (see ClusterClient) are called by the library
 on the thread that holds the client's lock, from inside the client's calls.
+Pub/Sub (subscribe, get_message, pubsub()) is pubsub.py's PubSubMixin.
 """
 import ctypes
 import datetime
@@ -18,6 +19,7 @@ import urllib.parse
 
 from . import _lib
 from .hooks import Hooks
+from .pubsub import PubSubMixin
 from .errors import (ClientClosedError, ClusterError, ConnectionError, DataError,
                      InvalidOptionError, ResponseError, EINVAL, ENOMEM, EUSAGE, error_for)
 
@@ -294,7 +296,7 @@ class _Commands:
 
 # ------------------------------------------------------------------ client
 
-class ClusterClient(_Commands):
+class ClusterClient(_Commands, PubSubMixin):
     """A Redis Cluster client.
 
     ClusterClient(addrs=["localhost:7001", ...], read_only=False,
@@ -362,6 +364,7 @@ class ClusterClient(_Commands):
             _url = _url.encode()
         if not isinstance(_url, bytes) or b"\0" in _url:
             raise InvalidOptionError("url: expected a string without NUL bytes", EINVAL)
+        self._url = _url                    # for pubsub()'s own client
         self._lib = lib = _lib.load()
         if on_event is not None or on_command is not None:
             self._hooks = Hooks(lib, on_event, on_command)
