@@ -43,6 +43,7 @@ typedef struct config {
     const char *read_policy;
     int quiet, csv;
     int hook;               /* --hook: an on_command hook is set */
+    int background;         /* --background: subscriptions and BLPOPs open */
     double max_seconds;
 } config;
 
@@ -180,6 +181,8 @@ static void usage(FILE *f)
 "                     read routing options of the client (default master)\n"
 "  --max-seconds <s>  stop a test after this long even if -n is not reached\n"
 "                     (default 60)\n"
+"  --background       async face: while measuring, keep 50 shard subscriptions\n"
+"                     open and 4 BLPOP 0 in flight (what they cost the fast path)\n"
 "  --hook             set an on_command hook (it counts commands): what the\n"
 "                     command hook costs per request\n"
 "  -q                 quiet: one line per test\n"
@@ -263,6 +266,9 @@ static void parse_args(config *cfg, int argc, char **argv)
         } else if (strcmp(a, "--hook") == 0) {
             cfg->hook = 1;
             takes = 0;
+        } else if (strcmp(a, "--background") == 0) {
+            cfg->background = 1;
+            takes = 0;
         } else {
             char pat[64];
             snprintf(pat, sizeof(pat), " %s ", a);
@@ -320,6 +326,26 @@ static void count_command(const clusterc_command_info *ci, void *privdata)
 {
     (void)ci; (void)privdata;
     hooked++;
+}
+
+/* --background: work that must not slow the fast path down. The BLPOPs
+ * never get an element; they end with NULL when the client goes. */
+static void ignore_message(clusterc_async *a, const clusterc_message *m, void *privdata)
+{
+    (void)a; (void)m; (void)privdata;
+}
+
+static void background_start(clusterc_async *a)
+{
+    char name[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(name, sizeof(name), "bench:chan:%d", i);
+        if (clusterc_async_ssubscribe(a, name, ignore_message, NULL) < 0)
+            fprintf(stderr, "clusterc-benchmark: ssubscribe: %s\n", clusterc_async_errstr(a));
+    }
+    for (int i = 0; i < 4; i++)
+        if (clusterc_async_command(a, NULL, NULL, "BLPOP bench:never:%d 0", i) < 0)
+            fprintf(stderr, "clusterc-benchmark: BLPOP: %s\n", clusterc_async_errstr(a));
 }
 
 static void options_from(const config *cfg, clusterc_options *o)
@@ -614,8 +640,11 @@ int main(int argc, char **argv)
             }
             populated = 1;
         }
-        if (a && i == 0)
+        if (a && i == 0) {
             async_warmup(&cfg, base, a);
+            if (cfg.background)
+                background_start(a);
+        }
         nlat = 0;
         getrusage(RUSAGE_SELF, &ru0);
         if (cfg.async_face)
