@@ -6,7 +6,7 @@
  * and Pub/Sub commands are refused by the command functions (EUSAGE) with
  * the connection untouched. Both faces where they apply.
  * A 3+3 cluster, node-timeout 3000 (a 2 s freeze starts no failover).
- * Ports 21500-21505 (bus 31500-31505). */
+ * Ports 22500-22505 (bus 32500-32505; not 21500: it_basic_valkey is there). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -21,7 +21,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define BASE 21500
+#define BASE 22500
 
 static harness *H;
 /* What a failed assertion leaves behind, released by cleanup(). */

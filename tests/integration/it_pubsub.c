@@ -6,8 +6,8 @@
  * subscriber connection dropped mid-message, a malformed push and a
  * SUNSUBSCRIBE for a channel still wanted; a graceful disconnect with
  * subscriptions open that ends at once (DRAINED).
- * A 3+3 cluster, node-timeout 1000: ports 21600-21605 (bus 31600-31605);
- * the fake node 21651. */
+ * A 3+3 cluster, node-timeout 1000: ports 22600-22605 (bus 32600-32605; not 21600: it_migrate_valkey is there);
+ * the fake node 22651. */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
@@ -22,8 +22,8 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#define BASE 21600
-static int PA = 21651;   /* + CLUSTERC_TEST_PORT_SHIFT, as the harness does */
+#define BASE 22600
+static int PA = 22651;   /* + CLUSTERC_TEST_PORT_SHIFT, as the harness does */
 #define NCH 50
 #define MAXSEQ 1024
 
