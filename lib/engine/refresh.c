@@ -362,7 +362,7 @@ static void diff_keep(map_diff *d, clusterc__engine *e, const clusterc__shard *s
     }
     e->ev_ids = ids;
     for (size_t i = 0; i < t->nshards; i++)
-        memcpy(ids[i], sh[i].n ? sh[i].nodes[0]->id : "", 41);
+        snprintf(ids[i], sizeof(ids[i]), "%s", sh[i].n ? sh[i].nodes[0]->id : "");
     memcpy(e->ev_slot, t->slot_shard, sizeof(t->slot_shard));
 }
 
