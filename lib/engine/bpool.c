@@ -37,14 +37,21 @@ static void b_connected(void *owner)
     b->n->e->stats.blocking_conns++;
 }
 
-static int b_reply(void *owner, void *tag, redisReply *reply)
+/* The command on b is answered or lost: b is free again. */
+static clusterc__req *release(clusterc__bconn *b, void *tag)
 {
-    clusterc__bconn *b = owner;
     clusterc__req *r = tag;
-    clusterc__engine *e = b->n->e;
     b->r = NULL;
     r->node = NULL;
     r->bconn = NULL;
+    return r;
+}
+
+static int b_reply(void *owner, void *tag, redisReply *reply)
+{
+    clusterc__bconn *b = owner;
+    clusterc__engine *e = b->n->e;
+    clusterc__req *r = release(b, tag);
     clusterc__engine_on_reply(e, b->n, r, reply);
     if (e->dead)
         return -1;
@@ -55,11 +62,8 @@ static int b_reply(void *owner, void *tag, redisReply *reply)
 static void b_lost(void *owner, void *tag, int code, const char *msg, int written)
 {
     clusterc__bconn *b = owner;
-    clusterc__req *r = tag;
     clusterc__engine *e = b->n->e;
-    b->r = NULL;
-    r->node = NULL;
-    r->bconn = NULL;
+    clusterc__req *r = release(b, tag);
     if (e->dead)
         return;
     clusterc__engine_lost(e, b->n, r, code, msg, written);
