@@ -943,6 +943,44 @@ static void fake_sunsubscribe(int async_face)
     fake_client(async_face, CLUSTERC_PUBSUB_SHARD, "{x}sch", "before|again|");
 }
 
+/* ---------------------------------------- shard channels on a replica */
+
+/* With a read policy on, a shard subscription may use an eligible replica
+ * (Redis 7 serves SSUBSCRIBE there): the replica counts the subscriber,
+ * its primary does not, and every SPUBLISH still arrives once. */
+static void test_replica_subscription(void **state)
+{
+    (void)state;
+    char name[32];
+    name_of(2, 7, name, sizeof(name));
+    int primary = port_of(name), replica = probe_replica_of(H, primary);
+    assert_true(replica > 0);
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = harness_seeds(H);
+    o.read_only = 1;
+    L.base = event_base_new();
+    L.a = clusterc_async_connect(L.base, &o);
+    assert_non_null(L.a);
+    pubopen(2000);
+    assert_int_equal(clusterc_async_ssubscribe(L.a, name, on_msg, &G[0]), 0);
+    int64_t end = it_now_ms() + 20000;
+    while (node_count(replica, "PUBSUB SHARDNUMSUB %s", name) < 1 && it_now_ms() < end)
+        pump(100);
+    assert_int_equal(node_count(replica, "PUBSUB SHARDNUMSUB %s", name), 1);
+    assert_int_equal(node_count(primary, "PUBSUB SHARDNUMSUB %s", name), 0);
+    for (int seq = 1; seq <= 20; seq++) {
+        redisReply *r = clusterc_command(L.pub, "SPUBLISH %s %d", name, seq);
+        assert_non_null(r);
+        freeReplyObject(r);
+    }
+    for (int64_t stop = it_now_ms() + 5000; G[0].total < 20 && it_now_ms() < stop;)
+        pump(50);
+    assert_int_equal(G[0].total, 20);
+    assert_int_equal(G[0].dup, 0);
+    assert_int_equal(G[0].bad, 0);
+}
+
 static void test_fake_sunsubscribe_async(void **state) { (void)state; fake_sunsubscribe(1); }
 static void test_fake_sunsubscribe_blocking(void **state) { (void)state; fake_sunsubscribe(0); }
 
@@ -984,6 +1022,7 @@ int main(void)
         cmocka_unit_test_teardown(test_fake_malformed_blocking, cleanup),
         cmocka_unit_test_teardown(test_fake_sunsubscribe_async, cleanup),
         cmocka_unit_test_teardown(test_fake_sunsubscribe_blocking, cleanup),
+        cmocka_unit_test_teardown(test_replica_subscription, cleanup),
         cmocka_unit_test_teardown(test_manual_failover, cleanup),
         cmocka_unit_test_teardown(test_live_migration, cleanup),
         cmocka_unit_test_teardown(test_kill_classic_node, cleanup),
