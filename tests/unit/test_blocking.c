@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 #include "proto/blocking.h"
+#include "proto/cmdname.h"
 
 /* The timeout of a command given as words; returns the function's result. */
 static int timeout_of(const char *fmt, int64_t *ms)
@@ -94,6 +95,31 @@ static void test_pubsub_names(void **state)
         assert_false(clusterc__is_pubsub(no[i], strlen(no[i])));
 }
 
+/* The name messages and the command hook show. */
+static void expect_name(const char *fmt, const char *want)
+{
+    char *cmd = NULL, out[24];
+    int len = redisFormatCommand(&cmd, fmt);
+    assert_true(len > 0);
+    const char *name = strchr(strchr(cmd, '$'), '\n') + 1;   /* argv[0] */
+    size_t namelen = (size_t)(strchr(name, '\r') - name);
+    clusterc__cmd_display_name(cmd, (size_t)len, name, namelen, out, sizeof(out));
+    assert_string_equal(out, want);
+    redisFreeCommand(cmd);
+}
+
+static void test_display_names(void **state)
+{
+    (void)state;
+    expect_name("get k", "get");
+    expect_name("SET k v", "SET");
+    expect_name("cluster shards", "CLUSTER SHARDS");
+    expect_name("config get maxmemory", "CONFIG GET");
+    expect_name("ACL whoami", "ACL WHOAMI");
+    expect_name("CLUSTER", "CLUSTER");                      /* no sub-command */
+    expect_name("CLIENT aaaaaaaaaaaaaaaaaaaaaaaa", "CLIENT");  /* does not fit: the command */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -102,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_milliseconds),
         cmocka_unit_test(test_not_blocking_or_bad),
         cmocka_unit_test(test_pubsub_names),
+        cmocka_unit_test(test_display_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
