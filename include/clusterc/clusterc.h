@@ -243,6 +243,10 @@ typedef struct clusterc_options {
                                   (BLPOP, XREAD BLOCK, WAIT...), opened when
                                   needed and reused; more wait for one to
                                   free up; default 4 */
+    int multi_slot_split;      /* split MGET/MSET/DEL/EXISTS... whose keys
+                                  are in several slots (1, the default), or
+                                  send them whole and get the server's
+                                  CROSSSLOT error (0) */
     int pubsub_queue_max;      /* blocking face: messages kept until
                                   clusterc_next_message takes them; past
                                   this the oldest is dropped (counted in
@@ -468,11 +472,44 @@ CLUSTERC_API int clusterc_poll(clusterc_client *c, int timeout_ms);
  *   CLUSTERC_ROUTE_REPLICA  an eligible replica, or fail with
  *                           CLUSTERC_ENOREPLICA when none is
  *   CLUSTERC_ROUTE_ANY      the client's policy with the primary as a peer
+ *   CLUSTERC_ROUTE_ALL_PRIMARIES  every primary; the replies merged by the
+ *                           command's response policy (see "Commands that
+ *                           span the cluster" below)
+ *   CLUSTERC_ROUTE_ALL_NODES      every node of the map, replicas too;
+ *                           merged the same way
+ *   CLUSTERC_ROUTE_EACH_PRIMARY   every primary, unmerged: the reply is an
+ *                           array of [address, reply] pairs, one per node,
+ *                           a node's error reply in its place
+ *   CLUSTERC_ROUTE_EACH_NODE      the same over every node
  */
 #define CLUSTERC_ROUTE_DEFAULT 0
 #define CLUSTERC_ROUTE_PRIMARY 1
 #define CLUSTERC_ROUTE_REPLICA 2
 #define CLUSTERC_ROUTE_ANY 3
+#define CLUSTERC_ROUTE_ALL_PRIMARIES 4
+#define CLUSTERC_ROUTE_ALL_NODES 5
+#define CLUSTERC_ROUTE_EACH_PRIMARY 6
+#define CLUSTERC_ROUTE_EACH_NODE 7
+
+/*
+ * Commands that span the cluster. Redis 7's COMMAND tips (learned at first
+ * use; a built-in table of the same for servers without tips, see
+ * docs/commands.md) say where a command goes and how its replies merge:
+ * - all_shards / all_nodes (DBSIZE, KEYS, FLUSHALL, SCRIPT LOAD, CONFIG
+ *   SET...): sent to every primary / node, the replies merged by the
+ *   response policy: summed (DBSIZE), min, max, logical and/or, arrays
+ *   concatenated (KEYS), or the first error (all_succeeded). An error reply
+ *   from any node is an error reply of the whole, naming the node; a node
+ *   that cannot be reached fails the whole (within its one deadline), the
+ *   message naming it.
+ * - multi_shard (MGET, MSET, DEL, UNLINK, EXISTS, TOUCH) with keys in more
+ *   than one slot: split by slot, each part sent to its slot's owner (and
+ *   following MOVED/ASK/retries on its own), the reply re-assembled in your
+ *   key order (MGET), summed (DEL, EXISTS...) or OK only if every part is
+ *   (MSET). Not atomic across slots: some parts may be applied when another
+ *   fails. Inside MULTI nothing is split (the server's CROSSSLOT stands);
+ *   MSETNX is never split. multi_slot_split = 0 turns splitting off.
+ */
 
 CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
                                                 const char *fmt, ...)

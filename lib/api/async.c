@@ -70,7 +70,7 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
             clusterc__err_set(&a->err, CLUSTERC_ECLOSED, "client is disconnecting");
         return -1;
     }
-    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
+    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
         redisFreeCommand(cmd);
         clusterc__err_set(&a->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return -1;

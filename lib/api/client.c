@@ -203,7 +203,7 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
                               const char *node)
 {
     single s;
-    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_ANY) {
+    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
         redisFreeCommand(cmd);
         clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return NULL;

@@ -15,6 +15,8 @@
 #include <ctype.h>
 #include "engine_int.h"
 #include "proto/blocking.h"
+#include "proto/cmdname.h"
+#include "proto/fanout.h"
 #include "proto/redirect.h"
 
 int64_t clusterc__now_us(void)
@@ -126,6 +128,7 @@ static void engine_destroy(clusterc__engine *e)
     clusterc__reads_fini(e);
     free(e->remap);
     free(e->ev_slot);
+    clusterc__policytable_free(e->policies);
     free(e->ev_ids);
     clusterc__dns_release(e->dns);   /* outlives e while lookups are owed a callback */
     clusterc__cmdtable_free(e->learned);
@@ -254,52 +257,6 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
 
 /* -------------------------------------------------------------- requests */
 
-/* Commands whose first argument is the telling part of their name in a
- * message ("CLUSTER SHARDS", "CONFIG SET"): container commands. */
-static int has_subcommand(const char *name, size_t len)
-{
-    static const char *const list[] = { "CLUSTER", "CONFIG", "CLIENT", "COMMAND", "XINFO",
-                                        "OBJECT", "MEMORY", "SCRIPT", "FUNCTION", "ACL",
-                                        "XGROUP", "PUBSUB", "SLOWLOG", "LATENCY", "MODULE" };
-    switch (name[0] | 0x20) {   /* GET, SET, HGET...: out after one or two tests */
-    case 'a': case 'c': case 'f': case 'l': case 'm': case 'o': case 'p': case 's': case 'x':
-        break;
-    default:
-        return 0;
-    }
-    if (len < 3 || len > 8 || (len == 3 && (name[0] | 0x20) != 'a'))
-        return 0;
-    for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
-        if (strlen(list[i]) == len && strncasecmp(list[i], name, len) == 0)
-            return 1;
-    return 0;
-}
-
-/* The request's name for messages: the command, and for a container
- * command its sub-command ("CLUSTER INFO"), from the RESP text. */
-static void set_name(clusterc__req *r, const clusterc__cmdinfo *info)
-{
-    size_t k = info->namelen < sizeof(r->name) - 1 ? info->namelen : sizeof(r->name) - 1;
-    memcpy(r->name, info->name, k);
-    r->name[k] = '\0';
-    if (!has_subcommand(info->name, info->namelen))
-        return;
-    /* After "NAME\r\n" comes "$len\r\nARG\r\n" when there is an argument. */
-    const char *p = info->name + info->namelen + 2, *end = r->cmd + r->len;
-    if (p >= end || *p != '$')
-        return;
-    char *q;
-    long alen = strtol(p + 1, &q, 10);
-    if (alen <= 0 || q + 2 + alen > end || k + 1 + (size_t)alen >= sizeof(r->name))
-        return;
-    for (size_t i = 0; i < k; i++)
-        r->name[i] = (char)toupper((unsigned char)r->name[i]);
-    r->name[k] = ' ';
-    for (long i = 0; i < alen; i++)
-        r->name[k + 1 + (size_t)i] = (char)toupper((unsigned char)q[2 + i]);
-    r->name[k + 1 + (size_t)alen] = '\0';
-}
-
 static void deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void retry_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -340,7 +297,9 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     r->flags = info.flags;
     r->slot = info.slot;
     r->done = done;
-    set_name(r, &info);   /* for messages and the command hook */
+    /* For messages and the command hook: "GET", "CLUSTER SHARDS". */
+    clusterc__cmd_display_name(cmd, len, info.name, info.namelen, r->name, sizeof(r->name));
+    clusterc__fanout_mark(e, r, info.name, info.namelen);
     if (info.flags & CLUSTERC__CMD_BLOCKING) {
         int64_t ms;
         int b = clusterc__block_timeout(cmd, len, &ms);
@@ -428,6 +387,9 @@ static void detach(clusterc__engine *e, clusterc__req *r)
     case CLUSTERC__REQ_POOLWAIT:
         clusterc__bpool_abandon(r);
         break;
+    case CLUSTERC__REQ_FANOUT:
+        clusterc__fanout_abandon(r);
+        break;
     default: break;
     }
 }
@@ -443,10 +405,10 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
         r->synth = NULL;
     }
     r->state = CLUSTERC__REQ_DONE;
-    if (!reply && !r->internal)
+    if (!reply && !r->internal && !r->child)
         e->stats.failures++;
     clusterc__reads_done(e, r);
-    if (e->opt.on_command && !r->internal)
+    if (e->opt.on_command && !r->internal && !r->child)
         clusterc__hook_command(e, r, reply ? 0 : code);
     e->depth++;
     r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
@@ -499,11 +461,13 @@ static void arm_deadline(clusterc__engine *e, clusterc__req *r)
 void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
 {
     e->pending++;
-    if (!r->internal)   /* only callers' commands count */
+    if (!r->internal && !r->child)   /* only callers' commands count */
         e->stats.commands++;
     if (e->opt.on_command)
         r->t0_us = clusterc__now_us();
-    int local = !r->internal && clusterc__tx_submit(e, r);   /* inside MULTI: not blocking */
+    if (r->route_mode > CLUSTERC_ROUTE_ANY)
+        r->fan = 3;   /* CLUSTERC_ROUTE_ALL_* / EACH_*: fanout.c */
+    int local = !r->internal && !r->child && clusterc__tx_submit(e, r);   /* in MULTI: not blocking */
     arm_deadline(e, r);
     if (!local)   /* else answered locally, or pinned to the transaction's node */
         clusterc__engine_dispatch(e, r);
@@ -596,6 +560,16 @@ static int no_dial(clusterc__engine *e, clusterc__req *r, clusterc__node *n)
 void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
 {
     int noreplica;
+    if (r->fan && !r->internal && !r->pinned && !r->child) {   /* spans the cluster */
+        int rc = clusterc__fanout_dispatch(e, r);
+        if (rc > 0)
+            return;
+        if (rc < 0) {   /* which nodes: the map will say */
+            wait_push(e, r);
+            clusterc__refresh_request(e, "fan-out waits for the map", 0);
+            return;
+        }
+    }
     clusterc__node *n = clusterc__engine_route(e, r, &noreplica);
     if (noreplica) {
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOREPLICA,
@@ -749,6 +723,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
         clusterc__refresh_request(e, "command timeout", 0);
     } else if (r->state == CLUSTERC__REQ_BACKOFF) {
         where = "between retries";
+    } else if (r->state == CLUSTERC__REQ_FANOUT) {
+        where = "waiting for its parts on several nodes";
     } else if (r->state == CLUSTERC__REQ_WAITING) {
         char status[CLUSTERC__ERRSTR_MAX - 64];
         clusterc__refresh_status(e, status, sizeof(status));

@@ -33,6 +33,7 @@ enum clusterc__req_state {
     CLUSTERC__REQ_QUEUED,    /* in a node's FIFO (maybe written) */
     CLUSTERC__REQ_BACKOFF,   /* retry timer armed */
     CLUSTERC__REQ_POOLWAIT,  /* blocking: waits for a free pool connection of node */
+    CLUSTERC__REQ_FANOUT,    /* its parts run on several nodes (fanout.c) */
     CLUSTERC__REQ_DONE
 };
 
@@ -52,6 +53,10 @@ struct clusterc__req {
                                  on its node's connection (WAIT); block_ms its timeout */
     int64_t block_ms;         /* the server-side timeout, 0 = forever */
     struct clusterc__bconn *bconn; /* QUEUED on a pool connection: which */
+    uint8_t fan;              /* fanout.c: 1 may split by slot, 2 all shards/nodes by
+                                 its policy, 3 explicit route to all or each */
+    uint8_t child;            /* a part of a fanned-out caller's command */
+    struct clusterc__fan *fanout; /* FANOUT: its parts */
     int redirects, retries;
     clusterc__node *node;     /* QUEUED: the node holding it */
     uint64_t seq;             /* QUEUED: its FIFO position on that node */

@@ -162,6 +162,7 @@ struct clusterc__engine {
     void *on_destroy_arg;
     int64_t last_loop_us;          /* when the blocking face last ran the loop */
     clusterc__pubsub *ps;          /* pubsub.c */
+    struct clusterc__policytable *policies; /* fanout.c: learned tips, or NULL */
 };
 
 int64_t clusterc__now_us(void);
@@ -294,6 +295,19 @@ void clusterc__bpool_each(const clusterc__node *n, void (*fn)(void *req, void *a
 void clusterc__bpool_close_idle(clusterc__node *n);
 /* n is freed: its pool goes (nothing is on it any more). */
 void clusterc__bpool_fini(clusterc__node *n);
+
+/* fanout.c: commands that span the cluster (the COMMAND tips' routing
+ * policies): all shards / all nodes with merged replies, multi-key commands
+ * split by slot, the explicit ALL / EACH routes. */
+/* Mark r at creation (cheap: only names that can fan out are looked up). */
+void clusterc__fanout_mark(clusterc__engine *e, clusterc__req *r, const char *name, size_t len);
+/* r (r->fan set) runs as parts now: 1 when it took r over, 0 to route it
+ * as one command (one slot after all, or no map yet: it waits). */
+int clusterc__fanout_dispatch(clusterc__engine *e, clusterc__req *r);
+/* r leaves (completes, fails): its parts still out are orphaned. */
+void clusterc__fanout_abandon(clusterc__req *r);
+/* Learn the routing policies from the COMMAND reply. */
+void clusterc__fanout_learn(clusterc__engine *e, const redisReply *reply);
 
 /* refresh.c */
 int clusterc__refresh_init(clusterc__engine *e);

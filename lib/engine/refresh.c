@@ -577,6 +577,7 @@ static void on_commands(clusterc__engine *e, clusterc__req *r, redisReply *reply
         e->learned = t;
         e->cmds = t;
         e->cmds_state = 2;
+        clusterc__fanout_learn(e, reply);   /* the same reply's routing tips */
     } else if (!e->dead) {
         e->cmds_state = 0;   /* keep the built-in table; ask after the next map */
     }

@@ -25,6 +25,7 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o)
     o->lag_probe_ms = 1000;
     o->blocking_pool_size = 4;
     o->pubsub_queue_max = 10000;
+    o->multi_slot_split = 1;
 }
 
 static int range(clusterc__err *err, const char *name, int v, int lo, int hi)

@@ -104,12 +104,21 @@ static void test_error_replies_are_replies(void **state)
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_non_null(strstr(r->str, "WRONGTYPE"));
     freeReplyObject(r);
-    /* Keys in different slots: the server's CROSSSLOT error, not a crash. */
+    /* Keys in different slots: split by slot (issue 10)... */
     r = clusterc_command(c, "MSET %s 1 %s 2", "a", "b");
+    it_expect_str(r, "OK");
+    freeReplyObject(r);
+    /* ...or, with splitting off, the server's CROSSSLOT error, not a crash. */
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.multi_slot_split = 0;
+    clusterc_client *whole = it_client(H, &o);
+    r = clusterc_command(whole, "MSET %s 1 %s 2", "a", "b");
     assert_non_null(r);
     assert_int_equal(r->type, REDIS_REPLY_ERROR);
     assert_non_null(strstr(r->str, "CROSSSLOT"));
     freeReplyObject(r);
+    clusterc_free(whole);
     r = clusterc_command(c, "MSET {t}a 1 {t}b 2");
     it_expect_str(r, "OK");
     freeReplyObject(r);
