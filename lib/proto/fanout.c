@@ -396,7 +396,7 @@ int clusterc__policy_lookup(const clusterc__policytable *t, const char *resp, si
                             clusterc__fanpolicy *out)
 {
     long long argc;
-    arg a0, a1;
+    arg a0 = {NULL, 0}, a1 = {NULL, 0};   /* head() sets both; -O3 cannot tell */
     char both[2 * NAME_MAX_LEN + 2];
     if (head(resp, len, &argc, &a0, &a1) != 0)
         return -1;
