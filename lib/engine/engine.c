@@ -298,8 +298,13 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     r->slot = info.slot;
     r->done = done;
     /* For messages and the command hook: "GET", "CLUSTER SHARDS". */
-    clusterc__cmd_display_name(cmd, len, info.name, info.namelen, r->name, sizeof(r->name));
-    clusterc__fanout_mark(e, r, info.name, info.namelen);
+    size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;
+    memcpy(r->name, info.name, k);
+    r->name[k] = '\0';
+    if (clusterc__cmd_maybe_container(info.name, info.namelen))
+        clusterc__cmd_display_name(cmd, len, info.name, info.namelen, r->name, sizeof(r->name));
+    if (clusterc__fanout_maybe(info.name, info.slot))   /* two tests for GET and SET */
+        clusterc__fanout_mark(e, r, info.name, info.namelen);
     if (info.flags & CLUSTERC__CMD_BLOCKING) {
         int64_t ms;
         int b = clusterc__block_timeout(cmd, len, &ms);
@@ -765,4 +770,18 @@ clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
     r->u1 = u1;
     clusterc__engine_submit(e, r);
     return r;
+}
+
+/* The primary of slot in the current map, as the cluster announces it (the
+ * form clusterc__req_pin takes): the cluster-wide SCAN (api/scan.c). */
+int clusterc__engine_slot_owner(const clusterc__engine *e, int slot, char *out, size_t cap)
+{
+    if (!e->map_gen || slot < 0 || slot >= CLUSTERC__NSLOTS)
+        return -1;
+    int si = e->slot_shard[slot];
+    if (si < 0 || (size_t)si >= e->nshards || e->shards[si].n == 0)
+        return -1;
+    const clusterc__node *n = e->shards[si].nodes[0];
+    clusterc__addr_format(out, cap, n->announced.host, n->announced.port);
+    return 0;
 }

@@ -13,13 +13,7 @@ static int has_subcommand(const char *name, size_t len)
     static const char *const list[] = { "CLUSTER", "CONFIG", "CLIENT", "COMMAND", "XINFO",
                                         "OBJECT", "MEMORY", "SCRIPT", "FUNCTION", "ACL",
                                         "XGROUP", "PUBSUB", "SLOWLOG", "LATENCY", "MODULE" };
-    switch (name[0] | 0x20) {   /* GET, SET, HGET...: out after one or two tests */
-    case 'a': case 'c': case 'f': case 'l': case 'm': case 'o': case 'p': case 's': case 'x':
-        break;
-    default:
-        return 0;
-    }
-    if (len < 3 || len > 8 || (len == 3 && (name[0] | 0x20) != 'a'))
+    if (!clusterc__cmd_maybe_container(name, len))
         return 0;
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
         if (strlen(list[i]) == len && strncasecmp(list[i], name, len) == 0)
