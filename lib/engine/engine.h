@@ -147,6 +147,11 @@ void clusterc__engine_set_blocking(clusterc__engine *e);
 int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r);
 void clusterc__engine_loop_ran(clusterc__engine *e);
 
+/* Copy the primary of slot in the current map ("host:port" as announced,
+ * NUL-terminated, at most cap bytes) into out. Returns 0, or -1 when there
+ * is no map or the slot is not served. (The cluster-wide SCAN.) */
+int clusterc__engine_slot_owner(const clusterc__engine *e, int slot, char *out, size_t cap);
+
 /* Reentrancy guard for callbacks: a face that calls out to the user wraps
  * the call so a free from inside it is deferred. */
 void clusterc__engine_enter(clusterc__engine *e);
