@@ -130,6 +130,39 @@ CLUSTERC_API int clusterc_async_ssubscribe(clusterc_async *a, const char *channe
 CLUSTERC_API int clusterc_async_unsubscribe(clusterc_async *a, int kind,
                                             const char *channel_or_pattern);
 
+/* ------------------------------------------------------ cluster-wide SCAN */
+
+/*
+ * The cluster-wide SCAN of clusterc.h ("cluster-wide SCAN": the same
+ * algorithm, guarantees, filters and retry bounds) on the libevent face.
+ * clusterc_async_scan_start returns a new scan (nothing sent yet), or NULL
+ * when out of memory or a's options were rejected (clusterc_async_errstr).
+ * clusterc_async_scan_next asks for the next batch: it returns 0 and fn
+ * runs exactly once, later, from the loop (never inside this call), or -1
+ * when a step is already running (CLUSTERC_EUSAGE; fn never runs). fn gets
+ *   status 1   keys: a non-empty array reply of key strings, now owned by
+ *              the callee (freeReplyObject)
+ *   status 0   finished (keys NULL)
+ *   status -1  failed after the retries (keys NULL); clusterc_async_errstr
+ *              says why, and a later next tries again
+ * While it retries the map is refreshed in the background and a timer on
+ * a's event_base waits between tries. fn may call clusterc_async_scan_next
+ * (the usual loop) or clusterc_async_scan_free on s. clusterc_async_scan_free
+ * may be called at any time (a pending command's reply is then dropped
+ * when it comes; no callback runs after it); NULL is a harmless no-op.
+ * Free every scan before clusterc_async_free(a), at the latest from its
+ * callback with status -1 (a scan waiting between retries holds a timer on
+ * base and would use the freed client). Same thread rules as a.
+ */
+typedef struct clusterc_async_scan clusterc_async_scan;
+typedef void clusterc_async_scan_fn(clusterc_async_scan *s, redisReply *keys, int status,
+                                    void *privdata);
+CLUSTERC_API clusterc_async_scan *clusterc_async_scan_start(clusterc_async *a, const char *match,
+                                                            long count_hint, const char *type);
+CLUSTERC_API int clusterc_async_scan_next(clusterc_async_scan *s, clusterc_async_scan_fn *fn,
+                                          void *privdata);
+CLUSTERC_API void clusterc_async_scan_free(clusterc_async_scan *s);
+
 /* Last failure on this client (code and message), as for the blocking face. */
 CLUSTERC_API int clusterc_async_error(const clusterc_async *a);
 CLUSTERC_API const char *clusterc_async_errstr(const clusterc_async *a);

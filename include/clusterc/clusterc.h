@@ -519,6 +519,61 @@ CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
 CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int route, int argc,
                                                      const char **argv, const size_t *argvlen);
 
+/* ------------------------------------------------------ cluster-wide SCAN */
+
+/*
+ * SCAN over the whole cluster, correct while slots move and primaries fail
+ * over. It keeps which of the 16384 slots it has finished, not which nodes:
+ * it takes the lowest unfinished slot, SCANs that slot's primary (in the
+ * current map) from cursor 0 to the end, keeping only keys of the
+ * unfinished slots that primary served when its scan began (a node also
+ * returns keys of slots it imports or lost). When that node's cursor comes
+ * back 0 it is asked (CLUSTER NODES) which slots it owns: a slot is
+ * finished only when the node still owns it, is not migrating it, and the
+ * client's map still gives it to that node. A slot that moved (or began to
+ * move) during the node's scan stays unfinished and is scanned again on its
+ * new owner.
+ *
+ * Guarantees: every key present for the whole scan is returned at least
+ * once. A key may be returned more than once when its slot moved, its
+ * primary failed over, or a node's SCAN failed mid-way (its slots are
+ * scanned again from the start). A finished slot is never scanned again.
+ * Keys added or removed during the scan may or may not be returned. The
+ * order is SCAN's (by slot owner, then the server's order); batches are
+ * never empty.
+ *
+ * match and type are SCAN's MATCH and TYPE (NULL: all keys, any type;
+ * TYPE needs Redis 6+); count_hint is SCAN's COUNT per step (<= 0: 10), a
+ * hint of the work per step, not of the batch size: a batch holds about
+ * count_hint keys or fewer (keys of other slots are dropped), and steps that
+ * find no key are skipped.
+ *
+ * Errors: a failed step (node down or lost, timeout, LOADING, an error
+ * reply, no owner for a slot in the map, a node that no longer serves the
+ * slots the map gave it) drops that node, refreshes the map, waits (100 ms,
+ * doubling, at most 1 s) and tries again from the lowest unfinished slot;
+ * after 10 failed steps in a row, or 10 s after the first of them, the call
+ * returns -1 with clusterc_errstr naming the last node and error. A failed
+ * scan may be continued with clusterc_scan_next (it tries again) or freed.
+ *
+ * clusterc_scan_start: a new scan (nothing is sent yet), or NULL when out
+ * of memory or c's options were rejected (clusterc_errstr says why).
+ * match and type are copied.
+ * clusterc_scan_next: 1 with *keys a new array reply of key strings (the
+ * caller frees it with freeReplyObject), 0 when the scan is finished (*keys
+ * NULL; later calls return 0 again), -1 on failure (*keys NULL).
+ * clusterc_scan_free: frees the scan, finished or not (nothing is pending
+ * between calls); NULL is a harmless no-op. Free every scan before its
+ * client.
+ * Threads: a scan is part of its client: the client's thread rules apply;
+ * several scans of one client may run interleaved.
+ */
+typedef struct clusterc_scan clusterc_scan;
+CLUSTERC_API clusterc_scan *clusterc_scan_start(clusterc_client *c, const char *match,
+                                                long count_hint, const char *type);
+CLUSTERC_API int clusterc_scan_next(clusterc_scan *s, redisReply **keys);
+CLUSTERC_API void clusterc_scan_free(clusterc_scan *s);
+
 /* ------------------------------------------------------------ one node */
 
 /*
