@@ -24,6 +24,18 @@ static void shards_for(int port, char *out, size_t cap)
              "$6\\r\\nhealth\\r\\n$6\\r\\nonline\\r\\n", port, port);
 }
 
+/* One shard's CLUSTER SHARDS entry: slots lo..hi on 127.0.0.1:port. */
+static int shard_entry(char *out, size_t cap, int lo, int hi, int port)
+{
+    return snprintf(out, cap,
+             "*4\\r\\n$5\\r\\nslots\\r\\n*2\\r\\n:%d\\r\\n:%d\\r\\n"
+             "$5\\r\\nnodes\\r\\n*1\\r\\n*14\\r\\n"
+             "$2\\r\\nid\\r\\n$40\\r\\n%040d\\r\\n$4\\r\\nport\\r\\n:%d\\r\\n"
+             "$2\\r\\nip\\r\\n$9\\r\\n127.0.0.1\\r\\n$8\\r\\nendpoint\\r\\n$9\\r\\n127.0.0.1\\r\\n"
+             "$4\\r\\nrole\\r\\n$6\\r\\nmaster\\r\\n$18\\r\\nreplication-offset\\r\\n:0\\r\\n"
+             "$6\\r\\nhealth\\r\\n$6\\r\\nonline\\r\\n", lo, hi, port, port);
+}
+
 typedef struct fake { FILE *p; char files[2][64]; } fake;
 
 /* Start fake nodes on PA (script a) and, when b != NULL, PB (script b). */
@@ -226,6 +238,40 @@ static void test_moved_loop(void **state)
     fake_stop(f);
 }
 
+/* A server whose COMMAND gives no tips (Redis 6.2-style, or refused as
+ * here): the built-in policy table routes and merges the same way.
+ * Node A serves slots 0-8191, node B 8192-16383. */
+static void test_fanout_without_tips(void **state)
+{
+    (void)state;
+    static char map[4096], sa[8192], sb[8192];
+    int n = snprintf(map, sizeof(map), "*2\\r\\n");
+    n += shard_entry(map + n, sizeof(map) - (size_t)n, 0, 8191, PA);
+    shard_entry(map + n, sizeof(map) - (size_t)n, 8192, 16383, PB);
+    /* "b" (slot 3300) is on A, "a" (slot 15495) on B. */
+    snprintf(sa, sizeof(sa), "ALWAYS CLUSTER SHARDS => %s\nALWAYS COMMAND => -ERR no\\r\\n\n"
+             "ALWAYS DBSIZE => :3\\r\\n\nALWAYS MGET b => *1\\r\\n$2\\r\\nvb\\r\\n\nSLEEP 1500\n", map);
+    snprintf(sb, sizeof(sb), "ALWAYS CLUSTER SHARDS => %s\nALWAYS COMMAND => -ERR no\\r\\n\n"
+             "ALWAYS DBSIZE => :4\\r\\n\nALWAYS MGET a => *1\\r\\n$2\\r\\nva\\r\\n\nSLEEP 1500\n", map);
+    fake *f = fake_start(sa, sb);
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    redisReply *r = clusterc_command(c, "DBSIZE");   /* all_shards, agg_sum */
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->integer, 7);
+    freeReplyObject(r);
+    r = clusterc_command(c, "MGET a b");   /* multi_shard: split, then in key order */
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(r->elements, 2);
+    assert_string_equal(r->element[0]->str, "va");
+    assert_string_equal(r->element[1]->str, "vb");
+    freeReplyObject(r);
+    clusterc_free(c);
+    fake_stop(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -235,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_garbage_bytes),
         cmocka_unit_test(test_slotless_map_skipped),
         cmocka_unit_test(test_moved_loop),
+        cmocka_unit_test(test_fanout_without_tips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
