@@ -336,7 +336,8 @@ type ClusterClient struct {
 	initErr error  // from NewClusterClient: bad options or the first map load
 	fatal   bool   // initErr makes every call fail (bad options, out of memory)
 	closed  bool
-	subs    subscriptions // Pub/Sub: what Subscribe and friends asked for (pubsub.go)
+	subs    subscriptions                 // Pub/Sub: what Subscribe and friends asked for (pubsub.go)
+	scans   map[*C.clusterc_scan]struct{} // ScanIter's scans not freed yet (scan.go)
 }
 
 // NewClusterClient creates a client and loads the slot map from
@@ -429,6 +430,7 @@ func (cl *ClusterClient) Close() error {
 	cl.closed = true
 	if cl.c != nil {
 		defer cl.hooks.rethrow() // after the handle is gone, before the unlock
+		cl.freeScansLocked()     // every scan before its client
 		C.clusterc_free(cl.c)
 		cl.c = nil
 		cl.hooks.release()

@@ -9,7 +9,8 @@ library holds the client's lock (libclusterc clients are single-threaded).
 
 Hooks: on_event and on_command (see ClusterClient) are called by the library
 on the thread that holds the client's lock, from inside the client's calls.
-Pub/Sub (subscribe, get_message, pubsub()) is pubsub.py's PubSubMixin.
+Pub/Sub (subscribe, get_message, pubsub()) is pubsub.py's PubSubMixin;
+cluster-wide SCAN (scan_iter) is scan.py's ScanMixin.
 """
 import ctypes
 import datetime
@@ -20,6 +21,7 @@ import urllib.parse
 from . import _lib
 from .hooks import Hooks
 from .pubsub import PubSubMixin
+from .scan import ScanMixin
 from .errors import (ClientClosedError, ClusterError, ConnectionError, DataError,
                      InvalidOptionError, ResponseError, EINVAL, ENOMEM, EUSAGE, error_for)
 
@@ -296,7 +298,7 @@ class _Commands:
 
 # ------------------------------------------------------------------ client
 
-class ClusterClient(_Commands, PubSubMixin):
+class ClusterClient(_Commands, PubSubMixin, ScanMixin):
     """A Redis Cluster client.
 
     ClusterClient(addrs=["localhost:7001", ...], read_only=False,
@@ -704,6 +706,7 @@ class ClusterClient(_Commands, PubSubMixin):
             self._not_from_hook()
             c, self._c = self._c, None
             if c:
+                self._free_scans()      # every scan before its client
                 self._lib.clusterc_free(c)
             h = self._hooks
             return h.take() if h is not None else None

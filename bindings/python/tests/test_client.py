@@ -302,6 +302,85 @@ class TestPipeline(ClientTest):
         self.assertIsNone(c.get("pl:gone"))
 
 
+# ---------------------------------------------------------------- scan
+
+class TestScan(ClientTest):
+    """scan_iter: the cluster-wide SCAN (the cluster is stable here, so
+    every key comes exactly once)."""
+
+    N = 500
+
+    def fill(self, c, prefix):
+        keys = ["%s%d" % (prefix, i) for i in range(self.N)]
+        self.assertTrue(c.mset({k: "v" for k in keys}))
+        self.addCleanup(lambda: c.closed or c.delete(*keys))
+        return keys
+
+    def test_every_key_once(self):
+        c = self.client()
+        keys = self.fill(c, "scan:a:")
+        self.assertGreater(len({c.keyslot(k) * 3 // 16384 for k in keys}), 2)
+        got = list(c.scan_iter(match="scan:a:*", count=50))
+        self.assertEqual(len(got), len(set(got)), "duplicates in a stable cluster")
+        self.assertEqual(set(got), {k.encode() for k in keys})
+        # a default count, and str keys with decode_responses
+        d = self.client(decode_responses=True)
+        got = list(d.scan_iter("scan:a:*"))
+        self.assertEqual(len(got), len(set(got)))
+        self.assertEqual(set(got), set(keys))
+        self.assertEqual(list(c.scan_iter(match="scan:none:*")), [])
+
+    def test_type_filter(self):
+        c = self.client()
+        strings = self.fill(c, "scan:t:")
+        lists = ["scan:t:list%d" % i for i in range(20)]
+        for k in lists:
+            c.execute_command("RPUSH", k, "x")
+        self.addCleanup(lambda: c.closed or c.delete(*lists))
+        got = list(c.scan_iter(match="scan:t:*", count=100, _type="list"))
+        self.assertEqual(sorted(got), sorted(k.encode() for k in lists))
+        got = set(c.scan_iter(match="scan:t:*", _type="string"))
+        self.assertEqual(got, {k.encode() for k in strings})
+
+    def test_close_early_and_interleave(self):
+        c = self.client()
+        keys = self.fill(c, "scan:e:")
+        g = c.scan_iter(match="scan:e:*", count=10)
+        first = [next(g) for _ in range(5)]
+        # other commands, and a second scan, run between batches
+        self.assertEqual(c.get(keys[0]), b"v")
+        self.assertEqual(len(set(c.scan_iter(match="scan:e:*"))), self.N)
+        g.close()                       # frees the C scan
+        self.assertEqual(c._open_scans(), set())
+        self.assertTrue(set(first) <= {k.encode() for k in keys})
+        with self.assertRaises(StopIteration):
+            next(g)
+        # dropped unfinished: freed by the garbage collector
+        g = c.scan_iter(match="scan:e:*", count=10)
+        next(g)
+        self.assertEqual(len(c._open_scans()), 1)
+        del g
+        self.assertEqual(c._open_scans(), set())
+        # left open over close(): close frees it, the generator then raises
+        g = c.scan_iter(match="scan:e:*", count=10)
+        next(g)
+        c.close()
+        with self.assertRaises(clusterc.ClientClosedError):
+            list(g)
+        # a generator never started sends nothing and needs no freeing
+        d = self.client()
+        d.scan_iter("x*").close()
+        self.assertEqual(d._open_scans(), set())
+
+    def test_bad_arguments(self):
+        c = self.client()
+        for bad in (0, -1, "10", True):
+            with self.assertRaises(clusterc.InvalidOptionError):
+                c.scan_iter(count=bad)
+        with self.assertRaises(clusterc.DataError):
+            c.scan_iter(match=b"a\0b")
+
+
 # ---------------------------------------------------------------- routing
 
 class TestRouting(ClientTest):
