@@ -4,7 +4,8 @@
  * merge (proto/fanout.c keeps those policies, learned or built in). A
  * caller's command that fans out becomes a parent request whose parts are
  * child requests, one per node (all_shards, all_nodes, the explicit ALL /
- * EACH routes: pinned to their node) or one per slot (MGET, DEL, MSET...
+ * EACH routes: pinned to their node; a read-only all_shards command under a
+ * read policy goes to one eligible node per shard) or one per slot (MGET, DEL, MSET...
  * split by proto/fanout.c: routed by their slot, so each part follows
  * MOVED, ASK and retries on its own). When the last part is in, the
  * replies are merged (or re-assembled in key order) and the parent
@@ -216,16 +217,41 @@ static clusterc__req *part_new(clusterc__engine *e, clusterc__fan *f, size_t i, 
     return kid;
 }
 
-/* The nodes a fan-out goes to: primaries, or every node of the map. */
-static size_t nodes_of(const clusterc__engine *e, int all, clusterc__node **out)
+/* The node of shard i a part goes to: the primary, or for a read-only
+ * command fanned out by its policy under a read policy, one eligible node
+ * of the shard picked as a read would be (an explicit ALL_PRIMARIES route
+ * means the primaries). */
+static clusterc__node *shard_node(clusterc__engine *e, clusterc__req *r, size_t i)
+{
+    clusterc__shard *sh = &e->shards[i];
+    if (r->fan == FAN_POLICY && clusterc__reads_applies(e, r)) {
+        int k = clusterc__reads_pick(e, sh, r);
+        if (k >= 0)
+            return sh->nodes[k];
+    }
+    return sh->nodes[0];
+}
+
+/* The nodes a fan-out goes to (out NULL: only count them): one per shard,
+ * or every node of the map. */
+static size_t nodes_of(clusterc__engine *e, clusterc__req *r, int all, clusterc__node **out)
 {
     size_t k = 0;
-    for (size_t i = 0; i < e->nshards; i++)
-        for (size_t j = 0; j < e->shards[i].n && (all || j == 0); j++)
+    for (size_t i = 0; i < e->nshards; i++) {
+        if (e->shards[i].n == 0)
+            continue;
+        if (!all) {
+            if (out)
+                out[k] = shard_node(e, r, i);
+            k++;
+            continue;
+        }
+        for (size_t j = 0; j < e->shards[i].n; j++)
             if (out)
                 out[k++] = e->shards[i].nodes[j];
             else
                 k++;
+    }
     return k;
 }
 
@@ -297,7 +323,7 @@ int clusterc__fanout_dispatch(clusterc__engine *e, clusterc__req *r)
     if (e->map_gen == 0)
         return -1;   /* which nodes: wait for the map */
     int all = route_all(r);
-    size_t n = nodes_of(e, all, NULL);
+    size_t n = nodes_of(e, r, all, NULL);
     clusterc__fan *f = n ? fan_new(r, n) : NULL;
     clusterc__node **to = n ? malloc(n * sizeof(*to)) : NULL;
     if (!f || !to) {
@@ -308,7 +334,7 @@ int clusterc__fanout_dispatch(clusterc__engine *e, clusterc__req *r)
                                     r->name, n ? "out of memory fanning out" : "no node in the map");
         return 1;
     }
-    nodes_of(e, all, to);
+    nodes_of(e, r, all, to);
     plan(e, r, f);
     for (size_t i = 0; i < n; i++)
         part_new(e, f, i, r->cmd, r->len, to[i]);

@@ -476,6 +476,35 @@ static void test_route_override(void **state)
     clusterc_free(c);
 }
 
+/* A read-only command fanned out to all shards (DBSIZE) under a read
+ * policy: one eligible node per shard, a replica here, as reads go. */
+static void test_fanout_reads_replicas(void **state)
+{
+    (void)state;
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.read_only = 1;
+    clusterc_client *c = it_client(H, &o);
+    reset_stats();
+    for (int i = 0; i < 10; i++) {
+        redisReply *r = clusterc_command(c, "DBSIZE");
+        assert_non_null(r);
+        assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+    }
+    long long on_primaries = 0, on_replicas = 0;
+    for (int i = 0; i < harness_count(H); i++) {
+        long long n = cmdstat(harness_port(H, i), "dbsize");
+        if (strcmp(harness_role(H, i), "master") == 0)
+            on_primaries += n;
+        else
+            on_replicas += n;
+    }
+    assert_int_equal(on_primaries, 0);
+    assert_int_equal(on_replicas, 30);   /* 3 shards x 10 */
+    clusterc_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_route_randomly),
         cmocka_unit_test(test_route_by_latency),
         cmocka_unit_test(test_route_override),
+        cmocka_unit_test(test_fanout_reads_replicas),
         cmocka_unit_test(test_read_your_writes),
         cmocka_unit_test(test_replica_killed),
         cmocka_unit_test(test_max_lag),
