@@ -1,7 +1,7 @@
 # tests/deps.sh -- sourced by tests/run.sh and examples/lab/demo.sh: install
 # the Debian packages the build, the tests and the lab need, when missing
 # (as root; apt-get update once, only if something is missing).
-clusterc_packages=(libhiredis-dev libevent-dev libcmocka-dev redis-server redis-tools cmake
+clusterc_packages=(libhiredis-dev libevent-dev libcmocka-dev libssl-dev openssl redis-server redis-tools cmake
                    pkg-config gcc clang valgrind python3 strace golang-go)
 
 clusterc_install_deps() {

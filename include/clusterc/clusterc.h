@@ -67,7 +67,8 @@ extern "C" {
     X(ECLOSED, -11, "client is closed")                                        \
     X(ERETRIES, -12, "too many retries")                                       \
     X(ENOREPLICA, -13, "no eligible replica")                                  \
-    X(EUSAGE, -14, "call not allowed now")
+    X(EUSAGE, -14, "call not allowed now")                                     \
+    X(ETLS, -15, "TLS handshake or certificate check failed")
 
 enum clusterc_errno {
 #define CLUSTERC_ERRNO_ENUM(name, code, text) CLUSTERC_##name = code,
@@ -294,6 +295,36 @@ typedef struct clusterc_options {
                                                static map); NULL = none */
     void *node_address_remap_arg;
 
+    /* TLS (OpenSSL) for every connection the client opens: commands,
+     * blocking commands, subscribers, admin. The handshake is non-blocking
+     * and counts against connect_timeout_ms. With tls on, nodes are dialled
+     * at the TLS port they announce (CLUSTER SHARDS "tls-port"; CLUSTER
+     * SLOTS over TLS gives it), remapped like any address. The server's
+     * certificate is verified, host name (or IP SAN) included, unless
+     * tls_insecure_skip_verify. Files are read once, at connect; an
+     * unreadable file fails clusterc_connect with CLUSTERC_EINVAL naming it. */
+    int tls;                       /* 1: TLS; "rediss://" sets it; default 0 */
+    const char *tls_ca_file;       /* PEM CA bundle the server's chain must end
+                                      in; NULL (with tls_ca_dir NULL) = the
+                                      system's trust store */
+    const char *tls_ca_dir;        /* directory of hashed CA certificates
+                                      (c_rehash); NULL = none */
+    const char *tls_cert_file;     /* client certificate (PEM) for mutual TLS
+                                      (tls-auth-clients yes); NULL = none */
+    const char *tls_key_file;      /* its private key (PEM); required with
+                                      tls_cert_file */
+    const char *tls_server_name;   /* SNI, and the name the certificate must
+                                      carry; NULL = the host dialled (a name
+                                      or an IP address, checked against the
+                                      IP SANs) */
+    int tls_insecure_skip_verify;  /* 1: accept ANY certificate, of anyone:
+                                      the connection is encrypted but not
+                                      authenticated, so a machine in the
+                                      path can read and change everything,
+                                      password included. Tests only.
+                                      Default 0 */
+    const char *tls_min_version;   /* "1.2" (NULL: the default) or "1.3" */
+
     /* Lifecycle events and the command hook (see above); set here so the
      * events of connecting (READY, the first NODE_CONNECTED) are seen.
      * NULL = off. */
@@ -322,8 +353,10 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o);
  * latency_probe (duration), failing_timeout (duration), max_lag (duration),
  * max_lag_bytes, lag_probe (duration), read_your_writes, refresh_interval,
  * refresh_min_interval (durations), node_address_map, blocking_pool_size,
- * pubsub_queue_max. Booleans: true/false/
- * 1/0/yes/no. "rediss://" (TLS) is refused: not supported. The port
+ * pubsub_queue_max; TLS: tls, tls_ca_file, tls_ca_dir, tls_cert_file,
+ * tls_key_file, tls_server_name, tls_insecure_skip_verify, tls_min_version
+ * (the fields of the same names). Booleans: true/false/1/0/yes/no.
+ * "rediss://" sets tls (its port still defaults to 6379). The port
  * defaults to 6379; the path may only be "/" or "/0". An empty value
  * ("key=") keeps the default, as in go-redis (except addr=). go-redis's
  * pool keys (pool_size, min_idle_conns, pool_timeout, conn_max_idle_time...)
@@ -673,6 +706,15 @@ typedef struct clusterc_stats {
                               migration, a lost connection or a map change */
     uint64_t unsubscribed_us;  /* summed time wanted subscriptions spent not
                                   subscribed after their first subscribe */
+    uint64_t probes_refused;   /* lag polls (INFO) and latency probes (PING)
+                                  a node refused, as an ACL user without
+                                  +info or +ping gets (NOPERM): see
+                                  lag_unavailable */
+    int lag_unavailable;       /* 1: a lag bound or read_your_writes is on,
+                                  but INFO is refused, so replica lag is
+                                  unknown: replicas that need a lag figure
+                                  get no reads (node why: "lag unavailable")
+                                  and those reads go to the primary */
 } clusterc_stats;
 
 /* Copy the counters into *out. */
@@ -696,6 +738,7 @@ typedef struct clusterc_node_info {
     int eligible;          /* may serve reads now */
     const char *why;       /* "ok" or the reason it may not ("failing",
                               "loading", "link down", "lag time", "lag bytes",
+                              "lag unavailable" (INFO refused),
                               "read-your-writes", ...); static string */
 } clusterc_node_info;
 

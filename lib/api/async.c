@@ -27,8 +27,10 @@ CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
     }
     if (clusterc__options_check(o, &a->err) < 0)
         return a;
-    a->e = clusterc__engine_new(base, o);
+    a->e = clusterc__engine_new(base, o, &a->err);
     if (!a->e) {
+        if (a->err.code)   /* a TLS file that cannot be used */
+            return a;
         free(a);
         return NULL;
     }

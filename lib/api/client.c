@@ -55,10 +55,13 @@ CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
     if (clusterc__options_check(o, &c->err) < 0)
         return c;
     c->base = event_base_new();
-    c->e = c->base ? clusterc__engine_new(c->base, o) : NULL;
+    c->e = c->base ? clusterc__engine_new(c->base, o, &c->err) : NULL;
     if (!c->e) {
         if (c->base)
             event_base_free(c->base);
+        c->base = NULL;
+        if (c->err.code)   /* a TLS file that cannot be used */
+            return c;
         free(c);
         return NULL;
     }

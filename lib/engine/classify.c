@@ -112,7 +112,9 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
 {
     r->state = CLUSTERC__REQ_NEW;
     /* The library's own commands are never "may have run": they say why. */
-    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ENOMEM || r->internal) {
+    /* A refused certificate or password is not cured by trying again. */
+    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ETLS || code == CLUSTERC_ENOMEM ||
+        r->internal) {
         clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
         return;
     }

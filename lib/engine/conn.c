@@ -19,6 +19,8 @@
 #include <event2/util.h>
 #include "clusterc/clusterc.h"
 #include "conn.h"
+#include "conn_int.h"
+#include "proto/options.h"
 
 #define READ_CHUNK 16384
 #if !defined(SCM_TIMESTAMPNS) && defined(SO_TIMESTAMPNS)
@@ -165,6 +167,8 @@ static int queue_fmt(clusterc__conn *n, uint8_t kind, int argc, const char **arg
     if (len < 0)
         return -1;
     int rc = queue_cmd(n, NULL, kind, cmd, (size_t)len);
+    if (kind == FIFO_AUTH)
+        clusterc__secret_wipe(cmd, (size_t)len);
     redisFreeCommand(cmd);
     return rc;
 }
@@ -194,6 +198,10 @@ static void conn_reset(clusterc__conn *n)
         clusterc__dns_cancel(n->dns);
         n->dns = NULL;
     }
+    if (n->ssl) {
+        clusterc__tls_session_free(n->ssl, n->state == CLUSTERC__CONN_UP);
+        n->ssl = NULL;
+    }
     if (n->rev) event_free(n->rev);
     if (n->wev) event_free(n->wev);
     if (n->tev) event_free(n->tev);
@@ -207,6 +215,8 @@ static void conn_reset(clusterc__conn *n)
     n->out_total = n->out_written = 0;
     n->readonly_sent = 0;
     n->blocking = 0;
+    n->got_bytes = 0;
+    n->lost_code = 0;
     /* A reader may hold half a reply from the lost stream: start afresh. */
     redisReaderFree(n->reader);
     n->reader = redisReaderCreate();
@@ -250,42 +260,12 @@ void clusterc__conn_fini(clusterc__conn *n)
     redisReaderFree(n->reader);
     n->reader = NULL;
     free(n->fifo);
+    if (n->cfg->password)   /* AUTH went through this buffer */
+        clusterc__secret_wipe(n->obuf, n->ocap);
     free(n->obuf);
     n->fifo = NULL;
     n->obuf = NULL;
     n->fcount = n->fcap = n->ocap = 0;
-}
-
-/* --------------------------------------------------------------- connect */
-
-static void fail_connect(clusterc__conn *n, const char *what, int err)
-{
-    char msg[200];
-    snprintf(msg, sizeof(msg), "cannot connect to %s: %s%s%s", n->name, what,
-             err ? ": " : "", err ? strerror(err) : "");
-    clusterc__conn_close(n, CLUSTERC_ECONNECT, msg);
-}
-
-static void set_sockopts(clusterc__conn *n, int fd)
-{
-    int one = 1;
-    const clusterc__conn_cfg *o = n->cfg;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-#ifdef SO_TIMESTAMPNS
-    if (o->timestamps)   /* see recv_stamped */
-        (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
-#endif
-    if (o->tcp_keepalive_s > 0) {
-        int idle = o->tcp_keepalive_s, intvl = o->tcp_keepalive_s / 3 + 1, cnt = 3;
-        (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-#ifdef TCP_KEEPIDLE
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-#else
-        (void)idle; (void)intvl; (void)cnt;
-#endif
-    }
 }
 
 /* The blocking face reads a lone reply with one blocking recv() (bounded by
@@ -305,7 +285,7 @@ static void set_blocking(clusterc__conn *n)
     n->blocking = 1;
 }
 
-static void on_connected(clusterc__conn *n)
+void clusterc__conn_up(clusterc__conn *n)
 {
     struct event_base *base = n->base;
     if (n->tev)
@@ -321,145 +301,9 @@ static void on_connected(clusterc__conn *n)
     }
     n->state = CLUSTERC__CONN_UP;
     n->ops->connected(n->owner);
-    if (n->cfg->blocking)
+    if (n->cfg->blocking && !n->ssl)   /* TLS reads go through OpenSSL: loop only */
         set_blocking(n);
     clusterc__conn_flush(n);
-}
-
-static void connect_cb(evutil_socket_t fd, short what, void *arg)
-{
-    clusterc__conn *n = arg;
-    void *owner = n->owner;
-    const clusterc__conn_ops *ops = n->ops;
-    int err = n->conn_errno;
-    socklen_t len = sizeof(err);
-    (void)what;
-    if (!err && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
-    ops->enter(owner);
-    if (err)
-        fail_connect(n, "connect", err);
-    else
-        on_connected(n);
-    ops->leave(owner);
-}
-
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-    clusterc__conn *n = arg;
-    void *owner = n->owner;
-    const clusterc__conn_ops *ops = n->ops;
-    char what_s[64];
-    (void)fd; (void)what;
-    snprintf(what_s, sizeof(what_s), "no answer within %d ms", n->cfg->connect_timeout_ms);
-    ops->enter(owner);
-    if (n->last_err[0] && n->state == CLUSTERC__CONN_RESOLVING) {
-        /* A copy: conn_close writes its message into n->last_err. */
-        char why[sizeof(n->last_err)];
-        snprintf(why, sizeof(why), "%s", n->last_err);
-        clusterc__conn_close(n, CLUSTERC_ECONNECT, why);   /* deferred failure */
-    } else if (n->state == CLUSTERC__CONN_RESOLVING) {
-        /* The root cause is the lookup, not the connect that never began. */
-        snprintf(what_s, sizeof(what_s), "DNS lookup of %.40s got no answer within %d ms",
-                 n->addr.host, n->cfg->connect_timeout_ms);
-        fail_connect(n, what_s, 0);
-    } else
-        fail_connect(n, what_s, 0);
-    ops->leave(owner);
-}
-
-/* A connection attempt that failed before any I/O (socket(), no memory)
- * while the caller is still submitting: report it from the loop through
- * the connect timer, as a failed DNS lookup is, so the command just queued
- * fails at once with the real reason instead of waiting for its deadline. */
-static void defer_fail(clusterc__conn *n, const char *what, int err)
-{
-    if (!n->tev) {
-        fail_connect(n, what, err);
-        return;
-    }
-    snprintf(n->last_err, sizeof(n->last_err), "cannot connect to %s: %s%s%s", n->name, what,
-             err ? ": " : "", err ? strerror(err) : "");
-    n->state = CLUSTERC__CONN_RESOLVING;   /* deadline_cb reports last_err */
-    event_active(n->tev, EV_TIMEOUT, 0);
-}
-
-static void connect_addr(clusterc__conn *n, const struct sockaddr *sa, socklen_t salen)
-{
-    struct event_base *base = n->base;
-    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        defer_fail(n, "socket", errno);
-        return;
-    }
-    set_sockopts(n, fd);
-    n->fd = fd;
-    n->state = CLUSTERC__CONN_CONNECTING;
-    n->wev = event_new(base, fd, EV_WRITE, connect_cb, n);
-    if (!n->wev) {
-        defer_fail(n, "out of memory", 0);
-        return;
-    }
-    if (connect(fd, sa, salen) < 0 && errno != EINPROGRESS) {
-        /* Report from the loop, never from inside the caller's submit. */
-        n->conn_errno = errno;
-        event_active(n->wev, EV_WRITE, 0);
-        return;
-    }
-    event_add(n->wev, NULL);
-}
-
-static void dns_cb(int result, struct evutil_addrinfo *res, void *arg)
-{
-    clusterc__conn *n = arg;
-    void *owner = n->owner;
-    const clusterc__conn_ops *ops = n->ops;
-    n->dns = NULL;
-    ops->enter(owner);
-    if (result != 0 || !res) {
-        snprintf(n->last_err, sizeof(n->last_err), "cannot connect to %s: DNS lookup of %s failed: %s",
-                 n->name, n->addr.host, evutil_gai_strerror(result));
-        if (n->tev)   /* report from the loop: we may be inside conn_send */
-            event_active(n->tev, EV_TIMEOUT, 0);
-    } else {
-        connect_addr(n, res->ai_addr, (socklen_t)res->ai_addrlen);
-    }
-    if (res)
-        evutil_freeaddrinfo(res);
-    ops->leave(owner);
-}
-
-/* Numeric addresses connect at once; names go through libevent's resolver. */
-static void start_connect(clusterc__conn *n)
-{
-    struct sockaddr_storage ss;
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    const clusterc__conn_cfg *o = n->cfg;
-    struct timeval tv = { o->connect_timeout_ms / 1000, (o->connect_timeout_ms % 1000) * 1000 };
-
-    n->dials++;
-    n->tev = evtimer_new(n->base, deadline_cb, n);
-    if (n->tev)
-        evtimer_add(n->tev, &tv);
-    memset(&ss, 0, sizeof(ss));
-    if (inet_pton(AF_INET, n->addr.host, &s4->sin_addr) == 1) {
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)n->addr.port);
-        connect_addr(n, (struct sockaddr *)s4, sizeof(*s4));
-    } else if (inet_pton(AF_INET6, n->addr.host, &s6->sin6_addr) == 1) {
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)n->addr.port);
-        connect_addr(n, (struct sockaddr *)s6, sizeof(*s6));
-    } else {
-        clusterc__dns *d = n->ops->dns(n->owner);
-        n->state = CLUSTERC__CONN_RESOLVING;
-        n->last_err[0] = '\0';
-        if (!d)
-            defer_fail(n, "out of memory for the resolver", 0);
-        else   /* NULL when dns_cb already ran (a hosts-file hit) */
-            n->dns = clusterc__dns_resolve(d, n->addr.host, n->addr.port, dns_cb, n);
-    }
 }
 
 /* READONLY is per connection: with read routing it is in every handshake
@@ -507,7 +351,7 @@ static int send_prelude(clusterc__conn *n, unsigned flags)
     if (n->state == CLUSTERC__CONN_DOWN) {
         if (queue_handshake(n) < 0)
             return -1;
-        start_connect(n);   /* failures are reported from the loop */
+        clusterc__conn_dial(n);   /* failures are reported from the loop */
     }
     if ((flags & CLUSTERC__CONN_READONLY) && !n->readonly_sent && queue_readonly(n) < 0)
         return -1;
@@ -541,27 +385,65 @@ int clusterc__conn_send_raw(clusterc__conn *n, const char *cmd, size_t len)
     return 0;
 }
 
+/* A TLS connection ended: the message, and its code. A server that drops
+ * the connection right after the handshake, before any reply, refused
+ * this client (TLS 1.3 checks a client certificate only then): ETLS, with
+ * what to look at. */
+static int tls_lost(clusterc__conn *n, const char *how, const char *why, int tls_err,
+                    char *msg, size_t cap)
+{
+    const char *hint = !tls_err && !n->got_bytes ? clusterc__tls_refusal_hint(n->cfg->tls) : "";
+    snprintf(msg, cap, "connection to %s lost%s: TLS: %s%s", n->name, how, why, hint);
+    return tls_err || hint[0] ? CLUSTERC_ETLS : CLUSTERC_EIO;
+}
+
+/* send() or SSL_write(): bytes written, 0 when the socket is full, -1
+ * with msg and *code set when the connection is lost. */
+static ssize_t conn_write(clusterc__conn *n, char *msg, size_t cap, int *code)
+{
+    const char *p = n->obuf + n->opos;
+    size_t len = n->olen - n->opos;
+    if (n->ssl) {
+        char why[200];
+        int tls_err = 0;
+        ssize_t w = clusterc__tls_write(n->ssl, p, len, why, sizeof(why), &tls_err);
+        if (w < 0)
+            *code = tls_lost(n, " while writing", why, tls_err, msg, cap);
+        return w;
+    }
+    for (;;) {
+        /* MSG_NOSIGNAL: a peer that went away is an error to handle, not a
+         * SIGPIPE that kills the caller's process. MSG_DONTWAIT: the
+         * blocking face's sockets are in blocking mode (see clusterc__conn_up). */
+        ssize_t w = send(n->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w >= 0)
+            return w;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        int mute = (errno == ECONNRESET || errno == EPIPE) && !n->got_bytes && !n->cfg->tls;
+        snprintf(msg, cap, "connection to %s lost while writing: %s%s", n->name, strerror(errno),
+                 mute ? " before any reply (a TLS port? set tls, or use rediss://)" : "");
+        *code = CLUSTERC_EIO;
+        return -1;
+    }
+}
+
 void clusterc__conn_flush(clusterc__conn *n)
 {
     while (n->state == CLUSTERC__CONN_UP && n->opos < n->olen) {
-        /* MSG_NOSIGNAL: a peer that went away is an error to handle, not a
-         * SIGPIPE that kills the caller's process. MSG_DONTWAIT: the
-         * blocking face's sockets are in blocking mode (see on_connected). */
-        ssize_t w = send(n->fd, n->obuf + n->opos, n->olen - n->opos,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        char msg[320];
+        int code = 0;
+        ssize_t w = conn_write(n, msg, sizeof(msg), &code);
         if (w > 0) {
             n->opos += (size_t)w;
             n->out_written += (uint64_t)w;
-        } else if (w < 0 && errno == EINTR) {
-            continue;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (w == 0) {
             event_add(n->wev, NULL);   /* the rest when the socket drains */
             return;
         } else {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "connection to %s lost while writing: %s",
-                     n->name, strerror(errno));
-            clusterc__conn_close(n, CLUSTERC_EIO, msg);
+            clusterc__conn_close(n, code, msg);
             return;
         }
     }
@@ -631,6 +513,18 @@ static int dispatch_reply(clusterc__conn *n, redisReply *reply)
     return n->state == CLUSTERC__CONN_UP ? 0 : -1;
 }
 
+/* The reader refused the stream. A TLS record (type byte 0x15, an alert,
+ * or 0x16, a handshake) where a reply should be means a TLS port. */
+static void protocol_error(clusterc__conn *n)
+{
+    char msg[300];
+    const char *e = n->reader->errstr;
+    int tls_bytes = !n->ssl && (strstr(e, "\\x15") || strstr(e, "\\x16"));
+    snprintf(msg, sizeof(msg), "protocol error from %s: %s%s", n->name, e,
+             tls_bytes ? " (the server answered in TLS: set tls, or use rediss://)" : "");
+    clusterc__conn_close(n, tls_bytes ? CLUSTERC_ETLS : CLUSTERC_EPROTOCOL, msg);
+}
+
 /* Hand out every complete reply the reader holds; then, if the stream
  * ended (lost[0] set), close. Runs inside enter/leave. */
 static void process(clusterc__conn *n, char *lost)
@@ -638,10 +532,7 @@ static void process(clusterc__conn *n, char *lost)
     for (;;) {
         void *reply = NULL;
         if (redisReaderGetReply(n->reader, &reply) != REDIS_OK) {
-            char msg[200];
-            snprintf(msg, sizeof(msg), "protocol error from %s: %s", n->name,
-                     n->reader->errstr);
-            clusterc__conn_close(n, CLUSTERC_EPROTOCOL, msg);
+            protocol_error(n);
             return;
         }
         if (!reply)
@@ -650,7 +541,7 @@ static void process(clusterc__conn *n, char *lost)
             return;   /* closed, or the owner is going away */
     }
     if (lost[0] && n->state == CLUSTERC__CONN_UP)
-        clusterc__conn_close(n, CLUSTERC_EIO, lost);
+        clusterc__conn_close(n, n->lost_code ? n->lost_code : CLUSTERC_EIO, lost);
 }
 
 /* recv(), or recvmsg() with the kernel's arrival time of the data when the
@@ -682,24 +573,64 @@ static ssize_t recv_stamped(clusterc__conn *n, char *buf, size_t len, int flags)
     return r;
 }
 
+/* The socket under a TLS session (clusterc__tls_io): the same recv, with
+ * the arrival time for probes, and send without SIGPIPE. */
+ssize_t clusterc__conn_io_recv(void *arg, char *buf, size_t len)
+{
+    return recv_stamped(arg, buf, len, MSG_DONTWAIT);
+}
+
+ssize_t clusterc__conn_io_send(void *arg, const char *buf, size_t len)
+{
+    const clusterc__conn *n = arg;
+    return send(n->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* One recv into the reader. Returns 1 when bytes came (2: the buffer
+ * filled, more may be waiting), 0 when none were waiting (EAGAIN, or a
+ * blocking read's timeout), -1 when the stream ended (lost says how). */
+static int read_tls(clusterc__conn *n, char *buf, char *lost, size_t lostcap)
+{
+    char why[200];
+    int tls_err = 0;
+    ssize_t r = clusterc__tls_read(n->ssl, buf, READ_CHUNK, why, sizeof(why), &tls_err);
+    if (r > 0) {
+        redisReaderFeed(n->reader, buf, (size_t)r);
+        n->got_bytes = 1;
+        return r == READ_CHUNK || clusterc__tls_pending(n->ssl) ? 2 : 1;
+    }
+    if (r == 0)
+        return 0;
+    n->lost_code = tls_lost(n, "", why, tls_err, lost, lostcap);
+    return -1;
+}
+
 /* One recv into the reader. Returns 1 when bytes came (2: the buffer
  * filled, more may be waiting), 0 when none were waiting (EAGAIN, or a
  * blocking read's timeout), -1 when the stream ended (lost says how). */
 static int read_once(clusterc__conn *n, int flags, char *lost, size_t lostcap)
 {
     char buf[READ_CHUNK];
+    if (n->ssl)
+        return read_tls(n, buf, lost, lostcap);
     for (;;) {
         ssize_t r = recv_stamped(n, buf, sizeof(buf), flags);
         if (r > 0) {
             redisReaderFeed(n->reader, buf, (size_t)r);
+            n->got_bytes = 1;
             return r == (ssize_t)sizeof(buf) ? 2 : 1;   /* 2: more may be waiting */
         }
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        snprintf(lost, lostcap, "connection to %s lost: %s", n->name,
-                 r == 0 ? "closed by the server" : strerror(errno));
+        /* A TLS-only port drops (or resets) a plain-text client without a
+         * word: say so when nothing ever came back. */
+        int mute = (r == 0 || errno == ECONNRESET) && !n->got_bytes && !n->cfg->tls;
+        snprintf(lost, lostcap, "connection to %s lost: %s%s", n->name,
+                 r == 0 ? "closed by the server" : strerror(errno),
+                 mute ? " before any reply (a TLS port? set tls, or use rediss://)" : "");
+        n->lost_code = CLUSTERC_EIO;
         return -1;
     }
 }

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 #include "proto/addr.h"
 #include "dns.h"
+#include "tls.h"
 
 typedef struct clusterc__conn clusterc__conn;
 
@@ -38,6 +39,8 @@ typedef struct clusterc__conn_cfg {
     int blocking;              /* blocking face: socket in blocking mode once up */
     int readonly;              /* READONLY in every handshake */
     const char *username, *password, *client_name;
+    clusterc__tls *tls;        /* NULL: plain TCP; else every connection
+                                  does a TLS handshake once TCP is up */
 } clusterc__conn_cfg;
 
 /*
@@ -86,6 +89,8 @@ struct clusterc__conn {
     struct event *rev, *wev, *tev;   /* read, write/connect, connect deadline */
     clusterc__dns_lookup *dns;
     redisReader *reader;
+    clusterc__ssl *ssl;              /* TLS session (cfg->tls), NULL otherwise */
+    clusterc__tls_io tio;            /* how ssl reaches the socket */
 
     char *obuf;                      /* bytes not yet written: obuf[opos..olen) */
     size_t olen, opos, ocap;
@@ -102,6 +107,8 @@ struct clusterc__conn {
                                         ops->reply with a NULL tag (clusterc__conn_send_raw) */
     uint8_t blocking;                /* socket in blocking mode */
     uint8_t stamp;                   /* read the kernel's arrival time (a probe is out) */
+    uint8_t got_bytes;               /* something was read since connect (for hints) */
+    int lost_code;                   /* the code of a stream that ended (read_once) */
     int64_t rx_stamp_us;             /* CLOCK_REALTIME arrival of the last stamped read */
     char last_err[128];              /* why it last failed */
 };

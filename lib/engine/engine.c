@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include "engine_int.h"
 #include "proto/blocking.h"
+#include "proto/options.h"
 #include "proto/cmdname.h"
 #include "proto/fanout.h"
 #include "proto/redirect.h"
@@ -67,6 +68,9 @@ static int copy_options(clusterc__engine *e, const clusterc_options *o)
 {
     int oom = 0;
     e->opt = *o;
+    /* The TLS files and names live in e->tls (built from o at once). */
+    e->opt.tls_ca_file = e->opt.tls_ca_dir = e->opt.tls_cert_file = NULL;
+    e->opt.tls_key_file = e->opt.tls_server_name = e->opt.tls_min_version = NULL;
     e->opt.seeds = dup_opt(o->seeds, &oom);
     e->opt.username = dup_opt(o->username, &oom);
     e->opt.password = dup_opt(o->password, &oom);
@@ -74,7 +78,8 @@ static int copy_options(clusterc__engine *e, const clusterc_options *o)
     return oom ? -1 : 0;
 }
 
-clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_options *o)
+clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_options *o,
+                                       clusterc__err *errp)
 {
     clusterc__engine *e = calloc(1, sizeof(*e));
     struct timeval tv = { o->command_timeout_ms / 1000, (o->command_timeout_ms % 1000) * 1000 };
@@ -85,7 +90,7 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
     e->cmds = clusterc__cmdtable_builtin();
     e->rng = (uint64_t)clusterc__now_us() ^ (uint64_t)(uintptr_t)e;
     memset(e->slot_shard, 0xff, sizeof(e->slot_shard));
-    if (copy_options(e, o) < 0 ||
+    if (clusterc__nodes_tls(e, o, errp) < 0 || copy_options(e, o) < 0 ||
         clusterc__seeds_parse(o->seeds, &e->seeds, &e->nseeds, err, sizeof(err)) < 0)
         goto fail;
     if (clusterc__remap_parse(o->node_address_map, &e->remap, &e->nremap, err, sizeof(err)) < 0)
@@ -131,11 +136,12 @@ static void engine_destroy(clusterc__engine *e)
     clusterc__policytable_free(e->policies);
     free(e->ev_ids);
     clusterc__dns_release(e->dns);   /* outlives e while lookups are owed a callback */
+    clusterc__tls_free(e->tls);      /* after every connection (sessions use its BIO) */
     clusterc__cmdtable_free(e->learned);
     free(e->seeds);
     free((char *)e->opt.seeds);
     free((char *)e->opt.username);
-    free((char *)e->opt.password);
+    clusterc__secret_free((char *)e->opt.password);
     free((char *)e->opt.client_name);
     free(e);
 }

@@ -80,8 +80,10 @@ struct clusterc__req {
 };
 
 /* Create / free the engine on a caller's event_base. The options must have
- * been validated (clusterc__options_check). Returns NULL on OOM. */
-clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_options *o);
+ * been validated (clusterc__options_check). Returns NULL on OOM, or when
+ * the TLS files cannot be used: then err says which and why (EINVAL). */
+clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_options *o,
+                                       clusterc__err *err);
 
 /* Fail every pending request with code/msg (callbacks run), close all
  * connections and free. Safe from inside a completion callback: the

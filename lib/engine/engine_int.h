@@ -64,6 +64,7 @@ struct clusterc__node {
     int shard;                       /* index in the engine's shards, -1 */
     int64_t loading_until_us;        /* answered LOADING/MASTERDOWN to a read */
     uint8_t lag_known, link_up, has_latency, probe_busy, poll_busy, probe_skips;
+    uint8_t lag_refused;             /* primary: its last INFO was refused (NOPERM) */
     int64_t lag_s, lag_bytes;        /* from its primary's INFO replication */
     double latency_us;               /* EWMA of PING round trips */
     double probe_best;               /* best round trip of the probe in flight */
@@ -95,6 +96,7 @@ struct clusterc__engine {
     size_t nseeds;
     clusterc__dns *dns;            /* created on the first host name */
     clusterc__conn_cfg conn_cfg;   /* what every node connection shares */
+    clusterc__tls *tls;            /* TLS context (opt.tls), else NULL */
     const struct timeval *cmd_tv;  /* libevent common timeout: O(1) arming */
 
     clusterc__node **nodes;        /* every node we know or knew */
@@ -189,6 +191,10 @@ void clusterc__engine_schedule_reap(clusterc__engine *e);
 void clusterc__engine_forget_node(clusterc__engine *e, const clusterc__node *n);
 /* Every request queued on a node completes with code/msg (engine free). */
 void clusterc__nodes_fail_all(clusterc__engine *e, int code, const char *msg);
+/* The TLS context every connection shares, from o (before the options are
+ * copied: the file names are not kept). -1 on failure: err says why when
+ * it was a file (EINVAL), else it was memory. */
+int clusterc__nodes_tls(clusterc__engine *e, const clusterc_options *o, clusterc__err *err);
 int clusterc__nodes_init(clusterc__engine *e);
 void clusterc__nodes_fini(clusterc__engine *e);
 

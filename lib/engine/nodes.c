@@ -168,6 +168,21 @@ clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr 
     return n;
 }
 
+/* The TLS context, when o asks for TLS: a bad file is the caller's error
+ * (EINVAL in *err), not a failure to allocate. */
+int clusterc__nodes_tls(clusterc__engine *e, const clusterc_options *o, clusterc__err *err)
+{
+    char why[512];
+    int oom = 0;
+    if (!o->tls)
+        return 0;
+    e->tls = clusterc__tls_new(o, why, sizeof(why), &oom);
+    if (!e->tls && !oom)
+        clusterc__err_set(err, CLUSTERC_EINVAL, "%s", why);
+    e->conn_cfg.tls = e->tls;
+    return e->tls ? 0 : -1;
+}
+
 int clusterc__nodes_init(clusterc__engine *e)
 {
     const clusterc_options *o = &e->opt;

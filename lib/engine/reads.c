@@ -181,6 +181,12 @@ static void take_sample(clusterc__node *n, double sample)
     n->has_latency = 1;
 }
 
+/* An ACL user without +ping or +info gets NOPERM for the probe. */
+static int refused(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && reply->str && strncmp(reply->str, "NOPERM", 6) == 0;
+}
+
 static void on_pong(clusterc__engine *e, clusterc__req *r, redisReply *reply,
                     int code, const char *msg)
 {
@@ -190,6 +196,8 @@ static void on_pong(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     if (e->dead)
         goto out;
     n->probe_busy = n->conn.stamp = 0;
+    if (reply && refused(reply))
+        e->stats.probes_refused++;
     if (!reply || reply->type == REDIS_REPLY_ERROR)
         goto out;
     /* The kernel's arrival stamp when there is one (SO_TIMESTAMPNS, realtime
@@ -291,6 +299,20 @@ static void apply_poll(clusterc__shard *s, const clusterc__info_repl *ir,
     }
 }
 
+/* Lag bounds are unavailable while any primary of the map refuses INFO:
+ * its replicas then have no lag figure, so the bounds keep reads off them
+ * (node why "lag unavailable") and the primary serves those reads. */
+static void note_refusal(clusterc__engine *e, clusterc__node *p, int refusal)
+{
+    int any = 0;
+    p->lag_refused = (uint8_t)refusal;
+    if (refusal)
+        e->stats.probes_refused++;
+    for (size_t i = 0; i < e->nshards && !any; i++)
+        any = e->shards[i].n > 0 && e->shards[i].nodes[0]->lag_refused;
+    e->stats.lag_unavailable = any;
+}
+
 static void on_info(clusterc__engine *e, clusterc__req *r, redisReply *reply,
                     int code, const char *msg)
 {
@@ -302,6 +324,8 @@ static void on_info(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     if (e->dead)
         goto out;
     p->poll_busy = 0;
+    if (reply)
+        note_refusal(e, p, refused(reply));
     if (!reply || reply->type != REDIS_REPLY_STRING || p->shard < 0 ||
         (size_t)p->shard >= e->nshards || e->shards[p->shard].nodes[0] != p)
         goto out;
@@ -387,6 +411,10 @@ static void node_info(const clusterc__engine *e, const clusterc__shard *s, size_
                                  : CLUSTERC__ELIGIBLE;
     out->eligible = why == CLUSTERC__ELIGIBLE;
     out->why = clusterc__inelig_str(why);
+    if (!out->eligible && j > 0 && !n->lag_known && s->nodes[0]->lag_refused &&
+        (why == CLUSTERC__INELIG_LAG_TIME || why == CLUSTERC__INELIG_LAG_BYTES ||
+         why == CLUSTERC__INELIG_RYW))
+        out->why = "lag unavailable";
 }
 
 int clusterc__engine_node_stats(const clusterc__engine *e, clusterc_node_info *out, int max)

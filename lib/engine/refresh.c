@@ -196,10 +196,11 @@ static void log_failure(clusterc__engine *e, const char *who, int code, const ch
     int named = strstr(what, who) != NULL;   /* most messages name the node */
     snprintf(e->refresh_log + used, sizeof(e->refresh_log) - used, "%s%s%s%s",
              used ? "; " : "", named ? "" : who, named ? "" : ": ", what);
-    /* The most telling code wins: auth problems over connection problems
-     * over bad answers. */
-    if (code == CLUSTERC_EAUTH || e->refresh_code == 0 ||
-        (code == CLUSTERC_ECONNECT && e->refresh_code != CLUSTERC_EAUTH))
+    /* The most telling code wins: auth and TLS problems over connection
+     * problems over bad answers. */
+    int telling = e->refresh_code == CLUSTERC_EAUTH || e->refresh_code == CLUSTERC_ETLS;
+    if (code == CLUSTERC_EAUTH || code == CLUSTERC_ETLS || e->refresh_code == 0 ||
+        (code == CLUSTERC_ECONNECT && !telling))
         e->refresh_code = code;
 }
 
@@ -491,7 +492,8 @@ static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
     char err[256];
     int rc = e->use_slots
         ? clusterc__topology_from_slots(reply, n->conn.addr.host, &t, err, sizeof(err))
-        : clusterc__topology_from_shards(reply, n->conn.addr.host, &t, err, sizeof(err));
+        : clusterc__topology_from_shards_tls(reply, n->conn.addr.host, e->opt.tls, &t, err,
+                                             sizeof(err));
     if (rc < 0) {
         char what[320];
         snprintf(what, sizeof(what), "malformed CLUSTER %s reply: %s", e->use_slots ? "SLOTS" : "SHARDS", err);
@@ -517,9 +519,11 @@ static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
 static int lacks_shards(const redisReply *r)
 {
     /* Redis < 7 answers "ERR Unknown subcommand or wrong number of
-     * arguments for 'SHARDS'" (wording varies by version). */
+     * arguments for 'SHARDS'" (wording varies by version); an ACL user
+     * allowed CLUSTER SLOTS but not SHARDS gets NOPERM: SLOTS may still do. */
     return r->type == REDIS_REPLY_ERROR && r->str &&
-           (strstr(r->str, "nknown subcommand") || strstr(r->str, "nknown command"));
+           (strstr(r->str, "nknown subcommand") || strstr(r->str, "nknown command") ||
+            strncmp(r->str, "NOPERM", 6) == 0);
 }
 
 static void on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,

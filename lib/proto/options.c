@@ -28,6 +28,23 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o)
     o->multi_slot_split = 1;
 }
 
+/* A volatile pointer to memset: the call cannot be proven dead, so it is
+ * not removed even though the memory is freed right after. */
+static void *(*const volatile wipe_fn)(void *, int, size_t) = memset;
+
+void clusterc__secret_wipe(void *p, size_t n)
+{
+    if (p && n)
+        wipe_fn(p, 0, n);
+}
+
+void clusterc__secret_free(char *s)
+{
+    if (s)
+        clusterc__secret_wipe(s, strlen(s));
+    free(s);
+}
+
 static int range(clusterc__err *err, const char *name, int v, int lo, int hi)
 {
     if (v >= lo && v <= hi)
@@ -35,6 +52,37 @@ static int range(clusterc__err *err, const char *name, int v, int lo, int hi)
     clusterc__err_set(err, CLUSTERC_EINVAL, "option %s = %d is out of range (%d..%d)",
                       name, v, lo, hi);
     return -1;
+}
+
+/* TLS options make sense together and with tls on (a CA file given with
+ * tls off is a forgotten tls = 1, not something to ignore). Files are
+ * checked when the client builds its TLS context. */
+static int check_tls(const clusterc_options *o, clusterc__err *err)
+{
+    const char *names[] = {"tls_ca_file", "tls_ca_dir", "tls_cert_file", "tls_key_file",
+                           "tls_server_name", "tls_min_version"};
+    const char *vals[] = {o->tls_ca_file, o->tls_ca_dir, o->tls_cert_file, o->tls_key_file,
+                          o->tls_server_name, o->tls_min_version};
+    if (o->tls != 0 && o->tls != 1)
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option tls = %d: want 0 or 1", o->tls), -1;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (vals[i] && !o->tls)
+            return clusterc__err_set(err, CLUSTERC_EINVAL, "option %s is set but tls is off "
+                                     "(set tls = 1, or use a rediss:// URL)", names[i]), -1;
+    if (o->tls_insecure_skip_verify && !o->tls)
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option tls_insecure_skip_verify is set "
+                                 "but tls is off"), -1;
+    if (!o->tls_cert_file != !o->tls_key_file)
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option %s is set without %s",
+                                 o->tls_cert_file ? "tls_cert_file" : "tls_key_file",
+                                 o->tls_cert_file ? "tls_key_file" : "tls_cert_file"), -1;
+    if (o->tls_min_version && strcmp(o->tls_min_version, "1.2") != 0 &&
+        strcmp(o->tls_min_version, "1.3") != 0)
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option tls_min_version = \"%.20s\": "
+                                 "want \"1.2\" or \"1.3\"", o->tls_min_version), -1;
+    if (o->tls_server_name && !o->tls_server_name[0])
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option tls_server_name is empty"), -1;
+    return 0;
 }
 
 int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
@@ -67,6 +115,8 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
         clusterc__err_set(err, CLUSTERC_EINVAL, "option username is set without a password");
         return -1;
     }
+    if (check_tls(o, err) < 0)
+        return -1;
     return range(err, "connect_timeout_ms", o->connect_timeout_ms, 1, 3600000) ||
            range(err, "command_timeout_ms", o->command_timeout_ms, 1, 86400000) ||
            range(err, "max_redirects", o->max_redirects, -1, 1000) ||

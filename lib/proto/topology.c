@@ -22,6 +22,7 @@ typedef struct builder {
     const char *what;       /* "CLUSTER SHARDS" or "CLUSTER SLOTS" */
     char *err;
     size_t errcap;
+    int tls;                /* the client dials TLS ports */
 } builder;
 
 #if defined(__GNUC__)
@@ -287,8 +288,9 @@ static int shard_node(builder *b, const char *where, const redisReply *m,
         return -1;
     if (check_id(b, where, n, map_get(m, "id")) != 0)
         return -1;
-    /* Plain "port" first: this client speaks TCP without TLS; "tls-port"
-     * is all a TLS-only node gives, so take it when nothing else is there. */
+    /* The port this client speaks: "tls-port" for a TLS client, "port"
+     * for a plain one; a node announcing only the other gets that one (a
+     * TLS-only node has no "port"), and the dial says what is wrong. */
     if ((has_port = map_int(b, where, m, "port", &port)) < 0 ||
         (has_tls = map_int(b, where, m, "tls-port", &tls)) < 0)
         return -1;
@@ -309,8 +311,9 @@ static int shard_node(builder *b, const char *where, const redisReply *m,
         return -1;
     if (*skip)
         return 0; /* an unknown node may carry port 0: nothing to check */
-    n->addr.port = (int)(has_port ? port : tls);
-    return check_port(b, where, has_port ? port : tls);
+    long long use = (b->tls ? has_tls : !has_port) ? tls : port;
+    n->addr.port = (int)use;
+    return check_port(b, where, use);
 }
 
 /* Move the primary to nodes[0], keeping the replicas in reply order.
@@ -404,7 +407,13 @@ static void remap_slots(clusterc__topology *t, const int *final)
 int clusterc__topology_from_shards(const redisReply *r, const char *asked_host,
                                    clusterc__topology **out, char *err, size_t errcap)
 {
-    builder b = {NULL, 0, asked_host, "CLUSTER SHARDS", err, errcap};
+    return clusterc__topology_from_shards_tls(r, asked_host, 0, out, err, errcap);
+}
+
+int clusterc__topology_from_shards_tls(const redisReply *r, const char *asked_host, int tls,
+                                       clusterc__topology **out, char *err, size_t errcap)
+{
+    builder b = {NULL, 0, asked_host, "CLUSTER SHARDS", err, errcap, tls};
     if (r == NULL || r->type != REDIS_REPLY_ARRAY)
         return failf(&b, "", "reply is not an array");
     if (r->elements > INT16_MAX)
@@ -542,7 +551,7 @@ static int slots_entry(builder *b, size_t i, const redisReply *e)
 int clusterc__topology_from_slots(const redisReply *r, const char *asked_host,
                                   clusterc__topology **out, char *err, size_t errcap)
 {
-    builder b = {NULL, 0, asked_host, "CLUSTER SLOTS", err, errcap};
+    builder b = {NULL, 0, asked_host, "CLUSTER SLOTS", err, errcap, 0};
     if (r == NULL || r->type != REDIS_REPLY_ARRAY)
         return failf(&b, "", "reply is not an array");
     if ((b.t = topology_new()) == NULL)

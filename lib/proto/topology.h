@@ -48,6 +48,10 @@ typedef struct clusterc__topology {
  */
 int clusterc__topology_from_shards(const redisReply *r, const char *asked_host,
                                    clusterc__topology **out, char *err, size_t errcap);
+/* The same for a client whose connections are TLS (tls != 0): each node
+ * is dialled at its "tls-port" when it announces one. */
+int clusterc__topology_from_shards_tls(const redisReply *r, const char *asked_host, int tls,
+                                       clusterc__topology **out, char *err, size_t errcap);
 
 /* The same from a CLUSTER SLOTS reply: ranges with the same primary are one
  * shard; replicas are the entries after the primary. */

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include "addr.h"
+#include "options.h"
 #include "url.h"
 
 #define DEFAULT_PORT 6379
@@ -34,6 +35,7 @@ void clusterc__url_strings_free(clusterc__url_str *list)
 {
     while (list) {
         clusterc__url_str *next = list->next;
+        clusterc__secret_wipe(list->s, strlen(list->s));   /* a password, maybe */
         free(list);
         list = next;
     }
@@ -284,6 +286,14 @@ static const key Keys[] = {
     {"refresh_interval", K_MS, F(refresh_interval_ms), 0, 86400000},
     {"refresh_min_interval", K_MS, F(refresh_min_interval_ms), 0, 3600000},
     {"node_address_map", K_STR, F(node_address_map), 0, 0},
+    {"tls", K_BOOL, F(tls), 0, 1},
+    {"tls_ca_file", K_STR, F(tls_ca_file), 0, 0},
+    {"tls_ca_dir", K_STR, F(tls_ca_dir), 0, 0},
+    {"tls_cert_file", K_STR, F(tls_cert_file), 0, 0},
+    {"tls_key_file", K_STR, F(tls_key_file), 0, 0},
+    {"tls_server_name", K_STR, F(tls_server_name), 0, 0},
+    {"tls_insecure_skip_verify", K_BOOL, F(tls_insecure_skip_verify), 0, 1},
+    {"tls_min_version", K_STR, F(tls_min_version), 0, 0},
 };
 #undef F
 
@@ -496,11 +506,15 @@ static int parse_scheme(parse *p, const char **s)
         *s += 8;
         return 0;
     }
-    if (strncasecmp(*s, "rediss://", 9) == 0)
-        return fail(p, "URL scheme \"rediss://\": TLS is not supported by this build");
+    if (strncasecmp(*s, "rediss://", 9) == 0) {
+        *s += 9;
+        p->o.tls = 1;
+        return 0;
+    }
     /* Only the scheme is shown: the rest may hold user:password@. */
     size_t n = strcspn(*s, ":/@");
-    return fail(p, "URL scheme \"%.*s\": must be redis://", (int)(n > 20 ? 20 : n), *s);
+    return fail(p, "URL scheme \"%.*s\": must be redis:// or rediss://", (int)(n > 20 ? 20 : n),
+                *s);
 }
 
 static int parse_all(parse *p, const char *url)
@@ -585,7 +599,9 @@ static int owned_by(const clusterc__url_str *list, const char *s)
 static void forget_strings(clusterc_options *o, const clusterc__url_str *list)
 {
     const char **fields[] = {&o->seeds, &o->username, &o->password, &o->client_name,
-                             &o->node_address_map};
+                             &o->node_address_map, &o->tls_ca_file, &o->tls_ca_dir,
+                             &o->tls_cert_file, &o->tls_key_file, &o->tls_server_name,
+                             &o->tls_min_version};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (*fields[i] && owned_by(list, *fields[i]))
             *fields[i] = NULL;

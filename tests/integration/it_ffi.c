@@ -260,10 +260,13 @@ static void test_bad_url(void **state)
     assert_non_null(strstr(clusterc_errstr(c), "soon"));
     clusterc_free(c);
 
-    c = clusterc_connect_url("rediss://127.0.0.1:1");
+    /* TLS files are read when the client is made: a missing one is the
+     * caller's error, named, before any connection. */
+    c = clusterc_connect_url("rediss://127.0.0.1:1?tls_ca_file=/nonexistent/ca.pem");
     assert_non_null(c);
     assert_int_equal(clusterc_error(c), CLUSTERC_EINVAL);
-    assert_non_null(strstr(clusterc_errstr(c), "TLS"));
+    assert_non_null(strstr(clusterc_errstr(c), "tls_ca_file"));
+    assert_non_null(strstr(clusterc_errstr(c), "/nonexistent/ca.pem"));
     clusterc_free(c);
 
     c = clusterc_connect_url(NULL);

@@ -206,7 +206,7 @@ static void test_shards_ports_and_empty(void **state)
     assert_int_equal(t->shards[0].nodes[0].repl_offset, -1);
     clusterc__topology_free(t);
 
-    /* Both ports: plain TCP wins (this client does not speak TLS). */
+    /* Both ports: a plain client dials "port", a TLS client "tls-port". */
     r = A(shard(A(I(0), I(0)), A(
         A(S("port"), I(7000), S("tls-port"), I(6390), S("endpoint"), S("h"),
           S("role"), S("master")))));
@@ -214,6 +214,22 @@ static void test_shards_ports_and_empty(void **state)
     assert_int_equal(t->shards[0].nodes[0].addr.port, 7000);
     assert_string_equal(t->shards[0].nodes[0].id, "");
     clusterc__topology_free(t);
+    for (int tls = 0; tls <= 1; tls++) {
+        char err[256] = "";
+        r = A(shard(A(I(0), I(0)), A(
+            A(S("port"), I(7000), S("tls-port"), I(6390), S("endpoint"), S("h"),
+              S("role"), S("master")),
+            A(S("port"), I(7001), S("endpoint"), S("h"), S("role"), S("replica")),
+            A(S("tls-port"), I(6391), S("endpoint"), S("h"), S("role"), S("replica")))));
+        t = NULL;
+        assert_int_equal(clusterc__topology_from_shards_tls(r, "asked", tls, &t, err,
+                                                            sizeof(err)), 0);
+        freeReplyObject(r);
+        assert_int_equal(t->shards[0].nodes[0].addr.port, tls ? 6390 : 7000);
+        assert_int_equal(t->shards[0].nodes[1].addr.port, 7001);   /* the only one given */
+        assert_int_equal(t->shards[0].nodes[2].addr.port, 6391);
+        clusterc__topology_free(t);
+    }
 
     t = accepts(1, EMPTY());
     assert_int_equal(t->nshards, 0);

@@ -68,6 +68,38 @@ static void test_issue_example(void **state)
     clusterc_options_release(NULL);
 }
 
+/* rediss:// and the TLS keys (the option checks themselves are in
+ * test_options.c: a parse only fills fields). */
+static void test_tls(void **state)
+{
+    (void)state;
+    clusterc_options o;
+    ok(&o, "rediss://u:pw@h1:6380?tls_ca_file=/ca.pem&tls_ca_dir=/cas&tls_cert_file=/c.pem"
+           "&tls_key_file=/k.pem&tls_server_name=redis.example&tls_insecure_skip_verify=yes"
+           "&tls_min_version=1.3");
+    assert_int_equal(o.tls, 1);
+    assert_string_equal(o.seeds, "h1:6380");
+    assert_string_equal(o.tls_ca_file, "/ca.pem");
+    assert_string_equal(o.tls_ca_dir, "/cas");
+    assert_string_equal(o.tls_cert_file, "/c.pem");
+    assert_string_equal(o.tls_key_file, "/k.pem");
+    assert_string_equal(o.tls_server_name, "redis.example");
+    assert_int_equal(o.tls_insecure_skip_verify, 1);
+    assert_string_equal(o.tls_min_version, "1.3");
+    clusterc_options_release(&o);
+    assert_null(o.tls_ca_file);   /* released strings are not left dangling */
+    ok(&o, "REDISS://h1");
+    assert_int_equal(o.tls, 1);
+    assert_string_equal(o.seeds, "h1:6379");
+    clusterc_options_release(&o);
+    ok(&o, "redis://h1?tls=true");
+    assert_int_equal(o.tls, 1);
+    clusterc_options_release(&o);
+    ok(&o, "redis://h1");
+    assert_int_equal(o.tls, 0);
+    clusterc_options_release(&o);
+}
+
 static void test_every_key_values(void **state)
 {
     (void)state;
@@ -300,9 +332,11 @@ static void test_errors(void **state)
     bad("redis://h:1?blocking_pool_size=0", "blocking_pool_size");
     bad("redis://h:1?protocol=3", "URL key \"protocol\"");
     bad("redis://h:1?pool_size=-1", "pool_size");
-    bad("rediss://h:1", "TLS");
+    bad("redis://h:1?tls=2", "URL key \"tls\"");
+    bad("rediss://h:1?tls_insecure_skip_verify=maybe", "tls_insecure_skip_verify");
     bad("http://h:1", "scheme");
-    bad_secret("http://user:hunter2@h:1", "URL scheme \"http\": must be redis://", "hunter2");
+    bad_secret("http://user:hunter2@h:1", "URL scheme \"http\": must be redis:// or rediss://",
+               "hunter2");
     bad_secret("redis://u:hunter2%4@h:1", "URL password: bad percent-escape", "hunter2");
     bad_secret("redis://h:1?password=hunter2%zz", "URL password: bad percent-escape", "hunter2");
     bad("h:1", "scheme");
@@ -384,6 +418,7 @@ int main(void)
         cmocka_unit_test(test_percent_decoding), cmocka_unit_test(test_hosts),
         cmocka_unit_test(test_errors),           cmocka_unit_test(test_retries),
         cmocka_unit_test(test_reparse),          cmocka_unit_test(test_long),
+        cmocka_unit_test(test_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
