@@ -4,7 +4,10 @@
  * Every operation shells out to the script, which owns all process
  * management; this file only builds command lines and reads the JSON state
  * line the script prints. The JSON is our own fixed shape (flat node objects,
- * no nesting), so a few strstr-based lookups are enough.
+ * no nesting), so a few strstr-based lookups are enough. Over TLS, commands
+ * go through `harness.py cmd` too: the request is formatted here into a
+ * file, the reply's RESP bytes come back in another, and a hiredis reader
+ * turns them into the redisReply a plain connection would have given.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -39,6 +42,8 @@ struct harness {
     char dir[256];
     char password[128];
     int has_password;
+    int tls;
+    char tls_dir[300];
     int count;
     struct harness_node nodes[HARNESS_MAX_NODES];
     char seeds[HARNESS_MAX_NODES * 24];
@@ -48,6 +53,31 @@ struct harness {
  * harness lives here. */
 static char current_password[128];
 static int current_has_password;
+
+/* Running TLS harnesses, so that harness_connect() can tell a TLS port. */
+#define HARNESS_MAX_TLS 16
+static const harness *tls_live[HARNESS_MAX_TLS];
+
+static void tls_register(const harness *h, int on)
+{
+    for (int i = 0; i < HARNESS_MAX_TLS; i++) {
+        if (on && !tls_live[i]) {
+            tls_live[i] = h;
+            return;
+        }
+        if (!on && tls_live[i] == h)
+            tls_live[i] = NULL;
+    }
+}
+
+static int tls_port(int port)
+{
+    for (int i = 0; i < HARNESS_MAX_TLS; i++)
+        for (int k = 0; tls_live[i] && k < tls_live[i]->count; k++)
+            if (tls_live[i]->nodes[k].port == port)
+                return 1;
+    return 0;
+}
 
 /* ------------------------------------------------------------ the script */
 
@@ -123,6 +153,7 @@ static int parse_state(harness *h, const char *json)
     if (!p)
         return -1;
     h->has_password = json_str(json, p, "password", h->password, sizeof h->password);
+    h->tls = json_str(json, p, "tls_dir", h->tls_dir, sizeof h->tls_dir);
     h->count = 0;
     while ((p = strchr(p, '{')) != NULL && h->count < HARNESS_MAX_NODES) {
         const char *end = strchr(p, '}');
@@ -186,6 +217,8 @@ harness *harness_start(int base_port, int primaries, int replicas, const char *e
         goto fail;
     }
     build_seeds(h);
+    if (h->tls)
+        tls_register(h, 1);
     memcpy(current_password, h->password, sizeof current_password);
     current_has_password = h->has_password;
     free(out);
@@ -203,6 +236,7 @@ void harness_stop(harness *h)
         return;
     if (run_dir_cmd(h, "stop", NULL, out, sizeof out) != 0)
         fprintf(stderr, "harness_stop(%s): stop reported a failure\n", h->dir);
+    tls_register(h, 0);
     current_has_password = 0;
     free(h);
 }
@@ -222,6 +256,7 @@ const char *harness_role(const harness *h, int i) { return node_at(h, i) ? node_
 const char *harness_id(const harness *h, int i) { return node_at(h, i) ? node_at(h, i)->id : NULL; }
 const char *harness_seeds(const harness *h) { return h->seeds; }
 const char *harness_password(const harness *h) { return h->has_password ? h->password : NULL; }
+const char *harness_tls_dir(const harness *h) { return h->tls ? h->tls_dir : NULL; }
 
 int harness_nth_port(const harness *h, const char *role, int n)
 {
@@ -270,6 +305,8 @@ int harness_wait_ok(harness *h, int timeout_s)
 redisContext *harness_connect(int port)
 {
     struct timeval tv = {2, 0};
+    if (tls_port(port))
+        return NULL; /* hiredis 0.14 speaks no TLS */
     redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
     if (!c || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
         if (c)
@@ -289,17 +326,76 @@ redisContext *harness_connect(int port)
     return c;
 }
 
+/* The whole file at path (malloc'd, *len bytes), or NULL. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f)
+        fclose(f);
+    *len = buf ? (size_t)n : 0;
+    return buf;
+}
+
+/* The first reply in the RESP bytes of the file at path, or NULL. */
+static redisReply *reply_from_file(const char *path)
+{
+    size_t len;
+    char *buf = read_file(path, &len);
+    redisReader *rd = buf ? redisReaderCreate() : NULL;
+    void *reply = NULL;
+    if (rd && redisReaderFeed(rd, buf, len) == REDIS_OK && redisReaderGetReply(rd, &reply) != REDIS_OK)
+        reply = NULL;
+    if (rd)
+        redisReaderFree(rd);
+    free(buf);
+    return reply;
+}
+
+/* harness_cmd over TLS: `harness.py cmd` sends the formatted request. */
+static redisReply *tls_cmd(harness *h, int port, const char *fmt, va_list ap)
+{
+    char in[320], out[320], more[800], log[256];
+    char *req = NULL;
+    int len = redisvFormatCommand(&req, fmt, ap);
+    if (len < 0 || !req)
+        return NULL;
+    snprintf(in, sizeof in, "%s/cmd-in.resp", h->dir);
+    snprintf(out, sizeof out, "%s/cmd-out.resp", h->dir);
+    FILE *f = fopen(in, "wb");
+    int ok = f && fwrite(req, 1, (size_t)len, f) == (size_t)len;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    redisFreeCommand(req);
+    remove(out);
+    snprintf(more, sizeof more, "--port %d --resp-in '%s' --out '%s'", port, in, out);
+    redisReply *r = ok && run_dir_cmd(h, "cmd", more, log, sizeof log) == 0 ? reply_from_file(out) : NULL;
+    remove(in);
+    remove(out);
+    return r;
+}
+
 redisReply *harness_cmd(harness *h, int port, const char *fmt, ...)
 {
-    (void)h; /* the password is process-wide; h documents which cluster */
-    redisContext *c = harness_connect(port);
-    if (!c)
-        return NULL;
+    /* Plain: the password is process-wide; h documents which cluster. */
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
+    if (h && h->tls) {
+        redisReply *r = tls_cmd(h, port, fmt, ap);
+        va_end(ap);
+        return r;
+    }
+    redisContext *c = harness_connect(port);
+    redisReply *r = c ? redisvCommand(c, fmt, ap) : NULL;
     va_end(ap);
-    redisFree(c);
+    if (c)
+        redisFree(c);
     return r;
 }
 

@@ -19,6 +19,21 @@
  * This is test code: it uses hiredis's blocking API and prints diagnostics
  * to stderr. One harness at a time per process for the password-aware
  * harness_connect(); not thread-safe.
+ *
+ * TLS: extra_args "--tls" starts a cluster that speaks TLS only: every node
+ * has `port 0` and `tls-port P` (P is the port reported here, as without
+ * TLS), tls-cluster and tls-replication on, and certificates made by
+ * examples/lab/tls-certs.sh into harness_tls_dir(h) (ca.crt, server.*,
+ * client.*, other-ca.crt, wrongname.*, expired.*: see that script).
+ * "--tls-auth-clients" adds `tls-auth-clients yes` (mutual TLS: clients
+ * need client.crt/client.key); "--tls-cert wrongname|expired" gives every
+ * node that certificate instead of server.crt (expired: one node only, as
+ * nodes refuse each other's expired certificates). The harness's own
+ * traffic (readiness checks, redis-cli, harness_cmd) uses TLS without
+ * verifying anything and presents client.crt. hiredis 0.14 has no TLS, so
+ * harness_connect() returns NULL for the ports of a running TLS harness;
+ * harness_cmd() and harness_primary_of_slot() still work (through
+ * `harness.py cmd`: a python process per call, about 0.1 s each).
  */
 #ifndef CLUSTERC_TEST_HARNESS_H
 #define CLUSTERC_TEST_HARNESS_H
@@ -52,6 +67,9 @@ int harness_nth_port(const harness *h, const char *role, int n);
 const char *harness_seeds(const harness *h);
 /* The password the cluster was started with, or NULL. */
 const char *harness_password(const harness *h);
+/* The directory of the cluster's certificates (no trailing slash; owned by
+ * h, removed by harness_stop), or NULL when it was not started with --tls. */
+const char *harness_tls_dir(const harness *h);
 
 /* Send signal "KILL", "TERM", "STOP" or "CONT" to the node on port. KILL and
  * TERM wait until it is gone. 0 on success, -1 on failure. */
@@ -64,12 +82,16 @@ int harness_restart(harness *h, int port);
 int harness_wait_ok(harness *h, int timeout_s);
 
 /* A blocking hiredis connection to 127.0.0.1:port with a 2 s timeout,
- * authenticated when the running harness has a password. NULL on failure.
+ * authenticated when the running harness has a password. NULL on failure,
+ * and always NULL for a port of a running TLS harness (use harness_cmd).
  * Free with redisFree(). */
 redisContext *harness_connect(int port);
 
 /* One command on a fresh connection to port. Returns the reply (free with
- * freeReplyObject; error replies are replies) or NULL on I/O failure. */
+ * freeReplyObject; error replies are replies) or NULL on I/O failure.
+ * Over TLS when h is a TLS harness: the command is formatted here (any
+ * hiredis format), sent by `harness.py cmd`, and its reply's RESP bytes
+ * are parsed back with a hiredis reader, so the reply is the same. */
 redisReply *harness_cmd(harness *h, int port, const char *fmt, ...);
 
 /* The port of the master serving slot, from CLUSTER SLOTS of the first live

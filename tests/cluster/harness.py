@@ -4,11 +4,14 @@
 Commands (all take --dir DIR, the harness's private directory):
   start   --dir D --base PORT --primaries N --replicas R [--password P]
           [--owner-pid PID] [--max-life S] [--node-timeout MS] [--extra "conf line"]...
+          [--tls [--tls-auth-clients] [--tls-cert server|wrongname|expired]]
   stop    --dir D [--keep]
   kill    --dir D --port P [--signal KILL|TERM|STOP|CONT]
   restart --dir D --port P
   wait-ok --dir D [--timeout S]
   info    --dir D
+  cmd     --dir D --port P [--resp-in F] [--out F] [-- ARG...]   one command; the
+          reply's raw RESP bytes go to stdout (or F). Works over TLS too.
 
 `start` prints one JSON line {"dir","password","nodes":[{"port","pid","role","id",
 "master_port"}]} and leaves the servers running. A detached watchdog kills them
@@ -19,6 +22,12 @@ Ports: nodes listen on base..base+k-1. Cluster bus ports are port+10000, except
 that with Redis 7 a bus port inside the kernel's ephemeral range (30000+10000
 is) moves to port-10000, so stray outgoing connections cannot squat on it.
 `start` refuses if any of these ports is already listening.
+
+TLS (--tls): examples/lab/tls-certs.sh makes certificates in D/tls ("tls_dir" in
+the JSON); nodes get `port 0`, `tls-port P` (same P), tls-cluster, tls-replication,
+D/tls/NAME.crt (--tls-cert) and tls-auth-clients no (yes: --tls-auth-clients). The
+harness's own traffic verifies nothing and presents client.crt. An expired
+certificate suits one node alone (nodes check each other's chains, not names).
 """
 import argparse
 import json
@@ -26,6 +35,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -68,15 +78,57 @@ def _encode(args):
     return b"".join(out)
 
 
-def cmd(port, *args, password=None, timeout=2.0):
-    """One command on a fresh connection; raises OSError/RespError on failure."""
-    with socket.create_connection((HOST, port), timeout=timeout) as s:
+def _read_raw(f):
+    """One reply's RESP bytes, as they came."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("connection closed")
+    kind, n = line[:1], int(line[1:-2]) if line[:1] in (b"$", b"*") else -1
+    if n >= 0:
+        return line + (f.read(n + 2) if kind == b"$" else b"".join(_read_raw(f) for _ in range(n)))
+    return line
+
+
+# TLS for the harness's own connections: st["tls"] (or None) and its context.
+TLS = {"conf": None, "ctx": None}
+
+
+def set_tls(conf):
+    TLS.update(conf=conf, ctx=None)
+
+
+def connect(port, timeout):
+    """A socket to port; over TLS trusting anything (the harness is not what
+    is tested) and presenting client.crt (for mutual TLS)."""
+    s = socket.create_connection((HOST, port), timeout=timeout)
+    if not TLS["conf"]:
+        return s
+    try:
+        if TLS["ctx"] is None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            t = lambda name: os.path.join(TLS["conf"]["dir"], name)
+            ctx.load_cert_chain(t("client.crt"), t("client.key"))
+            TLS["ctx"] = ctx
+        return TLS["ctx"].wrap_socket(s, server_hostname="localhost")
+    except BaseException:
+        s.close()
+        raise
+
+
+def cmd(port, *args, password=None, timeout=2.0, raw=None):
+    """One command on a fresh connection; raises OSError/RespError on failure.
+    raw: send these RESP bytes instead of args, return the reply's bytes."""
+    with connect(port, timeout) as s:
         f = s.makefile("rb")
         if password:
             s.sendall(_encode(["AUTH", password]))
             r = _read_reply(f)
             if isinstance(r, RespError):
                 raise r
+        if raw is not None:
+            s.sendall(raw)
+            return _read_raw(f)
         s.sendall(_encode(args))
         r = _read_reply(f)
         if isinstance(r, RespError):
@@ -102,7 +154,9 @@ def state_path(d):
 
 def load_state(d):
     with open(state_path(d)) as f:
-        return json.load(f)
+        st = json.load(f)
+    set_tls(st.get("tls"))
+    return st
 
 
 def save_state(d, st):
@@ -278,9 +332,33 @@ def write_conf(d, port, a, major):
         lines.append("enable-debug-command yes")  # Redis 7 refuses DEBUG SLEEP otherwise
     if a.password:
         lines += ["requirepass %s" % a.password, "masterauth %s" % a.password]
+    if a.tls:
+        lines = tls_conf(lines, port, a)
     lines += a.extra or []
     with open(os.path.join(nd, "redis.conf"), "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+CERTS_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "..", "examples", "lab", "tls-certs.sh")
+
+
+def tls_conf(lines, port, a):
+    """The plain config with `port P` turned into `port 0` + `tls-port P`."""
+    t = lambda name: os.path.join(a.tls_dir, name)
+    return ["port 0" if l == "port %d" % port else l for l in lines] + [
+        "tls-port %d" % port, "tls-cluster yes", "tls-replication yes", "tls-ca-cert-file " + t("ca.crt"),
+        "tls-cert-file %s" % t(a.tls_cert + ".crt"), "tls-key-file %s" % t(a.tls_cert + ".key"),
+        # The bus always asks for a client certificate; wrongname's is for servers.
+        "tls-client-cert-file %s" % t("server.crt"), "tls-client-key-file %s" % t("server.key"),
+        "tls-auth-clients %s" % ("yes" if a.tls_auth_clients else "no")]
+
+
+def make_certs(tls_dir):
+    r = subprocess.run(["bash", CERTS_SCRIPT, tls_dir], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise RuntimeError("tls-certs.sh failed:\n%s%s" % (r.stdout, r.stderr))
 
 
 def spawn_server(d, port):
@@ -331,6 +409,10 @@ def redis_cli(st, *args, timeout=60):
     argv = [CLI]
     if st.get("password"):
         argv += ["-a", st["password"], "--no-auth-warning"]
+    if st.get("tls"):
+        t = lambda name: os.path.join(st["tls"]["dir"], name)
+        argv += ["--tls", "--insecure", "--cacert", t("ca.crt"), "--cert", t("client.crt"),
+                 "--key", t("client.key")]
     p = subprocess.Popen(argv + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     end = time.time() + timeout
@@ -466,7 +548,8 @@ def wait_ok(d, st, timeout):
 
 
 def public_state(st):
-    return {"dir": st["dir"], "password": st.get("password"),
+    tls = {"tls_dir": st["tls"]["dir"]} if st.get("tls") else {}
+    return {"dir": st["dir"], "password": st.get("password"), **tls,
             "nodes": [{k: n.get(k) for k in ("port", "pid", "role", "id", "master_port")}
                       for n in st["nodes"]]}
 
@@ -498,13 +581,21 @@ def cmd_start(a):
     total = a.primaries * (1 + a.replicas)
     if a.primaries < 1 or a.replicas < 0:
         raise SystemExit("harness: need --primaries >= 1 and --replicas >= 0")
+    if not a.tls and (a.tls_auth_clients or a.tls_cert != "server"):
+        raise SystemExit("harness: --tls-auth-clients and --tls-cert need --tls")
     major = redis_major()
     check_ports(a.base, total, major)
     prepare_dir(d)
     st = {"dir": d, "base": a.base, "password": a.password, "nodes": [], "watchdog": None}
+    if a.tls:
+        a.tls_dir = os.path.join(d, "tls")
+        st["tls"] = {"dir": a.tls_dir, "auth_clients": a.tls_auth_clients, "cert": a.tls_cert}
+        set_tls(st["tls"])
     owner = a.owner_pid if a.owner_pid is not None else os.getppid()
     OWNER.update(pid=owner, start=proc_start_time(owner) if owner > 0 else None)
     try:
+        if a.tls:
+            make_certs(a.tls_dir)
         for port in range(a.base, a.base + total):
             write_conf(d, port, a, major)
             st["nodes"].append({"port": port, "pid": spawn_server(d, port), "role": None, "id": None})
@@ -521,7 +612,7 @@ def cmd_start(a):
             create_by_hand(st, a.primaries)
         wait_ok(d, st, a.timeout)
         save_state(d, st)
-    except (RuntimeError, OSError, RespError, ConnectionError) as e:
+    except (RuntimeError, OSError, RespError, ConnectionError, subprocess.TimeoutExpired) as e:
         return start_failed(d, st, e)
     print(json.dumps(public_state(st)), flush=True)
     return 0
@@ -615,6 +706,20 @@ def cmd_info(a):
     return 0
 
 
+def cmd_cmd(a):
+    """ARGS (or --resp-in's RESP) after AUTH; the reply's bytes to --out or stdout."""
+    st = load_state(os.path.abspath(a.dir))
+    try:
+        req = _encode(a.args) if not a.resp_in else open(a.resp_in, "rb").read()
+        out = cmd(a.port, password=st.get("password"), timeout=a.timeout, raw=req)
+    except (OSError, RespError, ConnectionError, ValueError) as e:
+        print("harness cmd on %d failed: %s" % (a.port, e), file=sys.stderr)
+        return 1
+    with open(a.out, "wb") if a.out else os.fdopen(os.dup(1), "wb") as f:
+        f.write(out)
+    return 0
+
+
 def owner_gone(pid, start):
     if pid <= 0:
         return False
@@ -652,6 +757,9 @@ def parse_args(argv):
     s.add_argument("--node-timeout", type=int, default=2000)
     s.add_argument("--timeout", type=float, default=30, help="bound on the readiness wait")
     s.add_argument("--extra", action="append", help="extra redis.conf line (repeatable)")
+    s.add_argument("--tls", action="store_true", help="TLS only (port 0, tls-port P)")
+    s.add_argument("--tls-auth-clients", action="store_true", help="with --tls: mutual TLS")
+    s.add_argument("--tls-cert", default="server", choices=["server", "wrongname", "expired"])
     p = sub.add_parser("stop")
     p.add_argument("--keep", action="store_true", help="keep DIR (logs) after stopping")
     k = sub.add_parser("kill")
@@ -663,6 +771,12 @@ def parse_args(argv):
     w = sub.add_parser("wait-ok")
     w.add_argument("--timeout", type=float, default=30)
     sub.add_parser("info")
+    c = sub.add_parser("cmd")
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--resp-in", help="file holding the command as RESP (instead of ARGS)")
+    c.add_argument("--out", help="write the reply here instead of stdout")
+    c.add_argument("--timeout", type=float, default=2.0)
+    c.add_argument("args", nargs="*")
     wd = sub.add_parser("_watchdog")
     wd.add_argument("--owner-pid", type=int, default=0)
     wd.add_argument("--owner-start", type=int, default=0)
@@ -673,7 +787,7 @@ def parse_args(argv):
 
 
 COMMANDS = {"start": cmd_start, "stop": cmd_stop, "kill": cmd_kill, "restart": cmd_restart,
-            "wait-ok": cmd_wait_ok, "info": cmd_info, "_watchdog": cmd_watchdog}
+            "wait-ok": cmd_wait_ok, "info": cmd_info, "cmd": cmd_cmd, "_watchdog": cmd_watchdog}
 
 
 def main(argv):
