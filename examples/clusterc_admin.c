@@ -5,7 +5,11 @@
  * examples/admin/util.c.
  *
  *   clusterc-admin [--json] [--password P] [--timeout MS] [--wait-timeout MS]
+ *                  [--tls] [--cacert FILE] [--cacertdir DIR] [--cert FILE]
+ *                  [--key FILE] [--sni NAME] [--insecure] [--tls-min-version V]
  *                  COMMAND ARGS...
+ *
+ * The TLS options are redis-cli's; they set clusterc_options' tls fields.
  *
  * Exit status: 0 success; 1 `check` found problems; 2 the operation could
  * not run (the reason on stderr).
@@ -73,8 +77,11 @@ static void usage(FILE *f, const char *prog)
             "  --wait-timeout MS   bound on each wait: join, sync, failover (default 60000)\n"
             "  -h, --help          this text; `%s help COMMAND` or `COMMAND --help` for one\n"
             "\n"
+            "TLS (global options too):\n"
+            "%s"
+            "\n"
             "Exit status: 0 success; 1 `check` found problems; 2 the operation could not run.\n",
-            prog);
+            prog, cli_tls_usage);
 }
 
 static const struct command *find_command(const char *name)
@@ -118,8 +125,11 @@ int main(int argc, char **argv)
         int bad = 0;
         const char *v;
         long long n;
+        int tls;
         if (strcmp(a, "--json") == 0) {
             g.json = 1;
+        } else if ((tls = cli_tls_opt(&g, argc, argv, &i)) != 0) {
+            if (tls < 0) return CLI_FAIL;
         } else if ((v = opt_arg(argc, argv, &i, "--password", &bad)) || bad) {
             if (bad) return cli_failf(&g, "--password needs a value");
             g.password = *v ? v : NULL;

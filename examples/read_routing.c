@@ -1,8 +1,15 @@
 /* read_routing.c -- clusterc-read-routing: which node served my reads?
  *
- *   clusterc-read-routing [--seeds h:p,...] [-n READS] [--keys N]
+ *   clusterc-read-routing [--seeds h:p,...|URL] [-n READS] [--keys N]
  *                         [--policy master|read_only|random|latency|all]
  *                         [--verify] [--tolerance-us US] [--max-lag-ms MS]
+ *                         [--tls] [--cacert FILE] [--cacertdir DIR]
+ *                         [--cert FILE] [--key FILE] [--sni NAME]
+ *                         [--insecure] [--tls-min-version V]
+ *
+ * --seeds also takes a URL (clusterc_options_parse_url: redis://, or
+ * rediss:// for TLS, with tls_ca_file=... and the other keys); the TLS flags
+ * are redis-cli's and set the clusterc_options tls fields (after the URL).
  *
  * Writes N keys once, then for each policy (default: all four) opens a fresh
  * client, runs READS GETs of those keys (pipelined in batches of 100) and
@@ -37,22 +44,43 @@ typedef struct config {
     int verify;
     int tolerance_us;    /* -1 = library default */
     int max_lag_ms;
+    /* TLS flags: tls 0 = none given (a rediss:// URL may still set TLS). */
+    int tls;
+    const char *tls_ca_file, *tls_ca_dir, *tls_cert_file, *tls_key_file;
+    const char *tls_server_name, *tls_min_version;
+    int tls_insecure;
 } config;
 
 static void usage(FILE *f)
 {
     fprintf(f,
-"usage: clusterc-read-routing [--seeds h:p,...] [-n READS] [--keys N]\n"
+"usage: clusterc-read-routing [--seeds h:p,...|URL] [-n READS] [--keys N]\n"
 "                             [--policy master|read_only|random|latency|all]\n"
 "                             [--verify] [--tolerance-us US] [--max-lag-ms MS]\n"
-"  --seeds        seed nodes (default 127.0.0.1:7001)\n"
+"                             [--tls] [--cacert FILE] [--cacertdir DIR]\n"
+"                             [--cert FILE] [--key FILE] [--sni NAME]\n"
+"                             [--insecure] [--tls-min-version V]\n"
+"  --seeds        seed nodes (default 127.0.0.1:7001), or a redis:// or\n"
+"                 rediss:// URL with any clusterc_options_parse_url keys\n"
 "  -n             reads per policy (default 10000)\n"
 "  --keys         keys written once and read back (default 1000)\n"
 "  --policy       one read policy, or all (default)\n"
 "  --verify       also count GETs on the servers (CONFIG RESETSTAT + INFO\n"
 "                 commandstats on every node; resets their statistics)\n"
 "  --tolerance-us latency_tolerance_us for the latency policy (default 1000)\n"
-"  --max-lag-ms   max_lag_ms bound (turns on lag polling; default 0 = off)\n");
+"  --max-lag-ms   max_lag_ms bound (turns on lag polling; default 0 = off)\n"
+"TLS (redis-cli's flags; each one implies --tls):\n"
+"  --tls          connect over TLS\n"
+"  --cacert FILE  CA bundle (PEM) the servers' certificates must chain to\n"
+"                 (default: the system's trust store)\n"
+"  --cacertdir DIR\n"
+"                 directory of hashed CA certificates\n"
+"  --cert FILE    client certificate (PEM), for mutual TLS\n"
+"  --key FILE     its private key (PEM)\n"
+"  --sni NAME     server name sent and checked (default: the host dialled)\n"
+"  --insecure     do not verify certificates (encrypted, not authenticated)\n"
+"  --tls-min-version V\n"
+"                 1.2 (default) or 1.3\n");
 }
 
 static void die_usage(const char *msg, const char *arg)
@@ -74,21 +102,49 @@ static long long parse_num(const char *flag, const char *v, long long lo, long l
     return x;
 }
 
+/* A TLS flag at argv[*i]: 1 taken (*i past its value), 0 not one. */
+static int parse_tls_flag(config *cfg, int argc, char **argv, int *i)
+{
+    static const char *const names[] = { "--cacert", "--cacertdir", "--cert", "--key",
+                                         "--sni", "--tls-min-version" };
+    const char **fields[] = { &cfg->tls_ca_file, &cfg->tls_ca_dir, &cfg->tls_cert_file,
+                              &cfg->tls_key_file, &cfg->tls_server_name,
+                              &cfg->tls_min_version };
+    const char *a = argv[*i];
+    if (strcmp(a, "--tls") == 0 || strcmp(a, "--insecure") == 0) {
+        cfg->tls = 1;
+        if (strcmp(a, "--insecure") == 0)
+            cfg->tls_insecure = 1;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        if (strcmp(a, names[k]) != 0)
+            continue;
+        if (*i + 1 >= argc || !*argv[*i + 1])
+            die_usage("option needs a value", a);
+        *fields[k] = argv[++*i];
+        cfg->tls = 1;
+        return 1;
+    }
+    return 0;
+}
+
 static void parse_args(config *cfg, int argc, char **argv)
 {
+    memset(cfg, 0, sizeof *cfg);
     cfg->seeds = "127.0.0.1:7001";
     cfg->reads = 10000;
     cfg->keys = 1000;
     cfg->policy = -1;
-    cfg->verify = 0;
     cfg->tolerance_us = -1;
-    cfg->max_lag_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             exit(0);
         }
+        if (parse_tls_flag(cfg, argc, argv, &i))
+            continue;
         if (strcmp(a, "--verify") == 0) {
             cfg->verify = 1;
             continue;
@@ -119,10 +175,34 @@ static void parse_args(config *cfg, int argc, char **argv)
     }
 }
 
+static int is_url(const char *s)
+{
+    return strncmp(s, "redis://", 8) == 0 || strncmp(s, "rediss://", 9) == 0;
+}
+
+/* Release with clusterc_options_release (the URL's strings). */
 static void options_for(const config *cfg, int policy, clusterc_options *o)
 {
     clusterc_options_init(o);
-    o->seeds = cfg->seeds;
+    if (is_url(cfg->seeds)) {
+        if (clusterc_options_parse_url(o, cfg->seeds) != 0) {
+            fprintf(stderr, "clusterc-read-routing: --seeds URL: %s\n",
+                    clusterc_options_url_error(o));
+            exit(2);
+        }
+    } else {
+        o->seeds = cfg->seeds;
+    }
+    if (cfg->tls) {
+        o->tls = 1;
+        o->tls_ca_file = cfg->tls_ca_file;
+        o->tls_ca_dir = cfg->tls_ca_dir;
+        o->tls_cert_file = cfg->tls_cert_file;
+        o->tls_key_file = cfg->tls_key_file;
+        o->tls_server_name = cfg->tls_server_name;
+        o->tls_insecure_skip_verify = cfg->tls_insecure;
+        o->tls_min_version = cfg->tls_min_version;
+    }
     o->read_only = policy == 1;
     o->route_randomly = policy == 2;
     o->route_by_latency = policy == 3;
@@ -135,8 +215,8 @@ static clusterc_client *connect_or_exit(const clusterc_options *o)
 {
     clusterc_client *c = clusterc_connect(o);
     if (!c || clusterc_error(c)) {
-        fprintf(stderr, "clusterc-read-routing: cannot connect to %s: %s\n", o->seeds,
-                c ? clusterc_errstr(c) : "out of memory");
+        fprintf(stderr, "clusterc-read-routing: cannot connect to %s: %s\n",
+                o->seeds ? o->seeds : "(no seeds)", c ? clusterc_errstr(c) : "out of memory");
         clusterc_free(c);
         exit(2);
     }
@@ -280,6 +360,7 @@ int main(int argc, char **argv)
      * node; it routes nothing to replicas. */
     options_for(&cfg, 0, &o);
     clusterc_client *admin = connect_or_exit(&o);
+    clusterc_options_release(&o);
     if (run_batch(admin, "SET", &cfg, cfg.keys, NULL)) {
         fprintf(stderr, "clusterc-read-routing: writing %lld keys failed: %s\n", cfg.keys,
                 clusterc_errstr(admin));
@@ -294,6 +375,7 @@ int main(int argc, char **argv)
             continue;
         options_for(&cfg, p, &o);
         clusterc_client *c = connect_or_exit(&o);
+        clusterc_options_release(&o);
         int n = clusterc_node_stats(c, nodes, MAX_NODES);
         if (n > MAX_NODES)
             n = MAX_NODES;

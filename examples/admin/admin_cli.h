@@ -20,11 +20,24 @@ typedef struct cli {
     int timeout_ms;         /* per network command; 0 = library default */
     int wait_ms;            /* bound on each admin wait; 0 = library default */
     int tty;                /* stdout is a terminal */
+    /* TLS (--tls, --cacert, ...; the clusterc_options fields of the same
+     * meaning). tls 0 = plain TCP, and the rest is ignored. */
+    int tls;
+    const char *tls_ca_file, *tls_ca_dir, *tls_cert_file, *tls_key_file;
+    const char *tls_server_name, *tls_min_version;
+    int tls_insecure;
 } cli;
 
 /* Connect a blocking client seeded with `seed`; NULL (reason printed) on
  * failure. */
 clusterc_client *cli_connect(cli *g, const char *seed);
+/* A TLS global option at argv[*i] (--tls, --cacert FILE, --cacertdir DIR,
+ * --cert FILE, --key FILE, --sni NAME, --insecure, --tls-min-version V;
+ * each but --tls implies --tls): 1 taken (*i advanced past its value),
+ * 0 not a TLS option, -1 bad (reason printed). */
+int cli_tls_opt(cli *g, int argc, char **argv, int *i);
+/* The usage lines of those options. */
+extern const char cli_tls_usage[];
 /* Admin options from the global flags, progress printing on. */
 void cli_admin_opts(cli *g, clusterc_admin_opts *o);
 

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,16 @@ clusterc_client *cli_connect(cli *g, const char *seed)
         o.command_timeout_ms = g->timeout_ms;
         if (g->timeout_ms < o.connect_timeout_ms) o.connect_timeout_ms = g->timeout_ms;
     }
+    if (g->tls) {
+        o.tls = 1;
+        o.tls_ca_file = g->tls_ca_file;
+        o.tls_ca_dir = g->tls_ca_dir;
+        o.tls_cert_file = g->tls_cert_file;
+        o.tls_key_file = g->tls_key_file;
+        o.tls_server_name = g->tls_server_name;
+        o.tls_insecure_skip_verify = g->tls_insecure;
+        o.tls_min_version = g->tls_min_version;
+    }
     clusterc_client *c = clusterc_connect(&o);
     if (!c) {
         cli_failf(g, "out of memory");
@@ -34,6 +45,51 @@ clusterc_client *cli_connect(cli *g, const char *seed)
         return NULL;
     }
     return c;
+}
+
+const char cli_tls_usage[] =
+    "  --tls               connect over TLS (the options below imply it)\n"
+    "  --cacert FILE       CA bundle (PEM) the servers' certificates must chain to\n"
+    "                      (default: the system's trust store)\n"
+    "  --cacertdir DIR     directory of hashed CA certificates\n"
+    "  --cert FILE         client certificate (PEM), for mutual TLS\n"
+    "  --key FILE          its private key (PEM)\n"
+    "  --sni NAME          server name sent and checked (default: the host dialled)\n"
+    "  --insecure          do not verify the servers' certificates (encrypted but\n"
+    "                      not authenticated: for a throw-away lab only)\n"
+    "  --tls-min-version V 1.2 (default) or 1.3\n";
+
+int cli_tls_opt(cli *g, int argc, char **argv, int *i)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } files[] = {
+        {"--cacert", offsetof(cli, tls_ca_file)},
+        {"--cacertdir", offsetof(cli, tls_ca_dir)},
+        {"--cert", offsetof(cli, tls_cert_file)},
+        {"--key", offsetof(cli, tls_key_file)},
+        {"--sni", offsetof(cli, tls_server_name)},
+        {"--tls-min-version", offsetof(cli, tls_min_version)},
+    };
+    if (strcmp(argv[*i], "--tls") == 0 || strcmp(argv[*i], "--insecure") == 0) {
+        g->tls = 1;
+        if (argv[*i][2] == 'i') g->tls_insecure = 1;
+        return 1;
+    }
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        int bad = 0;
+        const char *v = opt_arg(argc, argv, i, files[k].name, &bad);
+        if (!v && !bad) continue;
+        if (bad || !*v) {
+            cli_failf(g, "%s needs a value", files[k].name);
+            return -1;
+        }
+        *(const char **)(void *)((char *)g + files[k].off) = v;
+        g->tls = 1;
+        return 1;
+    }
+    return 0;
 }
 
 void cli_admin_opts(cli *g, clusterc_admin_opts *o)

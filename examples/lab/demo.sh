@@ -9,7 +9,14 @@
 # explains each.
 #
 # Env: LAB_PORT (first port, default 7001; the lab uses 8: LAB_PORT..+7),
-#      BUILD_DIR (default build/).
+#      BUILD_DIR (default build/),
+#      LAB_TLS=1: the same lab over TLS. Throw-away certificates
+#        (examples/lab/tls-certs.sh) go into the lab directory; every
+#        redis-server gets port 0, tls-port, tls-cluster yes,
+#        tls-replication yes; redis-cli, clusterc-admin and
+#        clusterc-read-routing get --tls --cacert LAB_DIR/tls/ca.crt.
+#      LAB_TLS_MTLS=1 (with LAB_TLS=1): mutual TLS (tls-auth-clients yes;
+#        the clients also get --cert/--key of the lab's client certificate).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,6 +29,11 @@ export LAB_DIR
 
 # shellcheck source=tests/deps.sh
 . "$root/tests/deps.sh"
+if [ "${LAB_TLS:-}" = 1 ]; then
+  clusterc_packages+=(openssl)   # tls-certs.sh makes the lab's certificates
+  export LAB_TLS LAB_TLS_MTLS=${LAB_TLS_MTLS:-}
+  if [ "$LAB_TLS_MTLS" = 1 ]; then echo "== the lab over mutual TLS"; else echo "== the lab over TLS"; fi
+fi
 clusterc_install_deps
 
 echo "== build ($build)"

@@ -26,7 +26,17 @@
 # Env: LAB_BASE (7001), LAB_DIR (/tmp/clusterc-lab), LAB_PASSWORD (none),
 #      LAB_MAX_LIFE (3600: seconds before the servers stop by themselves),
 #      BUILD_DIR (build/), CLUSTERC_ADMIN (path of clusterc-admin),
-#      CLUSTERC_READ_ROUTING (path of clusterc-read-routing).
+#      CLUSTERC_READ_ROUTING (path of clusterc-read-routing),
+#      LAB_TLS (1: the whole lab over TLS: throw-away certificates from
+#        examples/lab/tls-certs.sh in LAB_DIR/tls; every node has port 0,
+#        tls-port B..B+7, tls-cluster and tls-replication yes, and is started
+#        by this script (redis-cli --cluster create --tls, not harness.py);
+#        redis-cli gets --tls --cacert, clusterc-admin and
+#        clusterc-read-routing get the same flags),
+#      LAB_TLS_MTLS (1, with LAB_TLS: mutual TLS, tls-auth-clients yes, and
+#        every client also gets --cert/--key of the lab's client certificate).
+#      cluster-up records LAB_TLS in LAB_DIR/lab.env; later targets on that
+#      LAB_DIR use it unless LAB_TLS is set.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -42,6 +52,24 @@ SERVER=${CLUSTERC_TEST_SERVER:-redis-server}
 CLI=${CLUSTERC_TEST_CLI:-redis-cli}
 export LAB_BASE LAB_DIR LAB_MAX_LIFE LAB_PASSWORD BUILD_DIR
 if [ -n "$LAB_PASSWORD" ]; then export CLUSTERC_PASSWORD=$LAB_PASSWORD; fi
+
+# TLS: off unless LAB_TLS=1, or unless the running lab was started with it.
+lab_env_value() {
+  if [ -f "$LAB_DIR/lab.env" ]; then sed -n "s/^$1=//p" "$LAB_DIR/lab.env" | tail -1; fi
+}
+if [ -z "${LAB_TLS+set}" ]; then LAB_TLS=$(lab_env_value LAB_TLS); fi
+if [ -z "${LAB_TLS_MTLS+set}" ]; then LAB_TLS_MTLS=$(lab_env_value LAB_TLS_MTLS); fi
+[ "$LAB_TLS" = 1 ] || LAB_TLS=""
+[ -n "$LAB_TLS" ] && [ "$LAB_TLS_MTLS" = 1 ] || LAB_TLS_MTLS=""
+export LAB_TLS LAB_TLS_MTLS
+TLS_DIR=$LAB_DIR/tls
+TLS_ARGS=()   # for redis-cli, clusterc-admin and clusterc-read-routing alike
+if [ -n "$LAB_TLS" ]; then
+  TLS_ARGS=(--tls --cacert "$TLS_DIR/ca.crt")
+  if [ -n "$LAB_TLS_MTLS" ]; then
+    TLS_ARGS+=(--cert "$TLS_DIR/client.crt" --key "$TLS_DIR/client.key")
+  fi
+fi
 
 P7=$((LAB_BASE + 6))   # the 4th primary ("7007")
 P8=$((LAB_BASE + 7))   # the node that becomes its replica ("7008")
@@ -62,16 +90,16 @@ READ_ROUTING=$(find_tool "${CLUSTERC_READ_ROUTING:-}" clusterc-read-routing)
 
 admin() {  # show the command as the lab reader would type it, then run it
   [ -n "$ADMIN" ] || die "clusterc-admin not found (build it: cmake --build $BUILD_DIR --target clusterc-admin, or set CLUSTERC_ADMIN)"
-  echo "\$ clusterc-admin $*"
-  "$ADMIN" "$@"
+  echo "\$ clusterc-admin ${TLS_ARGS[*]+${TLS_ARGS[*]} }$*"
+  "$ADMIN" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} "$@"
 }
-admin_quiet() { "$ADMIN" "$@"; }
+admin_quiet() { "$ADMIN" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} "$@"; }
 rcli() {  # rcli PORT ARGS...
   local port=$1; shift
   if [ -n "$LAB_PASSWORD" ]; then
-    "$CLI" -h "$HOST" -p "$port" -a "$LAB_PASSWORD" --no-auth-warning "$@"
+    "$CLI" -h "$HOST" -p "$port" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} -a "$LAB_PASSWORD" --no-auth-warning "$@"
   else
-    "$CLI" -h "$HOST" -p "$port" "$@"
+    "$CLI" -h "$HOST" -p "$port" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} "$@"
   fi
 }
 node_id() { rcli "$1" cluster myid | tr -d '\r'; }
@@ -113,15 +141,32 @@ extra_dir() { echo "$LAB_DIR/nodes/$1"; }
 extra_pid() { cat "$(extra_dir "$1")/redis.pid" 2>/dev/null || true; }
 extra_alive() { is_our_server "$(extra_pid "$1")" "$(extra_dir "$1")"; }
 
-# A standalone cluster-enabled server (the lab's 7007 / 7008): daemonized,
-# its pid in its pidfile, its files in its own directory.
-start_extra() {  # PORT
+# The listening lines of a node's config: plain, or (LAB_TLS) TLS only.
+listen_conf() {  # PORT
+  if [ -z "$LAB_TLS" ]; then echo "port $1"; return; fi
+  cat <<EOF
+port 0
+tls-port $1
+tls-cert-file $TLS_DIR/server.crt
+tls-key-file $TLS_DIR/server.key
+tls-ca-cert-file $TLS_DIR/ca.crt
+tls-auth-clients $([ -n "$LAB_TLS_MTLS" ] && echo yes || echo no)
+tls-cluster yes
+tls-replication yes
+repl-ping-replica-period 1
+EOF
+}
+
+# A standalone cluster-enabled server (the lab's 7007 / 7008; with LAB_TLS,
+# every node): daemonized, its pid in its pidfile, its files in its own
+# directory.
+start_extra() {  # PORT [quiet]
   local port=$1 dir i
   dir=$(extra_dir "$port")
   mkdir -p "$dir"
   if [ ! -f "$dir/redis.conf" ]; then
     cat >"$dir/redis.conf" <<EOF
-port $port
+$(listen_conf "$port")
 bind $HOST
 protected-mode no
 daemonize yes
@@ -146,7 +191,7 @@ EOF
     die "$SERVER on port $port did not start: $(tail -3 "$dir/stdout.log" "$dir/redis.log" 2>/dev/null)"
   for i in $(seq 100); do
     if extra_alive "$port" && [ "$(rcli "$port" ping 2>/dev/null)" = PONG ]; then
-      echo "    $HOST:$port pid $(extra_pid "$port") ($dir)"
+      [ -n "${2:-}" ] || echo "    $HOST:$port pid $(extra_pid "$port") ($dir)"
       return 0
     fi
     sleep 0.1
@@ -154,12 +199,16 @@ EOF
   die "$HOST:$port did not answer PING; see $dir/redis.log"
 }
 
-stop_extras() {
-  local port pid
-  for port in "$P7" "$P8"; do
+stop_extras() {  # every node this script started (B+6, B+7; all with LAB_TLS)
+  local port pid pids=() waits=()
+  for port in $(seq "$LAB_BASE" "$P8"); do
     pid=$(extra_pid "$port")
-    if is_our_server "$pid" "$(extra_dir "$port")"; then stop_pid "$pid"; fi
+    if is_our_server "$pid" "$(extra_dir "$port")"; then pids+=("$pid"); fi
   done
+  # All at once, as harness.py stops its nodes: one by one, a primary whose
+  # replicas are still up waits for them (shutdown-timeout) on each TERM.
+  for pid in ${pids[@]+"${pids[@]}"}; do stop_pid "$pid" & waits+=($!); done
+  for pid in ${waits[@]+"${waits[@]}"}; do wait "$pid" || true; done
 }
 
 # The keeper: a long-lived process whose exit ends the lab (harness.py's
@@ -178,17 +227,7 @@ start_keeper() {
   KEEPER=$(cat "$LAB_DIR/keeper.pid" 2>/dev/null) || die "the lab keeper did not start"
 }
 
-# -------------------------------------------------------------------- targets
-
-t_cluster_up() {
-  [ -f "$LAB_DIR/lab.env" ] && die "a lab is already recorded in $LAB_DIR (run cluster-down first)"
-  [ -n "$ADMIN" ] || die "clusterc-admin not found (build it, or set CLUSTERC_ADMIN)"
-  mkdir -p "$LAB_DIR"
-  # A failure half-way stops whatever was started (`all` keeps its own trap).
-  [ -n "${IN_ALL:-}" ] || trap 'echo "lab: cluster-up failed; stopping what it started" >&2; t_cluster_down >/dev/null 2>&1 || true' EXIT
-  start_keeper
-  printf 'LAB_BASE=%s\nKEEPER=%s\n' "$LAB_BASE" "$KEEPER" >"$LAB_DIR/lab.env"
-
+start_harness_cluster() {  # B..B+5, plain TCP
   say "start $HOST:$LAB_BASE..$((LAB_BASE + 5)): 3 primaries + 3 replicas (tests/cluster/harness.py)"
   python3 "$harness" start --dir "$LAB_DIR/cluster" --base "$LAB_BASE" --primaries 3 \
     --replicas 1 --owner-pid "$KEEPER" --max-life "$LAB_MAX_LIFE" \
@@ -199,6 +238,49 @@ for n in json.load(open(sys.argv[1]))["nodes"]:
     print("    127.0.0.1:%d pid %d %s%s" % (n["port"], n["pid"], "primary" if n["role"] == "master"
           else "replica", "" if n["role"] == "master" else " of 127.0.0.1:%s" % n["master_port"]))
 ' "$LAB_DIR/harness.json"
+}
+
+# LAB_TLS: harness.py speaks plain RESP only, so this script starts B..B+5
+# itself (as it starts B+6 and B+7) and lets redis-cli create the cluster.
+start_tls_cluster() {
+  local port r addrs=()
+  say "make throw-away TLS certificates in $TLS_DIR (examples/lab/tls-certs.sh)"
+  "$root/examples/lab/tls-certs.sh" "$TLS_DIR" || die "tls-certs.sh failed (is openssl installed?)"
+  echo "    CA ca.crt; server.crt for DNS:localhost, IP:127.0.0.1${LAB_TLS_MTLS:+; client.crt (mutual TLS)}"
+  say "start $HOST:$LAB_BASE..$((LAB_BASE + 5)) over TLS only (port 0, tls-port, tls-cluster, tls-replication)"
+  for port in $(seq "$LAB_BASE" $((LAB_BASE + 5))); do
+    start_extra "$port" quiet
+    addrs+=("$HOST:$port")
+  done
+  say "redis-cli --cluster create ${TLS_ARGS[*]} ${addrs[*]} --cluster-replicas 1"
+  timeout 120 "$CLI" ${LAB_PASSWORD:+-a "$LAB_PASSWORD" --no-auth-warning} "${TLS_ARGS[@]}" \
+    --cluster create "${addrs[@]}" --cluster-replicas 1 --cluster-yes \
+    </dev/null >"$LAB_DIR/create.log" 2>&1 ||
+    die "redis-cli --cluster create failed: $(tail -5 "$LAB_DIR/create.log")"
+  wait_cluster_ok || die "the TLS cluster did not reach cluster_state:ok in 30 s"
+  for port in "${addrs[@]##*:}"; do
+    mapfile -t r < <(rcli "$port" role | tr -d '\r')   # master ... / slave HOST PORT ...
+    if [ "${r[0]:-}" = master ]; then
+      echo "    $HOST:$port pid $(extra_pid "$port") primary"
+    else
+      echo "    $HOST:$port pid $(extra_pid "$port") replica of $HOST:${r[2]:-?}"
+    fi
+  done
+}
+
+# -------------------------------------------------------------------- targets
+
+t_cluster_up() {
+  [ -f "$LAB_DIR/lab.env" ] && die "a lab is already recorded in $LAB_DIR (run cluster-down first)"
+  [ -n "$ADMIN" ] || die "clusterc-admin not found (build it, or set CLUSTERC_ADMIN)"
+  mkdir -p "$LAB_DIR"
+  # A failure half-way stops whatever was started (`all` keeps its own trap).
+  [ -n "${IN_ALL:-}" ] || trap 'echo "lab: cluster-up failed; stopping what it started" >&2; t_cluster_down >/dev/null 2>&1 || true' EXIT
+  start_keeper
+  printf 'LAB_BASE=%s\nKEEPER=%s\n' "$LAB_BASE" "$KEEPER" >"$LAB_DIR/lab.env"
+  [ -z "$LAB_TLS" ] || printf 'LAB_TLS=1\nLAB_TLS_MTLS=%s\n' "${LAB_TLS_MTLS:-0}" >>"$LAB_DIR/lab.env"
+
+  if [ -n "$LAB_TLS" ]; then start_tls_cluster; else start_harness_cluster; fi
 
   say "start $HOST:$P7 and $HOST:$P8: empty cluster-enabled servers, alone"
   start_extra "$P7"
@@ -275,9 +357,9 @@ t_read_from_replicas() {
     echo "clusterc-read-routing is not built; skipping (cmake --build $BUILD_DIR --target clusterc-read-routing)"
     return 0
   fi
-  echo "\$ clusterc-read-routing --seeds $SEED ${LAB_READ_ARGS:--n 2000 --keys 200}"
+  echo "\$ clusterc-read-routing ${TLS_ARGS[*]+${TLS_ARGS[*]} }--seeds $SEED ${LAB_READ_ARGS:--n 2000 --keys 200}"
   # shellcheck disable=SC2086
-  "$READ_ROUTING" --seeds "$SEED" ${LAB_READ_ARGS:--n 2000 --keys 200}
+  "$READ_ROUTING" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --seeds "$SEED" ${LAB_READ_ARGS:--n 2000 --keys 200}
 }
 
 t_failover() {
@@ -293,7 +375,7 @@ t_watch_cluster() {
 t_kill_node() {
   local port=${1:-} pid
   [ -n "$port" ] || die "kill-node needs a PORT"
-  if [ "$port" = "$P7" ] || [ "$port" = "$P8" ]; then
+  if [ -f "$(extra_dir "$port")/redis.conf" ]; then   # B+6, B+7 (all with LAB_TLS)
     pid=$(extra_pid "$port")
     is_our_server "$pid" "$(extra_dir "$port")" || die "$HOST:$port is not running"
     kill -KILL "$pid"
@@ -336,18 +418,23 @@ wait_cluster_ok() {  # every live node says cluster_state:ok and replicas are li
   return 1
 }
 
+harness_down_ports() {  # the dead nodes of B..B+5 when harness.py runs them
+  [ -f "$LAB_DIR/cluster/state.json" ] || return 0
+  python3 -c '
+import json, sys
+print(" ".join(str(n["port"]) for n in json.load(sys.stdin)["nodes"] if n["role"] == "down"))' \
+    < <(python3 "$harness" info --dir "$LAB_DIR/cluster")
+}
+
 t_recover() {
   local port
   [ -f "$LAB_DIR/lab.env" ] || die "no lab in $LAB_DIR"
   say "restart the lab's dead nodes"
-  for port in $(python3 -c '
-import json, sys
-print(" ".join(str(n["port"]) for n in json.load(sys.stdin)["nodes"] if n["role"] == "down"))' \
-      < <(python3 "$harness" info --dir "$LAB_DIR/cluster")); do
+  for port in $(harness_down_ports); do
     python3 "$harness" restart --dir "$LAB_DIR/cluster" --port "$port" >/dev/null
     echo "    restarted $HOST:$port"
   done
-  for port in "$P7" "$P8"; do
+  for port in $(seq "$LAB_BASE" "$P8"); do
     if [ -f "$(extra_dir "$port")/redis.conf" ] && ! extra_alive "$port"; then
       start_extra "$port"
     fi
@@ -363,7 +450,7 @@ print(" ".join(str(n["port"]) for n in json.load(sys.stdin)["nodes"] if n["role"
   check_settled
 }
 
-t_reap() {  # the keeper's exit: stop B+6 and B+7 (the harness stops the rest)
+t_reap() {  # the keeper's exit: stop B+6 and B+7 (the harness stops the rest; with LAB_TLS, all)
   stop_extras
 }
 

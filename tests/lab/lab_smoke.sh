@@ -5,7 +5,11 @@
 #
 #   lab_smoke.sh CLUSTERC_ADMIN [CLUSTERC_READ_ROUTING]
 #
-# Ports: LAB_SMOKE_BASE (default 21001) .. +7, bus ports +10000.
+# Ports: LAB_SMOKE_BASE (default 21001) .. +7, bus ports +10000 (or -10000
+# when +10000 is an ephemeral port, as lab.sh does).
+# LAB_TLS=1 (LAB_TLS_MTLS=1): the same steps over TLS (mutual TLS), plus
+# tests/lab/lab_tls_checks.sh (refusals, replica reads, a rediss:// URL);
+# fails at once when redis-server or openssl cannot do TLS.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +22,20 @@ LAB_DIR=$(mktemp -d /tmp/clusterc-lab-smoke.XXXXXX)
 rmdir "$LAB_DIR"          # lab.sh creates it (and removes it at cluster-down)
 export LAB_MAX_LIFE=600   # the servers stop by themselves even if we are killed
 P7=$((LAB_BASE + 6)) P8=$((LAB_BASE + 7))
+TLS=()   # clusterc-admin's TLS flags, as lab.sh passes them
+if [ "${LAB_TLS:-}" = 1 ]; then
+  # No grep -q here: it would quit early, ldd would get SIGPIPE, and
+  # pipefail would call a TLS-capable server incapable.
+  if ! command -v openssl >/dev/null ||
+     ! ldd "$(command -v "${CLUSTERC_TEST_SERVER:-redis-server}")" 2>/dev/null | grep libssl >/dev/null; then
+    echo "FAIL: no openssl, or redis-server built without TLS (tests/deps.sh installs both)"
+    exit 1
+  fi
+  TLS=(--tls --cacert "$LAB_DIR/tls/ca.crt")
+  if [ "${LAB_TLS_MTLS:-}" = 1 ]; then
+    TLS+=(--cert "$LAB_DIR/tls/client.crt" --key "$LAB_DIR/tls/client.key")
+  fi
+fi
 out=$(mktemp /tmp/clusterc-lab-smoke-out.XXXXXX)
 failures=0
 
@@ -44,6 +62,9 @@ expect() {  # expect REGEX: in the last step's output
 fatal() { echo "FAIL: $*"; exit 1; }
 
 step 0 cluster-up || fatal "cluster-up failed; nothing else can run"
+if [ ${#TLS[@]} -gt 0 ]; then
+  expect "^== start 127\.0\.0\.1:$LAB_BASE\.\.[0-9]+ over TLS only"
+fi
 expect "^127\.0\.0\.1:$P7 +primary +4096 "
 expect "^added 127\.0\.0\.1:$P7 as a primary"
 
@@ -75,12 +96,17 @@ step 0 lag
 expect "^127\.0\.0\.1:$P8 +127\.0\.0\.1:$P7 +online +[0-9]+ +[0-9]+ +(perfect|good)"
 
 echo "---- clusterc-admin --json check"
-if "$CLUSTERC_ADMIN" --json check "127.0.0.1:$LAB_BASE" | python3 -c '
+if "$CLUSTERC_ADMIN" ${TLS[@]+"${TLS[@]}"} --json check "127.0.0.1:$LAB_BASE" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 assert r["ok"] and r["healthy"] and r["unprotected"] == 0, r
 assert len(r["primaries"]) == 4 and all(p["replicas"] >= 1 for p in r["primaries"]), r
 print("ok: json check healthy, 4 primaries protected")'; then :; else failures=$((failures + 1)); fi
+
+if [ ${#TLS[@]} -gt 0 ]; then
+  # shellcheck source=tests/lab/lab_tls_checks.sh
+  . "$here/lab_tls_checks.sh"
+fi
 
 step 0 cluster-down
 for p in $(seq "$LAB_BASE" "$P8"); do
