@@ -85,6 +85,7 @@ static clusterc_client *clusterc_go_connect(const char *url, uintptr_t h, int ev
 import "C"
 
 import (
+	"crypto/tls"
 	"encoding"
 	"encoding/json"
 	"fmt"
@@ -152,6 +153,10 @@ var (
 	ErrUncertain        = &ClientError{Code: int(C.CLUSTERC_EUNCERTAIN)}
 	ErrClosed           = &ClientError{Code: int(C.CLUSTERC_ECLOSED)}
 	ErrNoReplica        = &ClientError{Code: int(C.CLUSTERC_ENOREPLICA)}
+	// ErrTLS: the TLS handshake or the certificate check failed (unknown
+	// CA, host name mismatch, expired certificate, plain text on a TLS
+	// port or the reverse); Msg names the node and the reason.
+	ErrTLS = &ClientError{Code: int(C.CLUSTERC_ETLS)}
 )
 
 // Strerror is the fixed text of a libclusterc error code ("timed out").
@@ -235,6 +240,46 @@ type ClusterOptions struct {
 	// NodeAddressMap remaps announced addresses: "announced=dialled,...".
 	NodeAddressMap string
 
+	// ---- TLS (tls.go). The C library does the TLS, with OpenSSL, so it
+	// takes files, not Go certificate objects.
+
+	// TLS turns TLS on for every connection (so does a non-nil TLSConfig,
+	// or a rediss:// URL). Nodes are dialled at the TLS port they announce.
+	// The other TLS fields need it: with TLS off the library refuses them
+	// (ErrInvalid). A failed handshake or certificate check is ErrTLS.
+	TLS bool
+	// TLSCAFile is a PEM bundle of the CAs to trust, TLSCADir a directory
+	// of hashed CA certificates (c_rehash); both empty = the system's
+	// trust store. (go-redis: TLSConfig.RootCAs.)
+	TLSCAFile string
+	TLSCADir  string
+	// TLSCertFile and TLSKeyFile are the client certificate and its
+	// unencrypted key, PEM, for mutual TLS. (go-redis: TLSConfig.Certificates.)
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSServerName is sent as SNI and is the name the certificate must
+	// carry; empty = the host dialled. (TLSConfig.ServerName.)
+	TLSServerName string
+	// TLSInsecureSkipVerify accepts ANY certificate: the connection is
+	// encrypted but not authenticated, so anyone in the path can read and
+	// change everything, the password included. Tests only.
+	// (TLSConfig.InsecureSkipVerify.)
+	TLSInsecureSkipVerify bool
+	// TLSMinVersion is tls.VersionTLS12 or tls.VersionTLS13 (crypto/tls's
+	// constants); 0 = the library's default (1.2). (TLSConfig.MinVersion.)
+	TLSMinVersion uint16
+	// TLSConfig is go-redis's field, for code ported from go-redis. Non-nil
+	// turns TLS on; only ServerName, InsecureSkipVerify and MinVersion are
+	// taken from it (MaxVersion when it is 0 or TLS 1.3). RootCAs,
+	// Certificates, GetClientCertificate, VerifyPeerCertificate,
+	// VerifyConnection, CipherSuites, CurvePreferences, NextProtos,
+	// KeyLogWriter and a lower MaxVersion cannot be handed to the C
+	// library: setting one is an ErrInvalid naming the field to use instead
+	// (TLSCAFile / TLSCADir for RootCAs, TLSCertFile / TLSKeyFile for
+	// Certificates). Fields a client does not use (server-side ones,
+	// session cache, Rand, Time) are ignored.
+	TLSConfig *tls.Config
+
 	// Params are extra URL keys for clusterc_options_parse_url, for the
 	// options not listed above (for example "refresh_interval": "10s").
 	Params map[string]string
@@ -317,6 +362,9 @@ func (opt *ClusterOptions) URL() (string, error) {
 	if opt.NodeAddressMap != "" {
 		q.Set("node_address_map", opt.NodeAddressMap)
 	}
+	if err := opt.tlsParams(q); err != nil {
+		return "", err
+	}
 	for k, v := range opt.Params {
 		q.Set(k, v)
 	}
@@ -359,7 +407,9 @@ func NewClusterClient(opt *ClusterOptions) *ClusterClient {
 // NewClusterClientURL is NewClusterClient with the options as a URL
 // ("redis://user:pass@host:port?addr=host:port&read_only=true&..."; the keys
 // of go-redis's ParseClusterURL and libclusterc's own, include/clusterc/
-// clusterc.h lists them).
+// clusterc.h lists them). "rediss://" turns TLS on; the TLS keys are
+// tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file, tls_server_name,
+// tls_insecure_skip_verify and tls_min_version ("1.2" or "1.3").
 func NewClusterClientURL(rawurl string) *ClusterClient {
 	return newClusterClient(rawurl, nil)
 }

@@ -1,6 +1,8 @@
 package clusterc_test
 
 import (
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"time"
 
@@ -85,4 +87,27 @@ func ExampleClusterOptions_hooks() {
 	rdb.Get("user:1")
 	rdb.Close() // DRAINED, the last event
 	fmt.Println("failed commands by node:", failed)
+}
+
+// TLS, for a managed cluster (rediss://) or the lab's (LAB_TLS=1): the CA
+// and, for mutual TLS, the client certificate are PEM files, read by the C
+// library. A go-redis TLSConfig carrying ServerName, InsecureSkipVerify
+// or MinVersion is taken as is; its RootCAs or Certificates are refused
+// (ErrInvalid), naming TLSCAFile / TLSCertFile.
+func ExampleClusterOptions_tls() {
+	rdb := clusterc.NewClusterClient(&clusterc.ClusterOptions{
+		Addrs:       []string{"localhost:7001"},
+		TLS:         true,
+		TLSCAFile:   "tls/ca.crt",
+		TLSCertFile: "tls/client.crt", // mutual TLS (tls-auth-clients yes)
+		TLSKeyFile:  "tls/client.key",
+		TLSConfig:   &tls.Config{MinVersion: tls.VersionTLS12}, // go-redis style: optional
+	})
+	defer rdb.Close()
+	if err := rdb.Err(); errors.Is(err, clusterc.ErrTLS) {
+		fmt.Println("TLS refused:", err) // unknown CA, host name mismatch, ...
+	}
+	// The same as a URL: rediss:// turns TLS on.
+	rdb2 := clusterc.NewClusterClientURL("rediss://localhost:7001?tls_ca_file=tls/ca.crt")
+	defer rdb2.Close()
 }

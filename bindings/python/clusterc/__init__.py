@@ -15,7 +15,7 @@ from .hooks import Event, CommandInfo
 from .pubsub import PubSub
 from .admin import Admin
 from .errors import (ClusterError, ConnectionError, TimeoutError, AuthenticationError,
-                     ResponseError, InvalidOptionError, DataError, ClientClosedError,
+                     TLSError, ResponseError, InvalidOptionError, DataError, ClientClosedError,
                      LibraryNotFoundError)
 from ._lib import library_path
 
@@ -27,7 +27,7 @@ __all__ = [
     "ClusterClient", "RedisCluster", "Pipeline", "PubSub", "Admin", "Event", "CommandInfo", "build_url",
     "library_path",
     "ROUTE_DEFAULT", "ROUTE_PRIMARY", "ROUTE_REPLICA", "ROUTE_ANY",
-    "ClusterError", "ConnectionError", "TimeoutError", "AuthenticationError",
+    "ClusterError", "ConnectionError", "TimeoutError", "AuthenticationError", "TLSError",
     "ResponseError", "InvalidOptionError", "DataError", "ClientClosedError",
     "LibraryNotFoundError",
 ]

@@ -22,6 +22,7 @@ from . import _lib
 from .hooks import Hooks
 from .pubsub import PubSubMixin
 from .scan import ScanMixin
+from .tls import SSL_KEYWORDS, UNSET, tls_params, translate_query
 from .errors import (ClientClosedError, ClusterError, ConnectionError, DataError,
                      InvalidOptionError, ResponseError, EINVAL, ENOMEM, EUSAGE, error_for)
 
@@ -91,10 +92,18 @@ def build_url(addrs, password=None, username=None, read_only=False, route_by_lat
               latency_replicas_only=None, latency_probe=None, failing_timeout=None,
               max_lag=None, max_lag_bytes=None, lag_probe=None, read_your_writes=None,
               refresh_interval=None, refresh_min_interval=None, node_address_map=None,
-              url_options=None):
+              url_options=None, **tls):
     """The redis:// URL (the keys of clusterc_options_parse_url) for these options.
     Durations are seconds (int/float) or timedeltas; None leaves the library's
-    default."""
+    default. TLS: redis-py's ssl, ssl_ca_certs, ssl_ca_path, ssl_certfile,
+    ssl_keyfile, ssl_cert_reqs, ssl_check_hostname, ssl_min_version and/or
+    the library's tls, tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file,
+    tls_server_name, tls_insecure_skip_verify, tls_min_version (tls.py has
+    the mapping); they become the tls* URL keys."""
+    bad = sorted(set(tls) - set(SSL_KEYWORDS))
+    if bad:
+        raise TypeError("build_url() got unexpected keyword arguments %s" % bad)
+    tls_q = tls_params(**tls)
     if isinstance(addrs, (str, bytes)):
         addrs = (addrs.decode() if isinstance(addrs, bytes) else addrs).split(",")
     addrs = [_format_addr(a) for a in (addrs or [])]
@@ -137,6 +146,7 @@ def build_url(addrs, password=None, username=None, read_only=False, route_by_lat
         if isinstance(node_address_map, dict):
             node_address_map = ",".join("%s=%s" % kv for kv in node_address_map.items())
         q.append(("node_address_map", node_address_map))
+    q += tls_q
     for k, v in (url_options or {}).items():
         if isinstance(v, bool):
             v = _bool(v)
@@ -145,6 +155,30 @@ def build_url(addrs, password=None, username=None, read_only=False, route_by_lat
         q.append((k, str(v)))
     query = "&".join("%s=%s" % (_quote(k), _quote(v)) for k, v in q)
     return "redis://%s%s?%s" % (userinfo, addrs[0], query)
+
+
+def _with_tls(url, tls_q):
+    """url with redis-py's ssl_* query keys turned into tls_* keys and the
+    keys tls_q appended. Returned as it came when there is nothing to do."""
+    if isinstance(url, str):
+        url = url.encode()
+    if not isinstance(url, bytes):
+        return url               # refused by the caller
+    # Worked on as latin-1 text: every byte of the URL comes back as it was.
+    raw = url.decode("latin-1")
+    base, sep, query = raw.partition("?")
+    extra = "&".join("%s=%s" % (_quote(k), _quote(v)) for k, v in tls_q)
+    if sep and "ssl" in query:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, encoding="latin-1")
+        if any(k.startswith("ssl") for k, _ in pairs):
+            query = "&".join("%s=%s" % (urllib.parse.quote(k, safe="", encoding="latin-1"),
+                                        urllib.parse.quote(v, safe="", encoding="latin-1"))
+                             for k, v in translate_query(pairs))
+        elif not tls_q:
+            return url
+    elif not tls_q:
+        return url
+    return (base + "?" + "&".join(part for part in (query, extra) if part)).encode("latin-1")
 
 
 # ------------------------------------------------------------------ encoding
@@ -311,6 +345,17 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
     encoding_errors, connect_lazily (do not raise when the first slot-map
     load fails; commands retry the seeds).
 
+    TLS, with redis-py's keywords: ssl=True, ssl_ca_certs (CA bundle file),
+    ssl_ca_path (hashed CA directory), ssl_certfile + ssl_keyfile (client
+    certificate), ssl_cert_reqs ("required", the default; "none" or None:
+    no certificate check at all), ssl_min_version (ssl.TLSVersion.TLSv1_2 /
+    TLSv1_3, or "1.2" / "1.3"); or the library's names, which are the URL
+    keys: tls, tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file,
+    tls_server_name (SNI and the name checked), tls_insecure_skip_verify,
+    tls_min_version. Certificates and host names are checked by default;
+    ssl_check_hostname=False does not turn the name check off (see
+    clusterc/tls.py). A failed handshake or check raises TLSError.
+
     Hooks (set at construction, so the events of connecting are seen):
     on_event(Event) for lifecycle events (READY once the first slot map is
     in, MAP_UPDATED, NODE_CONNECTED, NODE_DISCONNECTED, NODE_FAILING,
@@ -337,7 +382,13 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
                  max_lag_bytes=None, lag_probe=None, refresh_interval=None,
                  refresh_min_interval=None, node_address_map=None, url_options=None,
                  decode_responses=False, encoding="utf-8", encoding_errors="strict",
-                 connect_lazily=False, on_event=None, on_command=None, _url=None):
+                 connect_lazily=False, on_event=None, on_command=None,
+                 ssl=False, ssl_ca_certs=None, ssl_ca_path=None, ssl_certfile=None,
+                 ssl_keyfile=None, ssl_cert_reqs=UNSET, ssl_check_hostname=None,
+                 ssl_min_version=None, ssl_ca_data=None, ssl_password=None,
+                 tls=None, tls_ca_file=None, tls_ca_dir=None, tls_cert_file=None,
+                 tls_key_file=None, tls_server_name=None, tls_insecure_skip_verify=None,
+                 tls_min_version=None, _url=None):
         self._c = None                      # first, so __del__ always works
         self._hooks = None
         self._lock = threading.RLock()
@@ -345,7 +396,18 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
         self.encoding = encoding
         self.encoding_errors = encoding_errors
         self._encode = _encoder(encoding, encoding_errors)
-        if _url is None:
+        tls_kw = dict(ssl=ssl, ssl_ca_certs=ssl_ca_certs, ssl_ca_path=ssl_ca_path,
+                      ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                      ssl_cert_reqs=ssl_cert_reqs, ssl_check_hostname=ssl_check_hostname,
+                      ssl_min_version=ssl_min_version, ssl_ca_data=ssl_ca_data,
+                      ssl_password=ssl_password, tls=tls, tls_ca_file=tls_ca_file,
+                      tls_ca_dir=tls_ca_dir, tls_cert_file=tls_cert_file,
+                      tls_key_file=tls_key_file, tls_server_name=tls_server_name,
+                      tls_insecure_skip_verify=tls_insecure_skip_verify,
+                      tls_min_version=tls_min_version)
+        if _url is not None:
+            _url = _with_tls(_url, tls_params(**tls_kw))
+        else:
             _url = build_url(addrs, password=password, username=username,
                              read_only=read_only, route_by_latency=route_by_latency,
                              route_randomly=route_randomly, max_redirects=max_redirects,
@@ -361,7 +423,8 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
                              read_your_writes=read_your_writes or None,
                              refresh_interval=refresh_interval,
                              refresh_min_interval=refresh_min_interval,
-                             node_address_map=node_address_map, url_options=url_options)
+                             node_address_map=node_address_map, url_options=url_options,
+                             **tls_kw)
         if isinstance(_url, str):
             _url = _url.encode()
         if not isinstance(_url, bytes) or b"\0" in _url:
@@ -407,10 +470,14 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
     def from_url(cls, url, **kwargs):
         """A client from a go-redis style cluster URL:
         redis://[user:pass@]host:port?addr=host:port&read_only=true&...
-        kwargs: decode_responses, encoding, encoding_errors, connect_lazily,
-        on_event, on_command."""
+        rediss://... turns TLS on. redis-py's ssl_* query keys
+        (ssl_cert_reqs=none, ssl_ca_certs=..., ...) are taken as well as the
+        library's tls_* keys. kwargs: decode_responses, encoding,
+        encoding_errors, connect_lazily, on_event, on_command, and the TLS
+        keywords of the constructor (ssl_ca_certs=..., tls_server_name=...),
+        added to the URL's keys."""
         allowed = {"decode_responses", "encoding", "encoding_errors", "connect_lazily",
-                   "on_event", "on_command"}
+                   "on_event", "on_command"} | set(SSL_KEYWORDS)
         bad = set(kwargs) - allowed
         if bad:
             raise TypeError("from_url() got unexpected keyword arguments %s (put options "

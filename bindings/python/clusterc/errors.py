@@ -7,6 +7,7 @@ client catches the same things:
     +-- ConnectionError             no reply: could not connect, connection lost
     |   +-- TimeoutError            the command's deadline passed
     |   +-- AuthenticationError     AUTH refused
+    |   +-- TLSError                TLS handshake or certificate check failed
     +-- ResponseError               an error reply from the server (WRONGTYPE ...)
     +-- InvalidOptionError          a bad option or URL (also a ValueError)
     +-- DataError                   a command argument of a type Redis cannot take
@@ -34,6 +35,7 @@ ECLOSED = -11
 ERETRIES = -12
 ENOREPLICA = -13
 EUSAGE = -14
+ETLS = -15
 
 
 class ClusterError(Exception):
@@ -55,6 +57,13 @@ class TimeoutError(ConnectionError):
 
 class AuthenticationError(ConnectionError):
     """The servers refused the username / password."""
+
+
+class TLSError(ConnectionError):
+    """The TLS handshake or the certificate check failed (unknown CA, host
+    name mismatch, expired certificate, a plain-text server on a TLS port
+    and the reverse); the message names the node and the reason. redis-py
+    raises its ConnectionError for these: this is a ConnectionError too."""
 
 
 class ResponseError(ClusterError):
@@ -87,6 +96,7 @@ _BY_CODE = {
     EUNCERTAIN: ConnectionError,
     ETIMEOUT: TimeoutError,
     EAUTH: AuthenticationError,
+    ETLS: TLSError,
     EINVAL: InvalidOptionError,
     ECLOSED: ClientClosedError,
 }
