@@ -118,6 +118,19 @@ int clusterc__conn_take(clusterc__conn *n, void **tag)
 
 /* ------------------------------------------------------- output buffer */
 
+/* realloc, but the old block (it held AUTH, maybe) is wiped before free. */
+static char *grow_wiped(clusterc__conn *n, size_t cap)
+{
+    char *b = malloc(cap);
+    if (!b)
+        return NULL;
+    if (n->olen)
+        memcpy(b, n->obuf, n->olen);
+    clusterc__secret_wipe(n->obuf, n->ocap);
+    free(n->obuf);
+    return b;
+}
+
 static int obuf_append(clusterc__conn *n, const char *p, size_t len)
 {
     if (n->opos > 0 && n->opos == n->olen)
@@ -133,7 +146,7 @@ static int obuf_append(clusterc__conn *n, const char *p, size_t len)
             size_t cap = n->ocap ? n->ocap : 4096;
             while (cap < n->olen + len)
                 cap *= 2;
-            char *b = realloc(n->obuf, cap);
+            char *b = n->cfg->password ? grow_wiped(n, cap) : realloc(n->obuf, cap);
             if (!b)
                 return -1;
             n->obuf = b;
@@ -214,6 +227,7 @@ static void conn_reset(clusterc__conn *n)
     n->olen = n->opos = 0;
     n->out_total = n->out_written = 0;
     n->readonly_sent = 0;
+    n->auth_wait = 0;
     n->blocking = 0;
     n->got_bytes = 0;
     n->lost_code = 0;
@@ -330,6 +344,12 @@ static int queue_handshake(clusterc__conn *n)
             argv[1] = o->password;
         if (queue_fmt(n, FIFO_AUTH, argc, argv) < 0)
             return -1;
+        /* Nothing else goes out before AUTH is accepted: pipelined behind a
+         * refused AUTH, commands would run as the default user (on nopass
+         * out of the box) while the caller is told "authentication failed".
+         * That costs one round trip per new connection, only with a password. */
+        n->auth_wait = 1;
+        n->hold_at = n->out_total;
     }
     if (o->client_name) {
         const char *argv[3] = { "CLIENT", "SETNAME", o->client_name };
@@ -403,6 +423,8 @@ static ssize_t conn_write(clusterc__conn *n, char *msg, size_t cap, int *code)
 {
     const char *p = n->obuf + n->opos;
     size_t len = n->olen - n->opos;
+    if (n->auth_wait && len > n->hold_at - n->out_written)
+        len = (size_t)(n->hold_at - n->out_written);
     if (n->ssl) {
         char why[200];
         int tls_err = 0;
@@ -434,6 +456,8 @@ void clusterc__conn_flush(clusterc__conn *n)
 {
     while (n->state == CLUSTERC__CONN_UP && n->opos < n->olen) {
         char msg[320];
+        if (n->auth_wait && n->out_written >= n->hold_at)
+            return;   /* the rest after AUTH's +OK (handshake_reply) */
         int code = 0;
         ssize_t w = conn_write(n, msg, sizeof(msg), &code);
         if (w > 0) {
@@ -466,13 +490,24 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 
 static void handshake_reply(clusterc__conn *n, uint8_t kind, redisReply *reply)
 {
-    if (kind == FIFO_AUTH && reply->type == REDIS_REPLY_ERROR) {
+    int refused = reply->type == REDIS_REPLY_ERROR;
+    if (kind == FIFO_AUTH && refused) {
         char msg[256];
         snprintf(msg, sizeof(msg), "authentication failed on %s: %s", n->name, reply->str);
         freeReplyObject(reply);
         clusterc__conn_close(n, CLUSTERC_EAUTH, msg);
         return;
     }
+    if (kind == FIFO_AUTH) {   /* accepted: what waited behind it may go */
+        n->auth_wait = 0;
+        n->held_end = n->fseq + n->fcount;
+        if (clusterc__conn_unwritten(n))
+            n->ops->want_write(n->owner);
+    }
+    /* A replica that refused READONLY answers reads with MOVED to its
+     * primary: the owner keeps reads off it (readonly_refused). */
+    if (kind == FIFO_READONLY)
+        n->readonly_refused = (uint8_t)refused;
     /* SETNAME / READONLY / ASKING errors are not fatal: the command that
      * follows gets its own (more telling) reply. */
     freeReplyObject(reply);

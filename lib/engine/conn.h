@@ -103,6 +103,13 @@ struct clusterc__conn {
 
     uint32_t dials;                  /* connection attempts started, ever */
     uint8_t readonly_sent;           /* READONLY went out on this connection */
+    uint8_t readonly_refused;        /* the server refused READONLY (an ACL user
+                                        without +readonly); kept across reconnects
+                                        until a READONLY is accepted */
+    uint8_t auth_wait;               /* AUTH is out, unanswered: nothing past
+                                        hold_at is written until it is +OK */
+    uint64_t hold_at;                /* stream offset just past AUTH */
+    uint64_t held_end;               /* FIFO seqs below this waited for AUTH */
     uint8_t push;                    /* subscriber: replies past the handshake go to
                                         ops->reply with a NULL tag (clusterc__conn_send_raw) */
     uint8_t blocking;                /* socket in blocking mode */
@@ -161,6 +168,14 @@ void clusterc__conn_close(clusterc__conn *c, int code, const char *msg);
 /* Some bytes of the command queued as seq were written to the socket (so
  * the server may have run it). 0 for a seq no longer in the FIFO. */
 int clusterc__conn_sent(const clusterc__conn *c, uint64_t seq);
+
+/* The command queued as seq waited behind AUTH and went out only when it
+ * was accepted: its deadline ran while it could not be sent, so a timeout
+ * says nothing of the connection. */
+static inline int clusterc__conn_was_held(const clusterc__conn *c, uint64_t seq)
+{
+    return seq < c->held_end;
+}
 
 /* Call fn(tag, arg) for every tag in the FIFO, oldest first. */
 void clusterc__conn_each_tag(const clusterc__conn *c, void (*fn)(void *tag, void *arg), void *arg);

@@ -147,7 +147,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
          * never ends: it waits, as we do. */
         char msg[300];
         snprintf(msg, sizeof(msg), "cannot connect to %s: TLS handshake got no answer within "
-                 "%d ms (a plain-text port? it takes the handshake for an unfinished command)",
+                 "%d ms (a plain-text port, which takes the handshake for an unfinished "
+                 "command? or a server that stopped answering)",
                  n->name, n->cfg->connect_timeout_ms);
         clusterc__conn_close(n, CLUSTERC_ECONNECT, msg);
     } else

@@ -33,6 +33,7 @@ static void engine_destroy(clusterc__engine *e);
 
 struct event_base *clusterc__engine_base(const clusterc__engine *e) { return e->base; }
 const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e) { return &e->stats; }
+const clusterc_options *clusterc__engine_options(const clusterc__engine *e) { return &e->opt; }
 const clusterc__err *clusterc__engine_last_error(const clusterc__engine *e) { return &e->err; }
 
 void clusterc__engine_set_blocking(clusterc__engine *e) { e->conn_cfg.blocking = 1; }
@@ -278,11 +279,8 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         redisFreeCommand(cmd);
         return NULL;
     }
-    if (clusterc__is_pubsub(info.name, info.namelen)) {
-        /* It would turn the shared connection into a subscriber's. */
-        clusterc__err_set(err, CLUSTERC_EUSAGE, "%.*s: not through the command functions: "
-                          "Pub/Sub has its own API (clusterc_async_subscribe, clusterc_subscribe)",
-                          (int)(info.namelen > 16 ? 16 : info.namelen), info.name);
+    if (clusterc__cmd_not_here(info.name, info.namelen, why, sizeof(why))) {
+        clusterc__err_set(err, CLUSTERC_EUSAGE, "%s", why);
         redisFreeCommand(cmd);
         return NULL;
     }
@@ -730,7 +728,8 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
                  sent ? (r->flags & CLUSTERC__CMD_READONLY ? " (sent)" : " (sent: it may have run)")
                       : " (never sent)");
         where = buf;
-        stuck = sent && !r->bconn ? r->node : NULL;
+        stuck = sent && !r->bconn && !clusterc__conn_was_held(&r->node->conn, r->seq)
+                    ? r->node : NULL;
         clusterc__refresh_request(e, "command timeout", 0);
     } else if (r->state == CLUSTERC__REQ_BACKOFF) {
         where = "between retries";

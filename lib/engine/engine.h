@@ -132,6 +132,9 @@ struct event_base *clusterc__engine_base(const clusterc__engine *e);
 /* clusterc_node_stats for either face. */
 int clusterc__engine_node_stats(const clusterc__engine *e, clusterc_node_info *out, int max);
 const clusterc_stats *clusterc__engine_stats(const clusterc__engine *e);
+/* The engine's copy of the options (its own strings; the TLS ones are NULL:
+ * they live in the TLS context). Valid as long as the engine. */
+const clusterc_options *clusterc__engine_options(const clusterc__engine *e);
 
 /* Called once when the engine is finally freed (maybe later than
  * clusterc__engine_free, when that ran inside a callback). */

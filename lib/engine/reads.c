@@ -78,6 +78,7 @@ static void snapshot(const clusterc__engine *e, const clusterc__shard *s, size_t
     out->loading_until_us = n->loading_until_us;
     out->health_loading = n->health == CLUSTERC__HEALTH_LOADING;
     out->health_failed = n->health == CLUSTERC__HEALTH_FAIL;
+    out->readonly_refused = n->conn.readonly_refused;
     out->lag_known = n->lag_known;
     out->link_up = n->link_up;
     out->lag_s = n->lag_s;

@@ -206,11 +206,22 @@ static void log_failure(clusterc__engine *e, const char *who, int code, const ch
 
 /* ------------------------------------------------------------ finishing */
 
+/* The map load's node is waiting for its AUTH reply: nothing was sent. */
+static int behind_auth(const clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nnodes; i++)
+        if (strcmp(e->nodes[i]->name, e->refresh_at) == 0)
+            return e->nodes[i]->conn.auth_wait;
+    return 0;
+}
+
 void clusterc__refresh_status(const clusterc__engine *e, char *buf, size_t cap)
 {
     if (e->refresh_inflight)
-        snprintf(buf, cap, "; the map load in flight: CLUSTER %s sent to %s, no answer yet",
-                 e->use_slots ? "SLOTS" : "SHARDS", e->refresh_at);
+        snprintf(buf, cap, "; the map load in flight: CLUSTER %s %s %s, no answer yet",
+                 e->use_slots ? "SLOTS" : "SHARDS",
+                 behind_auth(e) ? "queued behind the unanswered AUTH to" : "sent to",
+                 e->refresh_at);
     else if (e->err.code)
         snprintf(buf, cap, "; the last map load failed: %s", e->err.str);
     else

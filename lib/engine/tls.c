@@ -133,10 +133,13 @@ static int load_identity(clusterc__tls *t, const clusterc_options *o, char *err,
     t->has_cert = 1;
     if (SSL_CTX_use_certificate_chain_file(t->ctx, o->tls_cert_file) != 1)
         return bad_file(err, cap, "tls_cert_file", o->tls_cert_file, "not a PEM certificate");
-    if (SSL_CTX_use_PrivateKey_file(t->ctx, o->tls_key_file, SSL_FILETYPE_PEM) != 1)
+    if (SSL_CTX_use_PrivateKey_file(t->ctx, o->tls_key_file, SSL_FILETYPE_PEM) != 1 &&
+        ERR_GET_REASON(ERR_peek_error()) != X509_R_KEY_VALUES_MISMATCH)
         return bad_file(err, cap, "tls_key_file", o->tls_key_file,
                         "not an unencrypted PEM private key");
-    if (SSL_CTX_check_private_key(t->ctx) != 1) {
+    /* A readable key of another certificate fails above with "key values
+     * mismatch" (OpenSSL 3) or only here (older ones): say it in words. */
+    if (ERR_peek_error() || SSL_CTX_check_private_key(t->ctx) != 1) {
         snprintf(err, cap, "option tls_key_file = \"%s\": does not match tls_cert_file \"%s\"",
                  o->tls_key_file, o->tls_cert_file);
         ERR_clear_error();

@@ -1,4 +1,5 @@
 /* blocking.c -- which commands block, for how long (see blocking.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,6 +90,26 @@ int clusterc__block_timeout(const char *resp, size_t len, int64_t *ms)
     if (is(name, "waitaof"))
         return argc == 4 && number(argv[3], 1, ms) == 1 ? 2 : -1;
     return 0;
+}
+
+int clusterc__is_session_cmd(const char *name, size_t len)
+{
+    return (len == 4 && strncasecmp(name, "auth", 4) == 0) ||
+           (len == 5 && strncasecmp(name, "hello", 5) == 0);
+}
+
+int clusterc__cmd_not_here(const char *name, size_t len, char *why, size_t cap)
+{
+    int n = (int)(len > 16 ? 16 : len);
+    if (clusterc__is_pubsub(name, len))   /* it would make the shared connection a subscriber */
+        snprintf(why, cap, "%.*s: not through the command functions: Pub/Sub has its own API "
+                 "(clusterc_async_subscribe, clusterc_subscribe)", n, name);
+    else if (clusterc__is_session_cmd(name, len))
+        snprintf(why, cap, "%.*s: not through the command functions: it would change one "
+                 "connection of many; set username and password in the options", n, name);
+    else
+        return 0;
+    return 1;
 }
 
 int clusterc__is_pubsub(const char *name, size_t len)

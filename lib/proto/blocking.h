@@ -24,4 +24,13 @@ int clusterc__block_timeout(const char *resp, size_t len, int64_t *ms);
  * SUNSUBSCRIBE, MONITOR (any case): commands that turn a connection into
  * something else and must not go through the command functions. */
 int clusterc__is_pubsub(const char *name, size_t len);
+
+/* AUTH and HELLO: they change one connection's user or protocol, not the
+ * client's (which has many connections, each authenticated by the
+ * handshake with the options' credentials, and parses RESP2 only). */
+int clusterc__is_session_cmd(const char *name, size_t len);
+
+/* A command the command functions refuse (Pub/Sub, AUTH, HELLO): 1 with
+ * why saying what to use instead, else 0. */
+int clusterc__cmd_not_here(const char *name, size_t len, char *why, size_t cap);
 #endif

@@ -19,6 +19,7 @@ static const char *const inelig_names[CLUSTERC__INELIG_COUNT] = {
     [CLUSTERC__INELIG_LAG_TIME] = "lag time",
     [CLUSTERC__INELIG_LAG_BYTES] = "lag bytes",
     [CLUSTERC__INELIG_RYW] = "read-your-writes",
+    [CLUSTERC__INELIG_NO_READONLY] = "READONLY refused",
 };
 
 const char *clusterc__inelig_str(clusterc__inelig why)
@@ -44,6 +45,8 @@ clusterc__inelig clusterc__route_why(const clusterc__route_cfg *cfg,
         return CLUSTERC__INELIG_FAILED;
     if (i == 0)
         return CLUSTERC__ELIGIBLE; /* the primary has no link or lag to bound */
+    if (nd->readonly_refused)
+        return CLUSTERC__INELIG_NO_READONLY;
 
     if (nd->lag_known && !nd->link_up)
         return CLUSTERC__INELIG_LINK_DOWN;

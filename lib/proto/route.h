@@ -35,6 +35,7 @@ typedef enum clusterc__inelig {
     CLUSTERC__INELIG_LAG_TIME,      /* lag (s) above max_lag_ms */
     CLUSTERC__INELIG_LAG_BYTES,     /* offset behind by more than max_lag_bytes */
     CLUSTERC__INELIG_RYW,           /* has not acknowledged this client's last write */
+    CLUSTERC__INELIG_NO_READONLY,   /* refused READONLY (ACL): would answer MOVED */
     CLUSTERC__INELIG_COUNT
 } clusterc__inelig;
 
@@ -47,6 +48,7 @@ typedef struct clusterc__route_node {
     int64_t loading_until_us;   /* ineligible while now < this */
     uint8_t health_loading;     /* from CLUSTER SHARDS */
     uint8_t health_failed;      /* from CLUSTER SHARDS */
+    uint8_t readonly_refused;   /* READONLY was refused (ACL): no reads on a replica */
     uint8_t lag_known;          /* a lag poll has reported on this replica */
     uint8_t link_up;            /* lag poll: listed by its primary, state=online */
     int64_t lag_s;              /* lag poll: seconds since its last ACK */

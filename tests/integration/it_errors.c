@@ -98,6 +98,8 @@ static void test_command_timeout(void **state)
     /* The late reply is dropped, and the connection keeps working. */
     nanosleep(&(struct timespec){ 1, 500 * 1000000L }, NULL);
     r = clusterc_command(c, "SET slow done");
+    if (!r)
+        fail_msg("SET after the timeout: %s", clusterc_errstr(c));
     it_expect_str(r, "OK");
     freeReplyObject(r);
     r = clusterc_command(c, "GET slow");

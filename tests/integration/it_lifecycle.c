@@ -595,8 +595,11 @@ static int half_case(int at, const char *payload)
     if (at != AT_GET)
         assert_int_equal(log_count(F.log, "CMD GET", 0, 0), 0);   /* it never left */
     log_scan(F.log, at_cmd[at], 0, 0, &stuck);
-    assert_int_equal(log_count(F.log, "CMD CLUSTER SHARDS", stuck, 0), 1);
-    assert_int_equal(log_count(F.log, "CMD CLUSTER SHARDS", 0, 0), 1);
+    /* Nothing is written behind an unanswered AUTH (docs/security.md):
+     * the map load waits in the client, not on the server. */
+    int shards = at == AT_AUTH ? 0 : 1;
+    assert_int_equal(log_count(F.log, "CMD CLUSTER SHARDS", stuck, 0), shards);
+    assert_int_equal(log_count(F.log, "CMD CLUSTER SHARDS", 0, 0), shards);
     assert_int_equal(log_count(F.log, "ACCEPT", 0, t_disc), 0);
     async_close();
     proc_stop(F.pid);

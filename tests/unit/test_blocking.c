@@ -95,6 +95,21 @@ static void test_pubsub_names(void **state)
         assert_false(clusterc__is_pubsub(no[i], strlen(no[i])));
 }
 
+/* What the command functions refuse, and what they say instead. */
+static void test_not_here(void **state)
+{
+    (void)state;
+    char why[200];
+    assert_int_equal(clusterc__cmd_not_here("auth", 4, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "set username and password in the options"));
+    assert_int_equal(clusterc__cmd_not_here("HELLO", 5, why, sizeof(why)), 1);
+    assert_int_equal(clusterc__cmd_not_here("Subscribe", 9, why, sizeof(why)), 1);
+    assert_non_null(strstr(why, "Pub/Sub has its own API"));
+    const char *no[] = { "GET", "AUTHX", "HGET", "HELLOS", "SELECT", "ACL", "CLIENT" };
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+        assert_int_equal(clusterc__cmd_not_here(no[i], strlen(no[i]), why, sizeof(why)), 0);
+}
+
 /* The name messages and the command hook show. */
 static void expect_name(const char *fmt, const char *want)
 {
@@ -128,6 +143,7 @@ int main(void)
         cmocka_unit_test(test_milliseconds),
         cmocka_unit_test(test_not_blocking_or_bad),
         cmocka_unit_test(test_pubsub_names),
+        cmocka_unit_test(test_not_here),
         cmocka_unit_test(test_display_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
