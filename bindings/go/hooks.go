@@ -42,6 +42,9 @@ const (
 	EventNodeRecovered EventType = C.CLUSTERC_EVENT_NODE_RECOVERED
 	// EventDrained: Close finished draining; the client's last event.
 	EventDrained EventType = C.CLUSTERC_EVENT_DRAINED
+	// EventSubscribeRefused: the server refused a (P|S)SUBSCRIBE for good
+	// (ACL NOPERM); Detail names the channel, which is no longer wanted.
+	EventSubscribeRefused EventType = C.CLUSTERC_EVENT_SUBSCRIBE_REFUSED
 )
 
 func (t EventType) String() string {

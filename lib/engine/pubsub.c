@@ -168,7 +168,9 @@ void clusterc__ps_confirmed(clusterc__pubsub *ps, ps_conn *pc, int kind, const c
         if (s->ever)
             e->stats.resubscribes++;
         s->ever = 1;
-        ps->streak = 0;
+        s->refusals = 0;
+        s->retry_at_us = 0;
+        ps->streak = 0;   /* lost connections only: refusals have their own */
         return;
     }
     /* Only shard channels are ended by the server (their slot migrated
@@ -189,6 +191,40 @@ void clusterc__ps_slot_refused(clusterc__pubsub *ps, ps_conn *pc, int slot)
                 clusterc_keyslot(s->name, s->len) == slot)
                 detach(ps, s, 0);
     retry_later(ps);
+}
+
+static const char *const sub_verb[] = { "", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE" };
+
+/* A refusal for good drops s, reported once; one that passes keeps s on
+ * pc (so pc stays up) and sends it again after s's own backoff, which no
+ * other subscription's confirmation shortens. */
+void clusterc__ps_sub_refused(clusterc__pubsub *ps, ps_conn *pc, int kind, const char *name,
+                              size_t len, const char *why, size_t why_len, int for_good)
+{
+    clusterc__engine *e = ps->e;
+    char detail[512];
+    ps_sub *s = clusterc__ps_find(ps, kind, name, len);
+    if (!s || s->pc != pc || s->subscribed)
+        return;   /* the answer to an older subscribe: s has moved or been remade */
+    if (s->inflight > 0)
+        s->inflight--;
+    if (s->inflight > 0)
+        return;
+    if (!for_good) {
+        uint32_t ms = clusterc__backoff_ms(s->refusals++, RESYNC_MIN_MS, RESYNC_MAX_MS, &e->rng);
+        s->retry_at_us = clusterc__now_us() + (int64_t)ms * 1000;
+        e->stats.retries++;
+        clusterc__ps_resync_later(ps, (int)ms);
+        return;
+    }
+    snprintf(detail, sizeof(detail), "%s %.*s: %.*s", sub_verb[kind], (int)(len > 200 ? 200 : len),
+             name, (int)(why_len > 300 ? 300 : why_len), why);
+    const clusterc__node *n = clusterc__engine_node(e, &pc->conn.addr, 0);
+    e->stats.subscribes_refused++;
+    detach(ps, s, 0);   /* pc closes if s was all it carried */
+    table_remove(ps, s);
+    /* Last: the callback may subscribe again, unsubscribe or free the client. */
+    clusterc__emit(e, CLUSTERC_EVENT_SUBSCRIBE_REFUSED, n, CLUSTERC_EUSAGE, "%s", detail);
 }
 
 /* ------------------------------------------------------ where each goes */
@@ -267,12 +303,14 @@ static ps_conn *shard_conn(clusterc__pubsub *ps, const ps_sub *s)
 
 /* ------------------------------------------------------ making them match */
 
-static const char *const sub_verb[] = { "", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE" };
-
-/* Put s where it belongs. Returns 0, or -1 when it must wait (no node
- * for it, out of memory): the caller retries later. */
+/* Put s where it belongs. Returns 0; 1 while s waits out the backoff of a
+ * refusal (until s->retry_at_us); -1 when it must wait (no node for it,
+ * out of memory): the caller retries later. */
 static int sync_one(clusterc__pubsub *ps, ps_sub *s, ps_conn *classic)
 {
+    int held = s->retry_at_us > clusterc__now_us();
+    if (held && !s->pc)
+        return 1;
     ps_conn *to = s->kind == CLUSTERC_PUBSUB_SHARD ? shard_conn(ps, s) : classic;
     if (s->pc && s->pc != to)
         detach(ps, s, 1);   /* moved: leave the old node (it may still be up) */
@@ -280,6 +318,8 @@ static int sync_one(clusterc__pubsub *ps, ps_sub *s, ps_conn *classic)
         return -1;
     if (s->pc == to && (s->subscribed || s->inflight > 0))
         return 0;
+    if (held)
+        return 1;
     if (!s->pc) {
         s->pc = to;
         to->nsubs++;
@@ -301,10 +341,18 @@ static void retire_idle(clusterc__pubsub *ps)
     }
 }
 
+/* A pass when the first held subscription's backoff ends (at, in us). */
+static void resync_at(clusterc__pubsub *ps, int64_t at)
+{
+    int64_t us = at - clusterc__now_us();
+    clusterc__ps_resync_later(ps, us > 0 ? (int)((us + 999) / 1000) : 0);
+}
+
 static void sync_all(clusterc__pubsub *ps)
 {
     clusterc__engine *e = ps->e;
     int waiting = 0;
+    int64_t held = 0;
     if (e->map_gen == 0 || ps->draining || e->dead)
         return;   /* before the first map, subscriptions wait for it */
     ps_conn *classic = NULL;
@@ -312,7 +360,10 @@ static void sync_all(clusterc__pubsub *ps)
         for (ps_sub *s = ps->buckets[i]; s; s = s->next) {
             if (s->kind != CLUSTERC_PUBSUB_SHARD && !classic)
                 classic = classic_conn(ps);
-            waiting |= sync_one(ps, s, classic) < 0;
+            int rc = sync_one(ps, s, classic);
+            waiting |= rc < 0;
+            if (rc > 0 && (!held || s->retry_at_us < held))
+                held = s->retry_at_us;
         }
     }
     retire_idle(ps);
@@ -320,6 +371,8 @@ static void sync_all(clusterc__pubsub *ps)
         clusterc__refresh_request(e, "subscription without a node", 0);
         clusterc__ps_resync_later(ps, RESYNC_MAX_MS);
     }
+    if (held)
+        resync_at(ps, held);
 }
 
 /* ------------------------------------------------------------- timers */
@@ -441,8 +494,11 @@ int clusterc__pubsub_want(clusterc__engine *e, int kind, const char *name, size_
     s->u2 = u2;
     if (!s->pc && e->map_gen > 0) {
         ps_conn *classic = kind == CLUSTERC_PUBSUB_SHARD ? NULL : classic_conn(ps);
-        if (sync_one(ps, s, classic) < 0)
+        int rc = sync_one(ps, s, classic);
+        if (rc < 0)
             clusterc__ps_resync_later(ps, RESYNC_MIN_MS);
+        else if (rc > 0)
+            resync_at(ps, s->retry_at_us);
     }
     clusterc__err_clear(err);
     return 0;

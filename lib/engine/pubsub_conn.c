@@ -28,19 +28,64 @@ static const char *const verbs[2][4] = {
     { "", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE" },
 };
 
+struct ps_sent {
+    ps_sent *next;
+    int kind;
+    int sub;
+    size_t len;
+    char name[];        /* len bytes */
+};
+
+static void sent_push(ps_conn *pc, ps_sent *t)
+{
+    t->next = NULL;
+    if (pc->sent_tail)
+        pc->sent_tail->next = t;
+    else
+        pc->sent_head = t;
+    pc->sent_tail = t;
+}
+
+/* The oldest command still unanswered, taken off the list, or NULL. */
+static ps_sent *sent_pop(ps_conn *pc)
+{
+    ps_sent *t = pc->sent_head;
+    if (t && !(pc->sent_head = t->next))
+        pc->sent_tail = NULL;
+    return t;
+}
+
+static void sent_clear(ps_conn *pc)
+{
+    for (ps_sent *t; (t = sent_pop(pc));)
+        free(t);
+}
+
 /* One name per command: SSUBSCRIBE of channels in different slots is
- * CROSSSLOT, and one reply per command keeps errors attributable. */
+ * CROSSSLOT, and one reply per command keeps errors attributable (each
+ * command is remembered on pc->sent until its reply comes). */
 int clusterc__ps_send(ps_conn *pc, int kind, const char *name, size_t len, int sub)
 {
     const char *argv[2] = { verbs[sub != 0][kind], name };
     size_t lens[2] = { strlen(argv[0]), len };
     char *cmd = NULL;
-    int n = redisFormatCommandArgv(&cmd, 2, argv, lens);
-    if (n < 0)
+    ps_sent *t = malloc(sizeof(*t) + len);
+    if (!t)
         return -1;
-    int rc = clusterc__conn_send_raw(&pc->conn, cmd, (size_t)n);
-    redisFreeCommand(cmd);
-    return rc;
+    t->kind = kind;
+    t->sub = sub != 0;
+    t->len = len;
+    memcpy(t->name, name, len);
+    int n = redisFormatCommandArgv(&cmd, 2, argv, lens);
+    int rc = n < 0 ? -1 : clusterc__conn_send_raw(&pc->conn, cmd, (size_t)n);
+    if (n >= 0)
+        redisFreeCommand(cmd);
+    if (rc < 0) {
+        free(t);
+        return -1;
+    }
+    sent_push(pc, t);
+    return 0;
 }
 
 /* ----------------------------------------------------------- the pushes */
@@ -114,31 +159,63 @@ static const push_kind *classify(const redisReply *r)
     return NULL;
 }
 
-/* An error reply to one of our subscribes. MOVED names the slot: the
- * subscriptions of that slot still waiting for a confirmation here failed,
- * and go where MOVED says once the map agrees (the slot is patched now,
- * a load follows). Anything else cannot be tied to one command: the
- * connection closes and everything on it is subscribed again. */
+/* Errors that pass: the cluster is between states (a failover, a slot
+ * moving, a node loading or running a script). */
+static int passing(clusterc__errkind k, const redisReply *r)
+{
+    return k == CLUSTERC__ERR_TRYAGAIN || k == CLUSTERC__ERR_CLUSTERDOWN ||
+           k == CLUSTERC__ERR_LOADING || k == CLUSTERC__ERR_MASTERDOWN ||
+           k == CLUSTERC__ERR_READONLY || k == CLUSTERC__ERR_MALFORMED ||
+           (r->len >= 4 && memcmp(r->str, "BUSY", 4) == 0 && (r->len == 4 || r->str[4] == ' '));
+}
+
+/* An error reply: the answer to the oldest command on pc (t). MOVED names
+ * the slot: the subscriptions of that slot still waiting for a
+ * confirmation here failed, and go where MOVED says once the map agrees
+ * (the slot is patched now, a load follows). Any other refusal is that one
+ * subscription's: the connection and the others on it stay (the server
+ * keeps them). A refused UNSUBSCRIBE changes nothing: that name has left pc
+ * already, its messages are dropped. An error nobody asked for means the
+ * stream cannot be trusted: the connection closes. */
 static void refused(ps_conn *pc, const redisReply *r)
 {
     clusterc__pubsub *ps = pc->ps;
     clusterc__engine *e = ps->e;
     clusterc__redirect rd;
     char msg[300];
+    ps_sent *t = sent_pop(pc);
     clusterc__errkind k = clusterc__classify_error(r->str, r->len, pc->conn.addr.host, &rd);
-    clusterc__refresh_request(e, "subscribe refused", 1);
     if (k == CLUSTERC__ERR_MOVED || k == CLUSTERC__ERR_ASK) {
         clusterc__addr dial;
+        clusterc__refresh_request(e, "subscribe refused", 1);
         clusterc__engine_remap(e, &rd.target, &dial);
         clusterc__node *to = clusterc__engine_node(e, &dial, 1);
         if (to && k == CLUSTERC__ERR_MOVED)
             clusterc__engine_patch_slot(e, rd.slot, to);
         clusterc__ps_slot_refused(ps, pc, rd.slot);
-        return;
+    } else if (t && t->sub) {
+        int for_good = !passing(k, r);
+        if (!for_good)
+            clusterc__refresh_request(e, "subscribe refused", 1);
+        clusterc__ps_sub_refused(ps, pc, t->kind, t->name, t->len, r->str, r->len, for_good);
+    } else if (!t) {
+        snprintf(msg, sizeof(msg), "subscriber connection to %s: unexpected error: %.*s",
+                 pc->name, (int)(r->len > 200 ? 200 : r->len), r->str);
+        clusterc__conn_close(&pc->conn, CLUSTERC_EPROTOCOL, msg);
     }
-    snprintf(msg, sizeof(msg), "subscriber connection to %s: refused: %.*s", pc->name,
-             (int)(r->len > 200 ? 200 : r->len), r->str);
-    clusterc__conn_close(&pc->conn, CLUSTERC_EPROTOCOL, msg);
+    free(t);
+}
+
+/* A confirmation answers the oldest command when it names it; one that
+ * does not is the server's own (the SUNSUBSCRIBE of a migrated slot). */
+static void confirmation(ps_conn *pc, const push_kind *p, const redisReply *name)
+{
+    ps_sent *t = pc->sent_head;
+    if (t && t->kind == p->kind && t->sub == (p->what == 1) && name->type == REDIS_REPLY_STRING &&
+        t->len == name->len && memcmp(t->name, name->str, t->len) == 0)
+        free(sent_pop(pc));
+    if (name->type == REDIS_REPLY_STRING)
+        clusterc__ps_confirmed(pc->ps, pc, p->kind, name->str, name->len, p->what == 1);
 }
 
 static void malformed(ps_conn *pc, const redisReply *r)
@@ -166,9 +243,8 @@ static void on_push(ps_conn *pc, const redisReply *r)
     }
     if (p->what == 0)
         deliver(pc, p->kind, r->element);
-    else if (r->element[1]->type == REDIS_REPLY_STRING)
-        clusterc__ps_confirmed(pc->ps, pc, p->kind, r->element[1]->str, r->element[1]->len,
-                               p->what == 1);
+    else
+        confirmation(pc, p, r->element[1]);
 }
 
 /* --------------------------------------------------- connection callbacks */
@@ -208,6 +284,7 @@ static void sc_closed(void *owner, int code, const char *msg, int was_up)
     ps_conn *pc = owner;
     clusterc__pubsub *ps = pc->ps;
     (void)code; (void)msg; (void)was_up;
+    sent_clear(pc);   /* nothing sent on it will be answered */
     if (pc->retired || ps->draining || ps->e->dead)
         return;
     clusterc__ps_conn_lost(ps, pc);
@@ -285,6 +362,7 @@ static void free_list(ps_conn *pc)
     while (pc) {
         ps_conn *next = pc->next;
         clusterc__conn_fini(&pc->conn);
+        sent_clear(pc);
         free(pc);
         pc = next;
     }

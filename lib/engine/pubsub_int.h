@@ -30,7 +30,13 @@ typedef struct ps_sub {
     uint8_t subscribed;         /* confirmed on pc */
     uint8_t ever;               /* confirmed once: the next confirmation is a resubscribe */
     int64_t unsub_since;        /* stopped being subscribed then; 0: not counting */
+    int refusals;               /* passing refusals (CLUSTERDOWN...) since confirmed */
+    int64_t retry_at_us;        /* after one: not subscribed again before then */
 } ps_sub;
+
+/* A command sent on a subscriber connection, its reply still to come
+ * (pubsub_conn.c). */
+typedef struct ps_sent ps_sent;
 
 struct ps_conn {
     clusterc__pubsub *ps;
@@ -40,6 +46,10 @@ struct ps_conn {
     size_t nsubs;               /* subscriptions whose pc this is */
     uint8_t dirty;              /* bytes wait for the flush event */
     uint8_t retired;            /* closed, on ps->retired */
+    /* Sent, unanswered, oldest first: each (S|P)(UN)SUBSCRIBE of one name
+     * gets one reply, a confirmation or an error, in order, so an error
+     * (RESP2's names no channel) answers the oldest. */
+    ps_sent *sent_head, *sent_tail;
 };
 
 struct clusterc__pubsub {
@@ -68,6 +78,13 @@ void clusterc__ps_confirmed(clusterc__pubsub *ps, ps_conn *pc, int kind, const c
 /* pc refused a subscribe with MOVED/ASK for slot: the subscriptions of
  * that slot not yet confirmed there go elsewhere, after a backoff. */
 void clusterc__ps_slot_refused(clusterc__pubsub *ps, ps_conn *pc, int slot);
+/* pc answered our subscribe of (kind, name) with the error reply why (no
+ * redirect). for_good (NOPERM, an unknown command...): the subscription is
+ * dropped from the wanted ones, counted and reported (an event); else
+ * (CLUSTERDOWN, TRYAGAIN, LOADING...) it is sent again after a backoff of
+ * its own. pc stays up either way. */
+void clusterc__ps_sub_refused(clusterc__pubsub *ps, ps_conn *pc, int kind, const char *name,
+                              size_t len, const char *why, size_t why_len, int for_good);
 /* Make the actual subscriptions match the wanted ones after delay_ms. */
 void clusterc__ps_resync_later(clusterc__pubsub *ps, int delay_ms);
 

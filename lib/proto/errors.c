@@ -43,6 +43,7 @@ CLUSTERC_API const char *clusterc_event_name(int type)
     case CLUSTERC_EVENT_NODE_FAILING: return "NODE_FAILING";
     case CLUSTERC_EVENT_NODE_RECOVERED: return "NODE_RECOVERED";
     case CLUSTERC_EVENT_DRAINED: return "DRAINED";
+    case CLUSTERC_EVENT_SUBSCRIBE_REFUSED: return "SUBSCRIBE_REFUSED";
     default: return "UNKNOWN";
     }
 }

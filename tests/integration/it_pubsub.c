@@ -5,7 +5,9 @@
  * subscribed slots (the gap is measured and printed); the fake server's
  * subscriber connection dropped mid-message, a malformed push and a
  * SUNSUBSCRIBE for a channel still wanted; a graceful disconnect with
- * subscriptions open that ends at once (DRAINED).
+ * subscriptions open that ends at once (DRAINED); subscriptions an ACL
+ * user may not make (dropped, reported once, the others unharmed) and
+ * refusals that pass (CLUSTERDOWN: tried again on the same connection).
  * A 3+3 cluster, node-timeout 1000: ports 22600-22605 (bus 32600-32605; not 21600: it_migrate_valkey is there);
  * the fake node 22651. */
 #define _GNU_SOURCE
@@ -984,6 +986,230 @@ static void test_replica_subscription(void **state)
 static void test_fake_sunsubscribe_async(void **state) { (void)state; fake_sunsubscribe(1); }
 static void test_fake_sunsubscribe_blocking(void **state) { (void)state; fake_sunsubscribe(0); }
 
+/* -------------------------------------------- subscriptions refused */
+
+/* An ACL user allowed the channels t9ok:* only, made on every node (the
+ * cluster bus does not carry ACLs). */
+#define RUSER "t9sub"
+#define RPASS "Rf5sUb7xQw"
+#define ROUNDS 40
+
+static struct {
+    int refused, code, ok[2], bad;
+    char detail[1024], node[64];
+} R;
+
+static void on_refused(const clusterc_event *ev, void *p)
+{
+    (void)p;
+    if (ev->type != CLUSTERC_EVENT_SUBSCRIBE_REFUSED)
+        return;
+    R.refused++;
+    R.code = ev->code;
+    snprintf(R.node, sizeof(R.node), "%s", ev->node ? ev->node : "(none)");
+    size_t at = strlen(R.detail);
+    snprintf(R.detail + at, sizeof(R.detail) - at, "%s|", ev->detail);
+}
+
+static void rnote(const clusterc_message *m)
+{
+    if (m->channel_len == 6 && memcmp(m->channel, "t9ok:c", 6) == 0)
+        R.ok[0]++;
+    else if (m->channel_len == 9 && memcmp(m->channel, "t9ok:{r1}", 9) == 0)
+        R.ok[1]++;
+    else
+        R.bad++;
+}
+
+static void on_rmsg(clusterc_async *a, const clusterc_message *m, void *p)
+{
+    (void)a; (void)p;
+    rnote(m);
+}
+
+static void rpump(int ms)
+{
+    int64_t end = it_now_ms() + ms;
+    int never = 0;
+    clusterc_message m;
+    do {
+        if (L.base)
+            it_loop_until(L.base, &never, 10);
+        while (L.c && clusterc_next_message(L.c, &m, 10) == 1)
+            rnote(&m);
+    } while (it_now_ms() < end);
+}
+
+static void acl_all(const char *cmd)
+{
+    for (int i = 0; i < harness_count(H); i++) {
+        redisReply *r = harness_cmd(H, harness_port(H, i), cmd);
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            fail_msg("%s on %d: %s", cmd, harness_port(H, i), r ? r->str : "no reply");
+        freeReplyObject(r);
+    }
+}
+
+static int rsub(int kind, const char *name)
+{
+    if (L.a)
+        return kind == CLUSTERC_PUBSUB_SHARD ? clusterc_async_ssubscribe(L.a, name, on_rmsg, NULL)
+                                             : clusterc_async_subscribe(L.a, name, on_rmsg, NULL);
+    return clusterc_subscribe(L.c, kind, name);
+}
+
+static int runsub(int kind, const char *name)
+{
+    return L.a ? clusterc_async_unsubscribe(L.a, kind, name) : clusterc_unsubscribe(L.c, kind, name);
+}
+
+static void rstats(clusterc_stats *st)
+{
+    if (L.a)
+        clusterc_async_get_stats(L.a, st);
+    else
+        clusterc_get_stats(L.c, st);
+}
+
+/* Open a client of the face as the ACL user; subscribe to an allowed and a
+ * refused classic channel, and an allowed and a refused shard channel of
+ * the same slot (one subscriber connection): wait for the refusals. */
+static void refused_open(int async_face)
+{
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.seeds = harness_seeds(H);
+    o.username = RUSER;
+    o.password = RPASS;
+    o.on_event = on_refused;
+    memset(&R, 0, sizeof(R));
+    if (async_face) {
+        L.base = event_base_new();
+        L.a = clusterc_async_connect(L.base, &o);
+        assert_non_null(L.a);
+    } else {
+        L.c = clusterc_connect(&o);
+        assert_non_null(L.c);
+        if (clusterc_error(L.c))
+            fail_msg("connect as " RUSER ": %s", clusterc_errstr(L.c));
+    }
+    assert_int_equal(rsub(CLUSTERC_PUBSUB_CHANNEL, "t9ok:c"), 0);
+    assert_int_equal(rsub(CLUSTERC_PUBSUB_CHANNEL, "t9no:c"), 0);
+    assert_int_equal(rsub(CLUSTERC_PUBSUB_SHARD, "t9ok:{r1}"), 0);
+    assert_int_equal(rsub(CLUSTERC_PUBSUB_SHARD, "t9no:{r1}"), 0);
+    int64_t end = it_now_ms() + 10000;
+    while (it_now_ms() < end &&
+           (R.refused < 2 || sum_over_nodes("PUBSUB NUMSUB %s", "t9ok:c", 0) < 1 ||
+            sum_over_nodes("PUBSUB SHARDNUMSUB %s", "t9ok:{r1}", 1) < 1))
+        rpump(50);
+    fprintf(stderr, "  refused events %d, code %d, node %s: %s\n", R.refused, R.code, R.node,
+            R.detail);
+    assert_int_equal(R.refused, 2);
+}
+
+/* A refused subscription is dropped and reported once; the others on the
+ * same connection keep their messages; no reconnect, no loop, no leak. */
+static void refused_case(int async_face)
+{
+    clusterc_stats st0, st;
+    acl_all("ACL SETUSER " RUSER " reset on >" RPASS " allcommands allkeys resetchannels &t9ok:*");
+    refused_open(async_face);
+    assert_int_equal(R.code, CLUSTERC_EUSAGE);
+    assert_non_null(strstr(R.detail, "SUBSCRIBE t9no:c: NOPERM"));
+    assert_non_null(strstr(R.detail, "SSUBSCRIBE t9no:{r1}: NOPERM"));
+    assert_int_equal(sum_over_nodes("PUBSUB NUMSUB %s", "t9ok:c", 0), 1);
+    assert_int_equal(sum_over_nodes("PUBSUB SHARDNUMSUB %s", "t9ok:{r1}", 1), 1);
+    rstats(&st0);
+    pubopen(2000);
+    for (int i = 0; i < ROUNDS; i++) {
+        freeReplyObject(clusterc_command(L.pub, "PUBLISH t9ok:c %d", i));
+        freeReplyObject(clusterc_command(L.pub, "SPUBLISH t9ok:{r1} %d", i));
+        rpump(25);
+    }
+    for (int64_t end = it_now_ms() + 5000; it_now_ms() < end && R.ok[0] + R.ok[1] < 2 * ROUNDS;)
+        rpump(50);
+    rpump(300);
+    rstats(&st);
+    fprintf(stderr, "  messages %d + %d of %d each, bad %d; connects %llu (%llu when "
+            "subscribed), refused %llu, resubscribes %llu, refresh requests %llu\n", R.ok[0],
+            R.ok[1], ROUNDS, R.bad, (unsigned long long)st.connects,
+            (unsigned long long)st0.connects, (unsigned long long)st.subscribes_refused,
+            (unsigned long long)st.resubscribes, (unsigned long long)st.refresh_requests);
+    assert_int_equal(R.ok[0], ROUNDS);
+    assert_int_equal(R.ok[1], ROUNDS);
+    assert_int_equal(R.bad, 0);
+    assert_int_equal(R.refused, 2);             /* once each, never again */
+    assert_int_equal(st.subscribes_refused, 2);
+    assert_int_equal(st.resubscribes, 0);
+    assert_int_equal(st.connects, st0.connects);   /* nothing redialled */
+    assert_true(st.connects <= 8);   /* 6 nodes' command connections + 2 subscriber */
+    /* Dropped: not subscribed any more; asking again asks the server. */
+    assert_int_equal(runsub(CLUSTERC_PUBSUB_CHANNEL, "t9no:c"), -1);
+    assert_int_equal(rsub(CLUSTERC_PUBSUB_CHANNEL, "t9no:c"), 0);
+    for (int64_t end = it_now_ms() + 5000; it_now_ms() < end && R.refused < 3;)
+        rpump(50);
+    assert_int_equal(R.refused, 3);
+    assert_int_equal(runsub(CLUSTERC_PUBSUB_CHANNEL, "t9ok:c"), 0);
+    if (L.a) {
+        clusterc_async_free(L.a);
+        event_base_free(L.base);
+        L.a = NULL;
+        L.base = NULL;
+    } else {
+        clusterc_free(L.c);
+        L.c = NULL;
+    }
+    acl_all("ACL DELUSER " RUSER);
+    leak_check();
+}
+
+static void test_refused_async(void **state) { (void)state; refused_case(1); }
+static void test_refused_blocking(void **state) { (void)state; refused_case(0); }
+
+/* Refusals that pass (CLUSTERDOWN, TRYAGAIN) keep the subscription and the
+ * connection: the same connection subscribes again after a backoff. */
+static void test_fake_passing_refusal(void **state)
+{
+    (void)state;
+    char body[2048], seeds[32];
+    snprintf(body, sizeof(body),
+             "EXPECT SSUBSCRIBE {x}sch\nSEND -CLUSTERDOWN Hash slot not served\\r\\n\n"
+             "EXPECT SSUBSCRIBE {x}sch\nSEND -TRYAGAIN try again later\\r\\n\n"
+             "EXPECT SSUBSCRIBE {x}sch\nSEND " SSUB_OK "\nSLEEP 200\n"
+             "SEND *3\\r\\n$8\\r\\nsmessage\\r\\n$6\\r\\n{x}sch\\r\\n$5\\r\\nagain\\r\\n\n");
+    fake_script(body);
+    start_fake(script);
+    clusterc_options o;
+    clusterc_options_init(&o);
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", PA);
+    o.seeds = seeds;
+    o.command_timeout_ms = 1000;
+    o.on_event = on_refused;
+    memset(&R, 0, sizeof(R));
+    L.base = event_base_new();
+    L.a = clusterc_async_connect(L.base, &o);
+    assert_non_null(L.a);
+    int64_t t0 = it_now_ms();
+    assert_int_equal(clusterc_async_ssubscribe(L.a, "{x}sch", on_msg, &G[0]), 0);
+    while (it_now_ms() - t0 < 10000 && strcmp(G[0].joined, "again|") != 0)
+        pump(20);
+    clusterc_stats st;
+    clusterc_async_get_stats(L.a, &st);
+    int first, closed, n = log_conns("SSUBSCRIBE", &first, &closed);
+    fprintf(stderr, "  payloads \"%s\" after %lld ms; SSUBSCRIBE %d times, connects %llu, "
+            "retries %llu, refused events %d\n", G[0].joined, (long long)(it_now_ms() - t0), n,
+            (unsigned long long)st.connects, (unsigned long long)st.retries, R.refused);
+    if (strcmp(G[0].joined, "again|") != 0)
+        dump_log();
+    assert_string_equal(G[0].joined, "again|");
+    assert_int_equal(n, 3);
+    assert_int_equal(closed, 0);
+    assert_int_equal(R.refused, 0);
+    assert_int_equal(st.subscribes_refused, 0);
+    assert_true(st.retries >= 2);
+    assert_true(st.connects <= 2);   /* the command connection and one subscriber */
+}
+
 /* ------------------------------------------------------------- main */
 
 static int setup(void **state)
@@ -1023,6 +1249,9 @@ int main(void)
         cmocka_unit_test_teardown(test_fake_sunsubscribe_async, cleanup),
         cmocka_unit_test_teardown(test_fake_sunsubscribe_blocking, cleanup),
         cmocka_unit_test_teardown(test_replica_subscription, cleanup),
+        cmocka_unit_test_teardown(test_refused_async, cleanup),
+        cmocka_unit_test_teardown(test_refused_blocking, cleanup),
+        cmocka_unit_test_teardown(test_fake_passing_refusal, cleanup),
         cmocka_unit_test_teardown(test_manual_failover, cleanup),
         cmocka_unit_test_teardown(test_live_migration, cleanup),
         cmocka_unit_test_teardown(test_kill_classic_node, cleanup),

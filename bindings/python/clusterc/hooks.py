@@ -15,7 +15,7 @@ class Event(typing.NamedTuple):
     """A lifecycle event (clusterc_event), as on_event receives it."""
     type: str                  # "READY", "MAP_UPDATED", "NODE_CONNECTED",
     #                            "NODE_DISCONNECTED", "NODE_FAILING",
-    #                            "NODE_RECOVERED", "DRAINED"
+    #                            "NODE_RECOVERED", "DRAINED", "SUBSCRIBE_REFUSED"
     node: typing.Optional[str]  # "host:port", None for client-wide events
     code: int                  # an errors.E* code for failures, 0 otherwise
     detail: str                # words: why, what changed

@@ -721,7 +721,7 @@ class TestHooks(ClientTest):
         c.refresh()
         self.assertEqual([e.type for e in events].count("READY"), 1, events)
         known = {"READY", "MAP_UPDATED", "NODE_CONNECTED", "NODE_DISCONNECTED",
-                 "NODE_FAILING", "NODE_RECOVERED", "DRAINED"}
+                 "NODE_FAILING", "NODE_RECOVERED", "DRAINED", "SUBSCRIBE_REFUSED"}
         self.assertTrue(all(e.type in known for e in events), events)
 
     def test_from_url_hooks(self):
