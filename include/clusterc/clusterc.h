@@ -101,6 +101,14 @@ CLUSTERC_API const char *clusterc_strerror(int code);
  *   NODE_RECOVERED     a node that was failing answered again
  *   DRAINED            a graceful close finished: nothing pending, every
  *                      connection closed (the last event of a client)
+ *   SUBSCRIBE_REFUSED  a node refused a subscription for good (an ACL user
+ *                      without that channel: NOPERM; an unknown command):
+ *                      it is dropped from the wanted ones, the others stay
+ *                      subscribed. node is the node that refused, code
+ *                      CLUSTERC_EUSAGE, detail "<VERB> <name>: <the
+ *                      server's error>" (VERB SUBSCRIBE, PSUBSCRIBE or
+ *                      SSUBSCRIBE; a name over 200 bytes is cut). Once per
+ *                      refusal; stats.subscribes_refused counts them
  * node is "host:port" as dialled, NULL for client-wide events; code is a
  * CLUSTERC_E... for failures, 0 otherwise; detail is words, never NULL.
  * Every pointer is valid only during the callback.
@@ -112,6 +120,7 @@ CLUSTERC_API const char *clusterc_strerror(int code);
 #define CLUSTERC_EVENT_NODE_FAILING 5
 #define CLUSTERC_EVENT_NODE_RECOVERED 6
 #define CLUSTERC_EVENT_DRAINED 7
+#define CLUSTERC_EVENT_SUBSCRIBE_REFUSED 8
 
 typedef struct clusterc_event {
     int type;            /* CLUSTERC_EVENT_* */
@@ -175,6 +184,13 @@ typedef void clusterc_command_fn(const clusterc_command_info *ci, void *privdata
  * its channel is not subscribed (between a node's failure and the
  * resubscription on its successor, typically node-timeout plus one map
  * load) is lost, and stats.unsubscribed_us says how long that was.
+ * A subscription the server refuses for good (NOPERM for an ACL user
+ * without the channel, an unknown command) is dropped from the wanted
+ * ones, counted in stats.subscribes_refused and reported once by the
+ * event CLUSTERC_EVENT_SUBSCRIBE_REFUSED; the connection and the other
+ * subscriptions stay up. Refusals that pass (CLUSTERDOWN, TRYAGAIN,
+ * LOADING, MASTERDOWN, BUSY) are tried again after a backoff (100 ms
+ * doubling to 1 s), MOVED / ASK where they point.
  * Sending SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE, their UNSUBSCRIBE forms or
  * MONITOR through the command functions fails at once with
  * CLUSTERC_EUSAGE; PUBLISH and SPUBLISH are ordinary commands.
@@ -363,10 +379,23 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o);
  * are accepted and ignored: this client keeps one connection per node.
  * Fields the URL does not name keep their values, so call
  * clusterc_options_init first; a failed parse changes nothing.
+ * Percent-encode '/', '?', '#', '&' and '@' in a user name or password
+ * (base64 passwords hold '/'), and '#' and '&' in any value. A '#' is
+ * refused: a redis URL has no fragment (go-redis ignores one), and a '#'
+ * there is most likely an unescaped character of a password, which would
+ * otherwise be cut short silently. An '@' after the host where none can
+ * be (the path, a key, a value that is not a string) is refused as a user
+ * info holding an unescaped '/', '?' or '#'.
  * Returns 0, or -1 when a key is unknown or a value bad: then
- * clusterc_options_url_error(o) names the key and the value. Strings the
- * URL provides are owned by *o until clusterc_options_release(o) (or the
- * next parse), and copied by clusterc_connect as usual.
+ * clusterc_options_url_error(o) says what is wrong, naming the key and,
+ * when it cannot be part of a secret, the text at fault. It never shows a
+ * password or user name: when the URL holds an '@' or a password key, the
+ * host and path are not quoted, nor any query text from the password pair
+ * on (all of the query when an '@' follows the host), since a password
+ * with an unescaped delimiter is read in pieces as host, path or keys.
+ * Strings the URL provides are owned by *o until
+ * clusterc_options_release(o) (or the next parse), and copied by
+ * clusterc_connect as usual.
  */
 CLUSTERC_API int clusterc_options_parse_url(clusterc_options *o, const char *url);
 CLUSTERC_API const char *clusterc_options_url_error(const clusterc_options *o);
@@ -634,6 +663,11 @@ CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const
  * subscription is made in the background, and made again after failovers:
  * see the Pub/Sub section above), -1 when refused (bad kind, empty name,
  * out of memory; clusterc_errstr says why). Subscribing twice is harmless.
+ * The server's answer comes after this returns: a refusal (NOPERM) is not
+ * this call's error but CLUSTERC_EVENT_SUBSCRIBE_REFUSED (options.on_event)
+ * and stats.subscribes_refused; the name is then no longer subscribed
+ * (clusterc_unsubscribe of it fails with EINVAL), and subscribing again
+ * asks the server again.
  */
 CLUSTERC_API int clusterc_subscribe(clusterc_client *c, int kind, const char *name);
 /* Drop a subscription: its messages still queued are dropped too, so
@@ -715,6 +749,9 @@ typedef struct clusterc_stats {
                                   unknown: replicas that need a lag figure
                                   get no reads (node why: "lag unavailable")
                                   and those reads go to the primary */
+    uint64_t subscribes_refused;  /* subscriptions a node refused for good
+                                     (NOPERM...) and so dropped: see
+                                     CLUSTERC_EVENT_SUBSCRIBE_REFUSED */
 } clusterc_stats;
 
 /* Copy the counters into *out. */
@@ -738,7 +775,8 @@ typedef struct clusterc_node_info {
     int eligible;          /* may serve reads now */
     const char *why;       /* "ok" or the reason it may not ("failing",
                               "loading", "link down", "lag time", "lag bytes",
-                              "lag unavailable" (INFO refused),
+                              "lag unavailable" (INFO refused), "READONLY
+                              refused" (an ACL user without +readonly),
                               "read-your-writes", ...); static string */
 } clusterc_node_info;
 

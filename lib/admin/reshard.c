@@ -31,32 +31,59 @@ static void report(const mover *m, const char *state)
     m->o->progress(&p, m->o->progress_arg);
 }
 
+/* MIGRATE's arguments before the keys into head (room for 10): the key
+ * is "" (the KEYS form: a format string cannot express an empty argument,
+ * hence argv), then the client's own credentials, which the source passes
+ * to the target (AUTH2 user password, or AUTH password for the default
+ * user); without them a password-protected target answers NOAUTH. They
+ * are never in a message: a failure quotes the server's reply only. */
+static size_t migrate_head(const mover *m, const char **head, char *port, char *tmo)
+{
+    const char *user, *password;
+    size_t n = 0;
+    clusterc__client_auth(m->c, &user, &password);
+    snprintf(port, 16, "%d", m->to->port);
+    snprintf(tmo, 16, "%d", m->o->migrate_timeout_ms);
+    head[n++] = "MIGRATE";
+    head[n++] = m->to->host;
+    head[n++] = port;
+    head[n++] = "";
+    head[n++] = "0";
+    head[n++] = tmo;
+    if (password && user && user[0]) {
+        head[n++] = "AUTH2";
+        head[n++] = user;
+        head[n++] = password;
+    } else if (password) {
+        head[n++] = "AUTH";
+        head[n++] = password;
+    }
+    head[n++] = "KEYS";
+    return n;
+}
+
 /* One MIGRATE of the keys in r. Without REPLACE: a key that exists on the
  * target (BUSYKEY) would be overwritten and one of the two values lost. */
 static int migrate_keys(mover *m, int slot, const redisReply *keys)
 {
-    size_t argc = 7 + keys->elements;
+    const char *head[10];
+    char port[16], tmo[16];
+    size_t nhead = migrate_head(m, head, port, tmo), argc = nhead + keys->elements;
     const char **argv = malloc(argc * sizeof(*argv));
     size_t *lens = malloc(argc * sizeof(*lens));
-    char port[16], tmo[16];
     if (!argv || !lens) {
         free(argv);
         free(lens);
         clusterc__client_set_error(m->c, CLUSTERC_ENOMEM, "reshard: out of memory");
         return -1;
     }
-    snprintf(port, sizeof(port), "%d", m->to->port);
-    snprintf(tmo, sizeof(tmo), "%d", m->o->migrate_timeout_ms);
-    /* The key argument is "" (the KEYS form): a format string cannot
-     * express an empty argument, hence argv. */
-    const char *head[7] = { "MIGRATE", m->to->host, port, "", "0", tmo, "KEYS" };
-    for (size_t i = 0; i < 7; i++) {
+    for (size_t i = 0; i < nhead; i++) {
         argv[i] = head[i];
         lens[i] = strlen(head[i]);
     }
     for (size_t i = 0; i < keys->elements; i++) {
-        argv[7 + i] = keys->element[i]->str;
-        lens[7 + i] = keys->element[i]->len;
+        argv[nhead + i] = keys->element[i]->str;
+        lens[nhead + i] = keys->element[i]->len;
     }
     redisReply *r = clusterc_command_to_node_argv(m->c, m->from_addr, (int)argc, argv, lens);
     free(argv);

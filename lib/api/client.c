@@ -156,6 +156,13 @@ void clusterc__client_set_error(clusterc_client *c, int code, const char *fmt, .
     va_end(ap);
 }
 
+void clusterc__client_auth(const clusterc_client *c, const char **user, const char **password)
+{
+    const clusterc_options *o = c && c->e ? clusterc__engine_options(c->e) : NULL;
+    *user = o ? o->username : NULL;
+    *password = o ? o->password : NULL;
+}
+
 CLUSTERC_API int clusterc_error(const clusterc_client *c) { return c->err.code; }
 CLUSTERC_API const char *clusterc_errstr(const clusterc_client *c) { return c->err.str; }
 

@@ -9,4 +9,10 @@
  * (a refusal, a wait that timed out) through clusterc_errstr this way. */
 void clusterc__client_set_error(clusterc_client *c, int code, const char *fmt, ...)
     CLUSTERC_PRINTF(3, 4);
+
+/* The user name and password the client was made with (each NULL when not
+ * set; both NULL for a client whose options were refused), for a command
+ * that must carry them to another node: MIGRATE ... AUTH2 user password.
+ * The strings live as long as the client. Never put them in a message. */
+void clusterc__client_auth(const clusterc_client *c, const char **user, const char **password);
 #endif

@@ -33,15 +33,18 @@ static int parse_port(const char *p, size_t n)
 }
 
 /* Control bytes, spaces and brackets never belong in a host name or
- * address; rejecting them here keeps them out of logs and resolvers. */
-static int host_ok(const char *h, size_t n)
+ * address; rejecting them here keeps them out of logs and resolvers. Nor do
+ * '@', '/', '?' and '#': they are a URL's ("redis://user:pass@host:port"),
+ * and a host that holds them would carry a password to the resolver and
+ * into every message naming the node. Returns the bad byte, or 0. */
+static int host_bad_char(const char *h, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)h[i];
-        if (c <= ' ' || c == 0x7f || c == '[' || c == ']')
-            return 0;
+        if (c <= ' ' || c == 0x7f || strchr("[]@/?#", c))
+            return c ? c : ' ';
     }
-    return 1;
+    return 0;
 }
 
 int clusterc__addr_parse(const char *s, size_t len, clusterc__addr *out,
@@ -87,8 +90,15 @@ int clusterc__addr_parse(const char *s, size_t len, clusterc__addr *out,
         return fail(err, errcap, s, len, "port must be a number in 1..65535");
     if (hostlen >= CLUSTERC__HOST_MAX)
         return fail(err, errcap, s, len, "host name too long");
-    if (!host_ok(host, hostlen))
-        return fail(err, errcap, s, len, "invalid character in host");
+    int bad = host_bad_char(host, hostlen);
+    if (bad) {
+        char why[64];
+        if (bad <= ' ' || bad == 0x7f)
+            snprintf(why, sizeof(why), "invalid character in host (a space or control byte)");
+        else
+            snprintf(why, sizeof(why), "invalid character '%c' in host", bad);
+        return fail(err, errcap, s, len, why);
+    }
     memcpy(out->host, host, hostlen);
     out->host[hostlen] = '\0';
     out->port = p;

@@ -94,6 +94,12 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
         clusterc__err_set(err, CLUSTERC_EINVAL, "options: NULL");
         return -1;
     }
+    if (o->seeds && strchr(o->seeds, '@')) {   /* never quoted: it may hold a password */
+        clusterc__err_set(err, CLUSTERC_EINVAL, "option seeds: a seed holds '@' (a URL with "
+                          "user info? pass URLs to clusterc_options_parse_url; seeds are "
+                          "host:port)");
+        return -1;
+    }
     if (!o->seeds || clusterc__seeds_parse(o->seeds, &seeds, &n, why, sizeof(why)) < 0) {
         clusterc__err_set(err, CLUSTERC_EINVAL, "option seeds: %s",
                           o->seeds ? why : "not set (want \"host:port,...\")");

@@ -12,6 +12,14 @@
  * break URLs shared with Go services. Anything else is an error naming the
  * key, rather than silently ignored: a misspelt "read_onyl=true" that does
  * nothing is worse than a refusal.
+ *
+ * Errors never show a password (nor the user name). A password holding an
+ * unescaped '/', '?' or '#' cuts the authority short, one holding '&' in
+ * the query splits its pair, so pieces of it would be read as host, path
+ * or key: scan_url looks at the whole URL before anything is parsed, and
+ * when it holds an '@' or a password key nothing that may be such a piece
+ * is quoted (the parse struct's secret and quiet). A fragment is refused:
+ * a redis URL has none, and a '#' is most likely a password's.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
@@ -28,6 +36,7 @@
 #include "url.h"
 
 #define DEFAULT_PORT 6379
+#define HINT "percent-encode '/', '?', '#', '&' and '@' in the password"
 
 /* ------------------------------------------------------------ strings */
 
@@ -50,6 +59,13 @@ typedef struct parse {
     int read_timeout_set;
     int write_timeout_set;
     int write_timeout_ms;
+    int secret;                  /* the URL holds an '@' or a password key:
+                                    host and path text are not quoted */
+    int quiet;                   /* query text is not quoted (from the first
+                                    password pair on, or all of it when an
+                                    '@' follows the authority) */
+    int pair;                    /* query pairs seen */
+    char vq[256];                /* a value quoted for a message */
     char *err;
     size_t errcap;
 } parse;
@@ -104,9 +120,11 @@ static clusterc__url_str *decode(parse *p, const char *s, size_t len, int plus, 
             int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(n);
-                /* Never echo a password: errors get logged. */
-                if (strcmp(what, "password") == 0)
-                    fail(p, "URL password: bad percent-escape (value not shown)");
+                /* Never echo a password (nor a user name, nor what may
+                 * be a piece of a password): errors get logged. */
+                if (strcmp(what, "password") == 0 || strcmp(what, "user name") == 0 ||
+                    p->quiet)
+                    fail(p, "URL %s: bad percent-escape (value not shown)", what);
                 else
                     fail(p, "URL %s: bad percent-escape in \"%.*s\"", what, (int)len, s);
                 return NULL;
@@ -305,9 +323,59 @@ static const key *find_key(const char *name)
     return NULL;
 }
 
+/* The key s[0..len) percent-decodes to (query rules), or NULL: unknown,
+ * or a bad escape (the parse proper reports those). */
+static const key *raw_key(const char *s, size_t len)
+{
+    char name[32];
+    size_t j = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < len ? hexval((unsigned char)s[i + 1]) : -1;
+            int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return NULL;
+            c = hi * 16 + lo;
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (j + 1 >= sizeof(name))
+            return NULL;
+        name[j++] = (char)c;
+    }
+    name[j] = '\0';
+    return find_key(name);
+}
+
+static int is_password(const key *k)
+{
+    return k && strcmp(k->name, "password") == 0;
+}
+
+/* v quoted for a message, or, past a password, a note that it is not. */
+static const char *shown(parse *p, const char *v)
+{
+    if (p->quiet)
+        return "(value not shown)";
+    snprintf(p->vq, sizeof(p->vq), "\"%s\"", v);
+    return p->vq;
+}
+
+/* The reason of an addr.c message ('bad address "text": reason'), without
+ * the text (no reason holds '": '). */
+static const char *addr_reason(const char *why)
+{
+    const char *r = NULL;
+    for (const char *q = strstr(why, "\": "); q; q = strstr(q + 1, "\": "))
+        r = q + 3;
+    return r ? r : "bad address";
+}
+
 static int out_of_range(parse *p, const key *k, const char *v, const char *unit)
 {
-    return fail(p, "URL key \"%s\": \"%s\" is out of range (%lld..%lld%s)", k->name, v,
+    return fail(p, "URL key \"%s\": %s is out of range (%lld..%lld%s)", k->name, shown(p, v),
                 k->lo, k->hi, unit);
 }
 
@@ -317,7 +385,7 @@ static int set_duration(parse *p, const key *k, const char *v, long long *out)
 {
     int64_t ns;
     if (clusterc__url_duration(v, &ns) < 0)
-        return fail(p, "URL key \"%s\": bad duration \"%s\"", k->name, v);
+        return fail(p, "URL key \"%s\": bad duration %s", k->name, shown(p, v));
     int64_t per = k->kind == K_US ? 1000 : 1000000;
     long long x = ns >= 0 ? (long long)((ns + per - 1) / per) : -(long long)(-ns / per);
     if (k->kind == K_POOL_DUR)
@@ -331,7 +399,7 @@ static int set_duration(parse *p, const key *k, const char *v, long long *out)
 static int set_int(parse *p, const key *k, const char *v, long long *out)
 {
     if (parse_ll(v, out) < 0)
-        return fail(p, "URL key \"%s\": bad integer \"%s\"", k->name, v);
+        return fail(p, "URL key \"%s\": bad integer %s", k->name, shown(p, v));
     if (*out < k->lo || *out > k->hi)
         return out_of_range(p, k, v, "");
     return 0;
@@ -347,6 +415,9 @@ static int apply(parse *p, const key *k, const char *v, size_t vlen)
         clusterc__addr a;
         char why[300];
         int bad = clusterc__addr_parse(v, vlen, &a, why, sizeof(why)) < 0;
+        if (bad && p->quiet)
+            return fail(p, "URL key \"addr\": bad address (value not shown): %s (want host:port)",
+                        addr_reason(why));
         if (bad || !a.host[0])
             return fail(p, "URL key \"addr\": %s (want host:port)", bad ? why : "missing host");
         return seeds_add(p, a.host, a.port);
@@ -354,8 +425,8 @@ static int apply(parse *p, const key *k, const char *v, size_t vlen)
     case K_BOOL:
     case K_POOL_BOOL:
         if (clusterc__url_bool(v, &b) < 0)
-            return fail(p, "URL key \"%s\": bad boolean \"%s\" (want true/false/1/0/yes/no)",
-                        k->name, v);
+            return fail(p, "URL key \"%s\": bad boolean %s (want true/false/1/0/yes/no)",
+                        k->name, shown(p, v));
         if (k->kind == K_BOOL)
             *(int *)field = b;
         return 0;
@@ -405,8 +476,12 @@ static int query_pair(parse *p, const char *s, size_t len)
     if (!kn)
         return -1;
     const key *k = find_key(kn->s);
-    if (!k) {
+    if (!k && p->quiet)   /* maybe a piece of a password cut at an '&' */
+        fail(p, "unknown URL key in query pair %d (not shown: it may be part of the password; "
+             "an unescaped '&' in the password? " HINT ")", p->pair);
+    else if (!k)
         fail(p, "unknown URL key \"%s\"", kn->s);
+    if (!k) {
         free(kn);
         return -1;
     }
@@ -432,6 +507,10 @@ static int parse_query(parse *p, const char *q)
 {
     while (*q) {
         size_t len = strcspn(q, "&");
+        p->pair += len > 0;
+        /* A password may hold '&': nothing from its pair on is quoted. */
+        if (is_password(raw_key(q, strcspn(q, "=&"))))
+            p->quiet = 1;
         if (len && query_pair(p, q, len) < 0)
             return -1;
         q += len;
@@ -464,6 +543,15 @@ static int parse_userinfo(parse *p, const char *s, size_t len)
     return 0;
 }
 
+/* A host error: the host text quoted, unless the URL holds a password (a
+ * piece of it may be what is read as the host). */
+static int host_fail(parse *p, const char *s, size_t len, const char *why)
+{
+    if (p->secret)
+        return fail(p, "URL host (not shown: the URL holds a password): %s", why);
+    return fail(p, "URL host \"%.*s\": %s", (int)len, s, why);
+}
+
 /* host[:port] of the authority; [v6] in brackets; no port = 6379, no host =
  * localhost (go-redis's defaults). */
 static int parse_host(parse *p, const char *s, size_t len)
@@ -475,28 +563,32 @@ static int parse_host(parse *p, const char *s, size_t len)
     if (s[0] == '[') {
         const char *close = memchr(s, ']', len);
         if (!close)
-            return fail(p, "URL host \"%.*s\": missing ']'", (int)len, s);
+            return host_fail(p, s, len, "missing ']'");
         if (close + 1 < s + len) {
             if (close[1] != ':')
-                return fail(p, "URL host \"%.*s\": junk after ']'", (int)len, s);
+                return host_fail(p, s, len, "junk after ']'");
             port = close + 1;
         }
     } else {
         port = memchr(s, ':', len);
         if (port && memchr(port + 1, ':', (size_t)(s + len - port - 1)))
-            return fail(p, "URL host \"%.*s\": an IPv6 address needs brackets", (int)len, s);
+            return host_fail(p, s, len, "an IPv6 address needs brackets");
     }
     if (len >= CLUSTERC__ADDR_MAX)
-        return fail(p, "URL host \"%.*s\": too long", (int)len, s);
+        return host_fail(p, s, len, "too long");
     if (!port || port + 1 == s + len)   /* "host" or "host:" */
         snprintf(text, sizeof(text), "%.*s:%d", (int)(port ? len - 1 : len), s, DEFAULT_PORT);
     else
         snprintf(text, sizeof(text), "%.*s", (int)len, s);
     clusterc__addr a;
-    char why[300];
+    char why[300], hidden[320];
     int bad = clusterc__addr_parse(text, strlen(text), &a, why, sizeof(why)) < 0;
+    if (bad && p->secret) {
+        snprintf(hidden, sizeof(hidden), "bad address: %s", addr_reason(why));
+        return host_fail(p, s, len, hidden);
+    }
     if (bad || !a.host[0])
-        return fail(p, "URL host \"%.*s\": %s", (int)len, s, bad ? why : "missing host");
+        return host_fail(p, s, len, bad ? why : "missing host");
     return seeds_add(p, a.host, a.port);
 }
 
@@ -517,12 +609,62 @@ static int parse_scheme(parse *p, const char **s)
                 *s);
 }
 
+/* Whether the query q (after '?', up to '#' or the end) holds an '@' where
+ * none can be: in a key, or in the value of a key that is not a string
+ * (strings, the password first, may hold one). Sets p->secret on a
+ * password pair. */
+static int query_stray_at(parse *p, const char *q)
+{
+    int stray = 0;
+    while (*q && *q != '#') {
+        size_t len = strcspn(q, "&#"), klen = strcspn(q, "=&#");
+        const key *k = raw_key(q, klen);
+        const char *at = memchr(q, '@', len);
+        p->secret |= is_password(k);
+        if (at && (at < q + klen || !k || k->kind != K_STR))
+            stray = 1;
+        q += len;
+        if (*q == '&')
+            q++;
+    }
+    return stray;
+}
+
+/* Before anything is parsed, so that no error quotes a piece of a
+ * password: s is the URL after the scheme, its authority alen bytes long.
+ * Sets p->secret (an '@' anywhere, or a password key) and p->quiet (an '@'
+ * after the authority: what precedes it may be user info, so no query text
+ * is quoted). Refuses an '@' after the authority where none can be (the
+ * path, a key, a value that is not a string, the fragment): the user info
+ * then holds an unescaped '/', '?' or '#'. Refuses a fragment: a redis URL
+ * has none, and a '#' is most likely a password's, which would be cut. */
+static int scan_url(parse *p, const char *s, size_t alen)
+{
+    const char *rest = s + alen, *frag = strchr(rest, '#');
+    size_t plen = strcspn(rest, "?#");
+    int stray = memchr(rest, '@', plen) != NULL || (frag && strchr(frag, '@'));
+    p->secret = strchr(s, '@') != NULL;
+    p->quiet = strchr(rest, '@') != NULL;
+    if (rest[plen] == '?')
+        stray |= query_stray_at(p, rest + plen + 1);
+    if (stray)
+        return fail(p, "URL: an '@' after the host (text not shown): an unescaped '/', '?' or "
+                    "'#' in the user info? " HINT);
+    if (frag)
+        return fail(p, "URL: '#' is not allowed: a redis URL has no fragment (%s)",
+                    p->secret ? "a '#' in the password? " HINT
+                              : "percent-encode a '#' in a value as %23");
+    return 0;
+}
+
 static int parse_all(parse *p, const char *url)
 {
     const char *s = url;
     if (parse_scheme(p, &s) < 0)
         return -1;
     size_t alen = strcspn(s, "/?#");
+    if (scan_url(p, s, alen) < 0)
+        return -1;
     const char *at = NULL;
     for (const char *c = s; c < s + alen; c++)
         if (*c == '@')
@@ -534,17 +676,20 @@ static int parse_all(parse *p, const char *url)
         return -1;
     s += alen;
     if (*s == '/') {   /* a cluster has one database: "", "/" or "/0" */
-        size_t plen = strcspn(s, "?#");
+        size_t plen = strcspn(s, "?");
+        if (p->secret && !(plen == 1 || (plen == 2 && s[1] == '0')))
+            return fail(p, "URL path (not shown: the URL holds a password): a cluster has "
+                        "only database 0");
         if (!(plen == 1 || (plen == 2 && s[1] == '0')))
             return fail(p, "URL path \"%.*s\": a cluster has only database 0", (int)plen, s);
         s += plen;
     }
     if (*s == '?') {
-        size_t qlen = strcspn(s + 1, "#");
-        clusterc__url_str *q = str_new(s + 1, qlen);
+        clusterc__url_str *q = str_new(s + 1, strlen(s + 1));
         if (!q)
             return fail(p, "out of memory");
         int rc = parse_query(p, q->s);
+        clusterc__secret_wipe(q->s, strlen(q->s));   /* it held ?password=, maybe */
         free(q);
         if (rc < 0)
             return -1;

@@ -20,7 +20,8 @@ void clusterc__url_strings_free(clusterc__url_str *list);
  * set in *o, the strings the URL provides (seeds, user, password, ...) are
  * chained on a new list returned in *strings_out (the caller owns it; *o
  * points into it), and 0 is returned. On failure *o is unchanged, nothing
- * is allocated, err holds the reason (naming the key and the value), and -1
+ * is allocated, err holds the reason (naming the key, and the value unless
+ * it may hold a secret: docs/security.md), and -1
  * is returned. o->url_strings and o->url_error are not touched.
  */
 int clusterc__url_parse(const char *url, clusterc_options *o, clusterc__url_str **strings_out,

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "proto/addr.h"
+#include "proto/options.h"
 
 /* Parse from a malloc'ed buffer of exactly strlen(s) bytes, so ASan and
  * valgrind catch any read past len. */
@@ -50,6 +51,8 @@ static void test_forms(void **state)
     ok(":7001", "", 7001);
     ok("[]:1", "", 1);
     ok("h:1", "h", 1);
+    ok("my-host_1.example:1", "my-host_1.example", 1);
+    ok("[fe80::1%25eth0]:7001", "fe80::1%25eth0", 7001);
 }
 
 static void test_errors(void **state)
@@ -69,7 +72,18 @@ static void test_errors(void **state)
     bad("h:+1", "port");
     bad("h:7a", "port");
     bad("h:7 ", "port");
-    bad("h 1:7000", "invalid character");
+    bad("h 1:7000", "invalid character in host (a space or control byte)");
+    bad("h\t1:7000", "a space or control byte");
+    bad("h\n:7000", "a space or control byte");
+    bad("h\x7f:7000", "a space or control byte");
+    /* A URL's characters: a host holding them would carry a password to
+     * the resolver and into every message naming the node. */
+    bad("app:pw@127.0.0.1:7001", "invalid character '@' in host");
+    bad("redis://h:7001", "invalid character '/' in host");
+    bad("h?x:7001", "invalid character '?' in host");
+    bad("h#x:7001", "invalid character '#' in host");
+    bad("[a@b]:7001", "invalid character '@' in host");
+    bad("h]:7001", "invalid character ']' in host");
     /* The error names the text. */
     bad("nohost", "\"nohost\"");
     char longhost[CLUSTERC__HOST_MAX + 8];
@@ -125,11 +139,41 @@ static void test_seeds(void **state)
     assert_non_null(strstr(err, "\"nope\""));
     assert_int_equal(clusterc__seeds_parse("a:1,:7001", &v, &n, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "\":7001\": missing host"));
+    assert_int_equal(clusterc__seeds_parse("a:1,u:p@b:2", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "invalid character '@'"));
+    assert_int_equal(clusterc__seeds_parse("redis://b:2", &v, &n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "invalid character '/'"));
     assert_int_equal(clusterc__seeds_parse("", &v, &n, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "empty"));
     assert_int_equal(clusterc__seeds_parse(" , ,", &v, &n, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "empty"));
     assert_int_equal(clusterc__seeds_parse(NULL, &v, &n, err, sizeof(err)), -1);
+}
+
+/* The seeds option holding a URL: named, never quoted (it may hold a
+ * password); one without user info is quoted with the bad character. */
+static void test_seeds_option(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {"redis://app:pw@h:1", "app:pw@h:1", "h:1, :pw@h:2",
+                                       "rediss://:pw@[::1]:1"};
+    clusterc_options o;
+    clusterc__err err;
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        clusterc_options_init(&o);
+        o.seeds = urls[i];
+        assert_int_equal(clusterc__options_check(&o, &err), -1);
+        assert_int_equal(err.code, CLUSTERC_EINVAL);
+        assert_string_equal(err.str, "option seeds: a seed holds '@' (a URL with user info? "
+                                     "pass URLs to clusterc_options_parse_url; seeds are "
+                                     "host:port)");
+    }
+    o.seeds = "redis://h:1";
+    assert_int_equal(clusterc__options_check(&o, &err), -1);
+    assert_non_null(strstr(err.str, "option seeds: bad address \"redis://h:1\": "
+                                    "invalid character '/' in host"));
+    o.seeds = "h:1,h2:2";
+    assert_int_equal(clusterc__options_check(&o, &err), 0);
 }
 
 int main(void)
@@ -139,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_seeds),
+        cmocka_unit_test(test_seeds_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

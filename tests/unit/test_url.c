@@ -294,9 +294,14 @@ static void test_hosts(void **state)
     ok(&o, "redis://");
     assert_string_equal(o.seeds, "localhost:6379");
     clusterc_options_release(&o);
-    ok(&o, "REDIS://h:1/0?addr=a:2&addr=b:3&addr=c:4#frag");
+    ok(&o, "REDIS://h:1/0?addr=a:2&addr=b:3&addr=c:4");
     assert_string_equal(o.seeds, "h:1,a:2,b:3,c:4");
     clusterc_options_release(&o);
+    /* A fragment is refused (it was ignored): a redis URL has none, and a
+     * '#' is most likely an unescaped character of a value, cut there. */
+    bad("REDIS://h:1/0?addr=a:2#frag", "'#' is not allowed: a redis URL has no fragment");
+    bad("redis://h:1#", "'#' is not allowed");
+    bad("redis://h:1?client_name=a#b", "percent-encode a '#' in a value as %23");
     ok(&o, "redis://h:1/");
     clusterc_options_release(&o);
     bad("redis://::1:7001", "brackets");
@@ -345,6 +350,88 @@ static void test_errors(void **state)
     assert_int_equal(clusterc_options_parse_url(&o, NULL), -1);
     assert_int_equal(clusterc_options_parse_url(NULL, "redis://h:1"), -1);
     assert_string_equal(clusterc_options_url_error(NULL), "");
+}
+
+#define HINT "percent-encode '/', '?', '#', '&' and '@' in the password"
+
+/* A password holding the URL's delimiters unescaped (base64 passwords hold
+ * '/'): refused with a way to fix it, and no piece of it shown. */
+static void test_password_delimiters(void **state)
+{
+    (void)state;
+    static const char *const at_after[] = {
+        "redis://app:Zq9x/Wk7v@h:1", "redis://:Zq9x/Wk7v@h:1", "redis://app:Zq9x?Wk7v@h:1",
+        "redis://app:Zq9x#Wk7v@h:1", "redis://app:Zq9x?Wk=7v@h:1", "redis://app:Zq9x/Wk/7v@h:1/",
+        "redis://app:p@ss/Wk7v@h:1", "redis://app:7001?read_only=1@h:1",
+    };
+    for (size_t i = 0; i < sizeof(at_after) / sizeof(at_after[0]); i++) {
+        bad_secret(at_after[i], "URL: an '@' after the host (text not shown)", "Wk");
+        bad_secret(at_after[i], HINT, "Zq9x");
+    }
+    bad_secret("redis://app:7001/Wk7v@h:1", HINT, "7001");   /* reads as host:port */
+    /* user info in an addr value */
+    bad_secret("redis://h:1?addr=app:Zq9x@h:2", "'@' after the host", "Zq9x");
+    /* In the query: a '&' splits the pair, a '#' starts a fragment. */
+    bad_secret("redis://h:1?password=Zq9x&Wk7v", "unknown URL key in query pair 2", "Wk7v");
+    bad_secret("redis://h:1?password=Zq9x&Wk7v==", HINT, "Wk7v");
+    bad_secret("redis://h:1?p%61ssword=Zq9x&Wk7v", "query pair 2", "Wk7v");
+    bad_secret("redis://h:1?read_only=1&password=Zq9x&Wk7v&max_lag=1s", "query pair 3", "Wk7v");
+    bad_secret("redis://h:1?password=Zq9x#Wk7v", "'#' is not allowed", "Wk7v");
+    bad_secret("redis://h:1?password=Zq9x#Wk7v", "a '#' in the password? " HINT, "Zq9x");
+    bad_secret("redis://app:Zq9xWk7v@h:1#x", "a '#' in the password?", "Zq9x");
+    /* Encoded, each of them works. */
+    clusterc_options o;
+    ok(&o, "redis://app:Zq9x%2FWk%3F7v%23%26%40@h:1?addr=h:2");
+    assert_string_equal(o.password, "Zq9x/Wk?7v#&@");
+    assert_string_equal(o.seeds, "h:1,h:2");
+    clusterc_options_release(&o);
+    ok(&o, "redis://h:1?password=Zq9x%2FWk%3F7v%23%26%40&username=app");
+    assert_string_equal(o.password, "Zq9x/Wk?7v#&@");
+    assert_string_equal(o.username, "app");
+    clusterc_options_release(&o);
+    /* '@' may stay unescaped in a string value, and in the user info. */
+    ok(&o, "redis://h:1?password=p@ss&client_name=a@b");
+    assert_string_equal(o.password, "p@ss");
+    assert_string_equal(o.client_name, "a@b");
+    clusterc_options_release(&o);
+}
+
+/* With a password in the URL, host and path are not quoted (the reason
+ * is); query text is, up to the password pair (all of the query with an
+ * '@' after the host), never after it. */
+static void test_errors_with_a_password(void **state)
+{
+    (void)state;
+    bad_secret("redis://app:Zq9x@h:0", "URL host (not shown: the URL holds a password): "
+               "bad address: port must be a number in 1..65535", "h:0");
+    bad_secret("redis://app:Zq9x@hq9:x", "bad address: port must be", "hq9");
+    bad_secret("redis://app:Zq9x@app:1:2", "an IPv6 address needs brackets", "app:1");
+    bad_secret("redis://app:Zq9x@[::1]x1", "junk after ']'", "::1");
+    bad_secret("redis://app:Zq9x@h:1/2", "URL path (not shown: the URL holds a password): "
+               "a cluster has only database 0", "/2");
+    bad_secret("redis://h:abc?password=Zq9x", "URL host (not shown", "abc");
+    bad_secret("redis://us%zzer:Zq9x@h:1", "URL user name: bad percent-escape (value not shown)",
+               "us%zz");
+    bad_secret("redis://h:1?password=Zq9x&read_only=mayb", "URL key \"read_only\": bad boolean "
+               "(value not shown)", "mayb");
+    bad_secret("redis://h:1?password=Zq9x&dial_timeout=Wk7v", "URL key \"dial_timeout\": bad "
+               "duration (value not shown)", "Wk7v");
+    bad_secret("redis://h:1?password=Zq9x&max_redirects=-27", "(value not shown) is out of range",
+               "-27");
+    bad_secret("redis://h:1?password=Zq9x&max_redirects=7v", "bad integer (value not shown)", "7v");
+    bad_secret("redis://h:1?password=Zq9x&addr=Wk:0", "URL key \"addr\": bad address (value "
+               "not shown): port must be", "Wk:0");
+    bad_secret("redis://h:1?password=Zq9x&client_name=Wk%", "URL client_name: bad "
+               "percent-escape (value not shown)", "Wk");
+    bad_secret("redis://h:1?password=p@ss&client_name=Wk%", "(value not shown)", "Wk");
+    /* Before the password pair, and after a whole user info: quoted. */
+    bad("redis://h:1?foo=1&password=Zq9x", "unknown URL key \"foo\"");
+    bad("redis://h:1?read_only=maybe&password=Zq9x", "bad boolean \"maybe\"");
+    bad("redis://app:Zq9x@h:1?foo=1", "unknown URL key \"foo\"");
+    bad("redis://app:Zq9x@h:1?dial_timeout=x", "bad duration \"x\"");
+    /* Without a password the text is named, as before. */
+    bad("redis://h:1:2", "URL host \"h:1:2\"");
+    bad("redis://h:1/2", "URL path \"/2\"");
 }
 
 /* max_retries=-1 is go-redis's "no retries". */
@@ -419,6 +506,8 @@ int main(void)
         cmocka_unit_test(test_errors),           cmocka_unit_test(test_retries),
         cmocka_unit_test(test_reparse),          cmocka_unit_test(test_long),
         cmocka_unit_test(test_tls),
+        cmocka_unit_test(test_password_delimiters),
+        cmocka_unit_test(test_errors_with_a_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
