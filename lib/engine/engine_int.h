@@ -111,6 +111,8 @@ struct clusterc__engine {
     const clusterc__cmdtable *cmds;/* learned table, or the built-in one */
     clusterc__cmdtable *learned;
     int cmds_state;                /* 0 not asked, 1 asking, 2 learned */
+    clusterc__node *map_from;      /* the node that answered the map being
+                                      installed (set only during that call) */
 
     clusterc__req *wait_head, *wait_tail; /* requests waiting for a map */
     clusterc__req *backoff_head;   /* requests waiting out a retry backoff */

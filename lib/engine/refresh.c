@@ -556,7 +556,9 @@ static void on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
         log_failure(e, n->name, CLUSTERC_ETOPOLOGY, what);
     } else if (parse_map(e, n, reply) == 0) {
         freeReplyObject(reply);
+        e->map_from = n;   /* COMMAND goes there: its connection is open */
         refresh_done(e, 1);
+        e->map_from = NULL;
         return;
     }
     freeReplyObject(reply);
@@ -604,7 +606,12 @@ void clusterc__engine_fetch_commands(clusterc__engine *e)
     const char *argv[1] = { "COMMAND" };
     if (e->nshards == 0 || e->shards[0].n == 0 || e->draining)
         return;
+    /* Any node knows the commands: the one that just answered the map has
+     * its connection up, where another would cost a connect (and a TLS
+     * handshake) to a client that may never use that node. */
+    clusterc__node *to = e->map_from && e->map_from->conn.state == CLUSTERC__CONN_UP
+                             ? e->map_from : e->shards[0].nodes[0];
     e->cmds_state = 1;
-    if (!clusterc__engine_internal(e, e->shards[0].nodes[0], 1, argv, on_commands, NULL))
+    if (!clusterc__engine_internal(e, to, 1, argv, on_commands, NULL))
         e->cmds_state = 0;
 }
