@@ -315,7 +315,7 @@ void clusterc__conn_up(clusterc__conn *n)
     }
     n->state = CLUSTERC__CONN_UP;
     n->ops->connected(n->owner);
-    if (n->cfg->blocking && !n->ssl)   /* TLS reads go through OpenSSL: loop only */
+    if (n->cfg->blocking)
         set_blocking(n);
     clusterc__conn_flush(n);
 }
@@ -612,7 +612,8 @@ static ssize_t recv_stamped(clusterc__conn *n, char *buf, size_t len, int flags)
  * the arrival time for probes, and send without SIGPIPE. */
 ssize_t clusterc__conn_io_recv(void *arg, char *buf, size_t len)
 {
-    return recv_stamped(arg, buf, len, MSG_DONTWAIT);
+    clusterc__conn *n = arg;
+    return recv_stamped(n, buf, len, n->tls_wait ? 0 : MSG_DONTWAIT);
 }
 
 ssize_t clusterc__conn_io_send(void *arg, const char *buf, size_t len)
@@ -624,11 +625,15 @@ ssize_t clusterc__conn_io_send(void *arg, const char *buf, size_t len)
 /* One recv into the reader. Returns 1 when bytes came (2: the buffer
  * filled, more may be waiting), 0 when none were waiting (EAGAIN, or a
  * blocking read's timeout), -1 when the stream ended (lost says how). */
-static int read_tls(clusterc__conn *n, char *buf, char *lost, size_t lostcap)
+/* flags 0: the blocking face's wait (clusterc__conn_read_blocking): the
+ * socket reads under SSL_read block, bounded by SO_RCVTIMEO. */
+static int read_tls(clusterc__conn *n, char *buf, int flags, char *lost, size_t lostcap)
 {
     char why[200];
     int tls_err = 0;
+    n->tls_wait = flags == 0;
     ssize_t r = clusterc__tls_read(n->ssl, buf, READ_CHUNK, why, sizeof(why), &tls_err);
+    n->tls_wait = 0;
     if (r > 0) {
         redisReaderFeed(n->reader, buf, (size_t)r);
         n->got_bytes = 1;
@@ -647,7 +652,7 @@ static int read_once(clusterc__conn *n, int flags, char *lost, size_t lostcap)
 {
     char buf[READ_CHUNK];
     if (n->ssl)
-        return read_tls(n, buf, lost, lostcap);
+        return read_tls(n, buf, flags, lost, lostcap);
     for (;;) {
         ssize_t r = recv_stamped(n, buf, sizeof(buf), flags);
         if (r > 0) {

@@ -115,6 +115,7 @@ struct clusterc__conn {
     uint8_t blocking;                /* socket in blocking mode */
     uint8_t stamp;                   /* read the kernel's arrival time (a probe is out) */
     uint8_t got_bytes;               /* something was read since connect (for hints) */
+    uint8_t tls_wait;                /* the socket read under SSL_read may block */
     int lost_code;                   /* the code of a stream that ended (read_once) */
     int64_t rx_stamp_us;             /* CLOCK_REALTIME arrival of the last stamped read */
     char last_err[128];              /* why it last failed */
