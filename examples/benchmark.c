@@ -45,6 +45,9 @@ typedef struct config {
     int hook;               /* --hook: an on_command hook is set */
     int background;         /* --background: subscriptions and BLPOPs open */
     double max_seconds;
+    int tls;                /* --tls (or any --tls-* option) */
+    int tls_insecure;       /* --tls-insecure */
+    const char *tls_ca, *tls_cert, *tls_key, *tls_server_name;
 } config;
 
 /* What one test measured. */
@@ -185,6 +188,16 @@ static void usage(FILE *f)
 "                     open and 4 BLPOP 0 in flight (what they cost the fast path)\n"
 "  --hook             set an on_command hook (it counts commands): what the\n"
 "                     command hook costs per request\n"
+"  --tls              connect over TLS (OpenSSL), certificates verified against\n"
+"                     the system's trust store unless --tls-ca is given\n"
+"  --tls-ca <file>    PEM CA bundle the servers' certificates must chain to\n"
+"  --tls-cert <file>  client certificate (PEM) for mutual TLS; with --tls-key\n"
+"  --tls-key <file>   its private key (PEM)\n"
+"  --tls-server-name <name>\n"
+"                     SNI and the name the certificates must carry (default:\n"
+"                     the host dialled)\n"
+"  --tls-insecure     accept any certificate (encrypted, not authenticated:\n"
+"                     tests only). Every --tls-* option implies --tls\n"
 "  -q                 quiet: one line per test\n"
 "  --csv              CSV output (one header line, one line per test)\n"
 "  --help             this text\n"
@@ -235,10 +248,8 @@ static void parse_tests(config *cfg, const char *list)
         die_usage("no test in '%s'", list);
 }
 
-static void parse_args(config *cfg, int argc, char **argv)
+static void config_defaults(config *cfg)
 {
-    const char *host = "127.0.0.1", *seeds = NULL;
-    long long port = 6379;
     memset(cfg, 0, sizeof(*cfg));
     cfg->requests = 100000;
     cfg->inflight = 50;
@@ -249,65 +260,105 @@ static void parse_args(config *cfg, int argc, char **argv)
     cfg->max_seconds = 60;
     cfg->read_policy = "master";
     parse_tests(cfg, "set,get");
+}
+
+/* An option without a value: 1 if a is one (and it was applied), else 0. */
+static int parse_flag(config *cfg, const char *a)
+{
+    if (strcmp(a, "--help") == 0) {
+        usage(stdout);
+        exit(0);
+    } else if (strcmp(a, "-q") == 0) {
+        cfg->quiet = 1;
+    } else if (strcmp(a, "--csv") == 0) {
+        cfg->csv = 1;
+    } else if (strcmp(a, "--hook") == 0) {
+        cfg->hook = 1;
+    } else if (strcmp(a, "--background") == 0) {
+        cfg->background = 1;
+    } else if (strcmp(a, "--tls") == 0) {
+        cfg->tls = 1;
+    } else if (strcmp(a, "--tls-insecure") == 0) {
+        cfg->tls = cfg->tls_insecure = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static void parse_read_policy(config *cfg, const char *v)
+{
+    cfg->read_policy = v;
+    if (strcmp(v, "master") == 0) {
+        /* primaries only: the default */
+    } else if (strcmp(v, "read_only") == 0) cfg->read_only = 1;
+    else if (strcmp(v, "random") == 0) cfg->route_randomly = 1;
+    else if (strcmp(v, "latency") == 0) cfg->route_by_latency = 1;
+    else die_usage("--read-policy wants master, read_only, random or latency, not '%s'", v);
+}
+
+/* --tls-ca, --tls-cert, --tls-key, --tls-server-name: 1 if a is one. */
+static int parse_tls_value(config *cfg, const char *a, const char *v)
+{
+    if (strcmp(a, "--tls-ca") == 0) cfg->tls_ca = v;
+    else if (strcmp(a, "--tls-cert") == 0) cfg->tls_cert = v;
+    else if (strcmp(a, "--tls-key") == 0) cfg->tls_key = v;
+    else if (strcmp(a, "--tls-server-name") == 0) cfg->tls_server_name = v;
+    else return 0;
+    cfg->tls = 1;
+    return 1;
+}
+
+/* An option with a value (v); the seed goes to *host, *port, *seeds. */
+static void parse_value(config *cfg, const char *a, const char *v, const char **host,
+                        long long *port, const char **seeds)
+{
+    if (strcmp(a, "-h") == 0) *host = v;
+    else if (strcmp(a, "-p") == 0) *port = parse_ll(a, v, 1, 65535);
+    else if (strcmp(a, "--seeds") == 0) *seeds = v;
+    else if (strcmp(a, "-n") == 0) cfg->requests = parse_ll(a, v, 1, 1000000000LL);
+    else if (strcmp(a, "-c") == 0) cfg->inflight = (int)parse_ll(a, v, 1, 1000000);
+    else if (strcmp(a, "-P") == 0) cfg->pipeline = (int)parse_ll(a, v, 1, 1000000);
+    else if (strcmp(a, "-t") == 0) parse_tests(cfg, v);
+    else if (strcmp(a, "-d") == 0) cfg->value_size = (size_t)parse_ll(a, v, 0, 512LL << 20);
+    else if (strcmp(a, "-r") == 0) cfg->keyspace = parse_ll(a, v, 1, 999999999999LL);
+    else if (strcmp(a, "--max-seconds") == 0)
+        cfg->max_seconds = (double)parse_ll(a, v, 1, 86400);
+    else if (strcmp(a, "--face") == 0) {
+        if (strcmp(v, "async") == 0) cfg->async_face = 1;
+        else if (strcmp(v, "sync") == 0) cfg->async_face = 0;
+        else die_usage("--face wants sync or async, not '%s'", v);
+    } else if (strcmp(a, "--read-policy") == 0) {
+        parse_read_policy(cfg, v);
+    } else if (!parse_tls_value(cfg, a, v)) {
+        die_usage("unknown option '%s'", a);
+    }
+}
+
+static void parse_args(config *cfg, int argc, char **argv)
+{
+    const char *host = "127.0.0.1", *seeds = NULL;
+    long long port = 6379;
+    config_defaults(cfg);
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (strcmp(a, "--help") == 0) {
-            usage(stdout);
-            exit(0);
-        } else if (strcmp(a, "-q") == 0) {
-            cfg->quiet = 1;
-            takes = 0;
-        } else if (strcmp(a, "--csv") == 0) {
-            cfg->csv = 1;
-            takes = 0;
-        } else if (strcmp(a, "--hook") == 0) {
-            cfg->hook = 1;
-            takes = 0;
-        } else if (strcmp(a, "--background") == 0) {
-            cfg->background = 1;
-            takes = 0;
-        } else {
-            char pat[64];
-            snprintf(pat, sizeof(pat), " %s ", a);
-            if (strlen(a) > 32 || !strstr(" -h -p --seeds -n -c -P -t -d -r --max-seconds"
-                                          " --face --read-policy ", pat))
-                die_usage("unknown option '%s'", a);
-        }
-        if (takes && !v)
-            die_usage("option %s needs a value", a);
-        if (!takes)
+        if (parse_flag(cfg, a))
             continue;
-        if (strcmp(a, "-h") == 0) host = v;
-        else if (strcmp(a, "-p") == 0) port = parse_ll(a, v, 1, 65535);
-        else if (strcmp(a, "--seeds") == 0) seeds = v;
-        else if (strcmp(a, "-n") == 0) cfg->requests = parse_ll(a, v, 1, 1000000000LL);
-        else if (strcmp(a, "-c") == 0) cfg->inflight = (int)parse_ll(a, v, 1, 1000000);
-        else if (strcmp(a, "-P") == 0) cfg->pipeline = (int)parse_ll(a, v, 1, 1000000);
-        else if (strcmp(a, "-t") == 0) parse_tests(cfg, v);
-        else if (strcmp(a, "-d") == 0) cfg->value_size = (size_t)parse_ll(a, v, 0, 512LL << 20);
-        else if (strcmp(a, "-r") == 0) cfg->keyspace = parse_ll(a, v, 1, 999999999999LL);
-        else if (strcmp(a, "--max-seconds") == 0)
-            cfg->max_seconds = (double)parse_ll(a, v, 1, 86400);
-        else if (strcmp(a, "--face") == 0) {
-            if (strcmp(v, "async") == 0) cfg->async_face = 1;
-            else if (strcmp(v, "sync") == 0) cfg->async_face = 0;
-            else die_usage("--face wants sync or async, not '%s'", v);
-        } else if (strcmp(a, "--read-policy") == 0) {
-            cfg->read_policy = v;
-            if (strcmp(v, "master") == 0) {
-                /* primaries only: the default */
-            } else if (strcmp(v, "read_only") == 0) cfg->read_only = 1;
-            else if (strcmp(v, "random") == 0) cfg->route_randomly = 1;
-            else if (strcmp(v, "latency") == 0) cfg->route_by_latency = 1;
-            else die_usage("--read-policy wants master, read_only, random or latency, not '%s'", v);
-        } else {
+        char pat[64];
+        snprintf(pat, sizeof(pat), " %s ", a);
+        if (strlen(a) > 32 || !strstr(" -h -p --seeds -n -c -P -t -d -r --max-seconds"
+                                      " --face --read-policy --tls-ca --tls-cert --tls-key"
+                                      " --tls-server-name ", pat))
             die_usage("unknown option '%s'", a);
-        }
+        if (!v)
+            die_usage("option %s needs a value", a);
+        parse_value(cfg, a, v, &host, &port, &seeds);
         i++;
     }
+    if (!cfg->tls_cert != !cfg->tls_key)
+        die_usage("%s", "--tls-cert and --tls-key go together");
     if (seeds) {
         if (strlen(seeds) >= sizeof(cfg->seeds))
             die_usage("--seeds too long: '%s'", seeds);
@@ -357,6 +408,12 @@ static void options_from(const config *cfg, clusterc_options *o)
     o->read_only = cfg->read_only;
     o->route_randomly = cfg->route_randomly;
     o->route_by_latency = cfg->route_by_latency;
+    o->tls = cfg->tls;
+    o->tls_ca_file = cfg->tls_ca;
+    o->tls_cert_file = cfg->tls_cert;
+    o->tls_key_file = cfg->tls_key;
+    o->tls_server_name = cfg->tls_server_name;
+    o->tls_insecure_skip_verify = cfg->tls_insecure;
 }
 
 /* ------------------------------------------------------------ populate */
@@ -572,8 +629,8 @@ static void report(const config *cfg, int kind, const result *r)
             printf("  async face, %d in flight", cfg->inflight);
         else
             printf("  blocking face, pipeline %d", cfg->pipeline);
-        printf(", %zu byte values, keyspace %lld, read policy %s\n", cfg->value_size,
-               cfg->keyspace, cfg->read_policy);
+        printf(", %zu byte values, keyspace %lld, read policy %s%s\n", cfg->value_size,
+               cfg->keyspace, cfg->read_policy, cfg->tls ? ", TLS" : "");
         printf("  throughput: %.1f requests per second\n", ops);
         printf("  latency (usec): p50 %u  p99 %u  p99.9 %u  max %u\n", p50, p99, p999, max);
         printf("  client CPU per request (usec): %.3f (user %.3f, sys %.3f)\n", cpu_us, user_us,
@@ -585,6 +642,21 @@ static void report(const config *cfg, int kind, const result *r)
 
 /* ------------------------------------------------------------ main */
 
+/* The SET value, the latencies and the async face's start times. */
+static int alloc_buffers(const config *cfg)
+{
+    value = malloc(cfg->value_size + 1);
+    lat = malloc((size_t)cfg->requests * sizeof(*lat));
+    arun.start_ns = malloc((size_t)cfg->inflight * sizeof(*arun.start_ns));
+    if (!value || !lat || !arun.start_ns) {
+        fprintf(stderr, "clusterc-benchmark: out of memory for %lld latencies\n", cfg->requests);
+        return -1;
+    }
+    memset(value, 'x', cfg->value_size);
+    value[cfg->value_size] = '\0';
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     config cfg;
@@ -595,16 +667,8 @@ int main(int argc, char **argv)
 
     parse_args(&cfg, argc, argv);
     options_from(&cfg, &o);
-
-    value = malloc(cfg.value_size + 1);
-    lat = malloc((size_t)cfg.requests * sizeof(*lat));
-    arun.start_ns = malloc((size_t)cfg.inflight * sizeof(*arun.start_ns));
-    if (!value || !lat || !arun.start_ns) {
-        fprintf(stderr, "clusterc-benchmark: out of memory for %lld latencies\n", cfg.requests);
+    if (alloc_buffers(&cfg) < 0)
         return 2;
-    }
-    memset(value, 'x', cfg.value_size);
-    value[cfg.value_size] = '\0';
 
     /* The blocking client checks the cluster is reachable (the async face
      * loads its map in the background), fills the keyspace and, for the
