@@ -255,6 +255,38 @@ static void test_set_get_many(void **state)
     assert_true(st.connects >= 3);
 }
 
+/* node_address_map applies to TLS addresses: every announced
+ * 127.0.0.1:P is dialled as localhost:P, and the name checked is then
+ * "localhost" (the certificate's DNS SAN), not the announced address. */
+static void test_remap_names_checked(void **state)
+{
+    (void)state;
+    char map[1024] = "", one[64];
+    clusterc_options o;
+    tls_opts(&o);
+    for (int i = 0; i < harness_count(H); i++) {
+        snprintf(one, sizeof(one), "%s127.0.0.1:%d=localhost:%d", i ? "," : "",
+                 harness_port(H, i), harness_port(H, i));
+        strncat(map, one, sizeof(map) - strlen(map) - 1);
+    }
+    o.node_address_map = map;
+    L.c = it_client(H, &o);
+    set_get_many(L.c, "remap", 200);
+    clusterc_node_info nodes[8];
+    int n = clusterc_node_stats(L.c, nodes, 8);
+    assert_int_equal(n, harness_count(H));
+    for (int i = 0; i < n; i++)
+        if (strncmp(nodes[i].addr, "localhost:", 10) != 0)
+            fail_msg("node %d dialled as %s, announced %s", i, nodes[i].addr, nodes[i].announced);
+    /* The same options with a name the certificate lacks are refused (the
+     * seeds themselves are not remapped: they are dialled as given). */
+    o.tls_server_name = "wrong.example";
+    clusterc_client *bad = clusterc_connect(&o);
+    assert_int_equal(clusterc_error(bad), CLUSTERC_ETLS);
+    assert_non_null(strstr(clusterc_errstr(bad), "host name mismatch"));
+    clusterc_free(bad);
+}
+
 static void test_pipeline(void **state)
 {
     (void)state;
@@ -719,6 +751,7 @@ int main(void)
     const struct CMUnitTest tls_tests[] = {
         cmocka_unit_test_teardown(test_set_get_many, cleanup),
         cmocka_unit_test_teardown(test_pipeline, cleanup),
+        cmocka_unit_test_teardown(test_remap_names_checked, cleanup),
         cmocka_unit_test_teardown(test_async, cleanup),
         cmocka_unit_test_teardown(test_replica_reads, cleanup),
         cmocka_unit_test_teardown(test_blpop_pool, cleanup),
