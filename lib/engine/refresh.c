@@ -608,8 +608,11 @@ void clusterc__engine_fetch_commands(clusterc__engine *e)
         return;
     /* Any node knows the commands: the one that just answered the map has
      * its connection up, where another would cost a connect (and a TLS
-     * handshake) to a client that may never use that node. */
-    clusterc__node *to = e->map_from && e->map_from->conn.state == CLUSTERC__CONN_UP
+     * handshake) to a client that may never use that node. Unless it is not
+     * in the map (a seed named by host name): busy with COMMAND, it would
+     * escape the reaping of retired connections until the next map load. */
+    clusterc__node *to = e->map_from && e->map_from->conn.state == CLUSTERC__CONN_UP &&
+                                 clusterc__engine_in_map(e, e->map_from)
                              ? e->map_from : e->shards[0].nodes[0];
     e->cmds_state = 1;
     if (!clusterc__engine_internal(e, to, 1, argv, on_commands, NULL))
