@@ -157,6 +157,10 @@ var (
 	// CA, host name mismatch, expired certificate, plain text on a TLS
 	// port or the reverse); Msg names the node and the reason.
 	ErrTLS = &ClientError{Code: int(C.CLUSTERC_ETLS)}
+	// ErrOverload: max_inflight commands were already in flight, or
+	// max_node_queue were queued for a node that is not connected: this
+	// one was not sent.
+	ErrOverload = &ClientError{Code: int(C.CLUSTERC_EOVERLOAD)}
 )
 
 // Strerror is the fixed text of a libclusterc error code ("timed out").

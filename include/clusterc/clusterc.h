@@ -68,7 +68,8 @@ extern "C" {
     X(ERETRIES, -12, "too many retries")                                       \
     X(ENOREPLICA, -13, "no eligible replica")                                  \
     X(EUSAGE, -14, "call not allowed now")                                     \
-    X(ETLS, -15, "TLS handshake or certificate check failed")
+    X(ETLS, -15, "TLS handshake or certificate check failed")                  \
+    X(EOVERLOAD, -16, "too many commands in flight")
 
 enum clusterc_errno {
 #define CLUSTERC_ERRNO_ENUM(name, code, text) CLUSTERC_##name = code,
@@ -264,6 +265,20 @@ typedef struct clusterc_options {
                                   are in several slots (1, the default), or
                                   send them whole and get the server's
                                   CROSSSLOT error (0) */
+    int max_inflight;          /* callers' commands submitted and not yet
+                                  finished, per client (pipelined, async,
+                                  fan-out parents count one each); beyond
+                                  it a submit fails at once with
+                                  CLUSTERC_EOVERLOAD and nothing is sent.
+                                  Default 100000 (about 75 MB at most
+                                  for small commands: tests/integration/
+                                  it_overload.c); 0 = no bound */
+    int max_node_queue;        /* commands queued for one node whose
+                                  connection is not up (connecting,
+                                  reconnecting): beyond it they fail at
+                                  once with CLUSTERC_EOVERLOAD instead of
+                                  piling up for a node that is away.
+                                  Default 10000; 0 = no bound */
     int pubsub_queue_max;      /* blocking face: messages kept until
                                   clusterc_next_message takes them; past
                                   this the oldest is dropped (counted in
@@ -369,9 +384,9 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o);
  * latency_probe (duration), failing_timeout (duration), max_lag (duration),
  * max_lag_bytes, lag_probe (duration), read_your_writes, refresh_interval,
  * refresh_min_interval (durations), node_address_map, blocking_pool_size,
- * pubsub_queue_max; TLS: tls, tls_ca_file, tls_ca_dir, tls_cert_file,
- * tls_key_file, tls_server_name, tls_insecure_skip_verify, tls_min_version
- * (the fields of the same names). Booleans: true/false/1/0/yes/no.
+ * pubsub_queue_max, max_inflight, max_node_queue; TLS: tls, tls_ca_file,
+ * tls_ca_dir, tls_cert_file, tls_key_file, tls_server_name,
+ * tls_insecure_skip_verify, tls_min_version (the fields of the same names). Booleans: true/false/1/0/yes/no.
  * "rediss://" sets tls (its port still defaults to 6379). The port
  * defaults to 6379; the path may only be "/" or "/0". An empty value
  * ("key=") keeps the default, as in go-redis (except addr=). go-redis's

@@ -83,7 +83,7 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
                           len == -2 ? "invalid format string" : "out of memory");
         return -1;
     }
-    clusterc__req *r = clusterc__req_new(a->e, cmd, (size_t)len, async_done, &a->err);
+    clusterc__req *r = clusterc__req_new_user(a->e, cmd, (size_t)len, async_done, &a->err);
     if (!r)
         return -1;
     r->u1 = a;

@@ -206,7 +206,7 @@ static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc_
                           len == -2 ? "invalid format string" : "out of memory");
         return NULL;
     }
-    return clusterc__req_new(c->e, cmd, (size_t)len, fn, &c->err);
+    return clusterc__req_new_user(c->e, cmd, (size_t)len, fn, &c->err);
 }
 
 static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,

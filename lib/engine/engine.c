@@ -414,8 +414,10 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
         r->synth = NULL;
     }
     r->state = CLUSTERC__REQ_DONE;
-    if (!reply && !r->internal && !r->child)
-        e->stats.failures++;
+    if (!r->internal && !r->child) {
+        e->user_pending--;
+        e->stats.failures += !reply;
+    }
     clusterc__reads_done(e, r);
     if (e->opt.on_command && !r->internal && !r->child)
         clusterc__hook_command(e, r, reply ? 0 : code);
@@ -470,8 +472,10 @@ static void arm_deadline(clusterc__engine *e, clusterc__req *r)
 void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
 {
     e->pending++;
-    if (!r->internal && !r->child)   /* only callers' commands count */
+    if (!r->internal && !r->child) {   /* only callers' commands count */
         e->stats.commands++;
+        e->user_pending++;
+    }
     if (e->opt.on_command)
         r->t0_us = clusterc__now_us();
     if (r->route_mode > CLUSTERC_ROUTE_ANY)
@@ -619,6 +623,8 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
             clusterc__reads_sent(e, r, n);
         return;
     }
+    if (n->conn.state != CLUSTERC__CONN_UP && clusterc__node_queue_full(e, n, r))
+        return;
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",

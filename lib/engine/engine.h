@@ -79,6 +79,12 @@ struct clusterc__req {
     struct event *retry_ev;
 };
 
+/* clusterc__req_new for a caller's command: refused at once, with
+ * CLUSTERC_EOVERLOAD in err (cmd freed), when max_inflight of them are
+ * unfinished (overload.c). */
+clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len,
+                                      clusterc__done_fn *done, clusterc__err *err);
+
 /* Create / free the engine on a caller's event_base. The options must have
  * been validated (clusterc__options_check). Returns NULL on OOM, or when
  * the TLS files cannot be used: then err says which and why (EINVAL). */

@@ -111,6 +111,7 @@ struct clusterc__engine {
     const clusterc__cmdtable *cmds;/* learned table, or the built-in one */
     clusterc__cmdtable *learned;
     int cmds_state;                /* 0 not asked, 1 asking, 2 learned */
+    size_t user_pending;           /* callers' requests not finished (max_inflight) */
     clusterc__node *map_from;      /* the node that answered the map being
                                       installed (set only during that call) */
 
@@ -198,6 +199,9 @@ void clusterc__nodes_fail_all(clusterc__engine *e, int code, const char *msg);
  * it was a file (EINVAL), else it was memory. */
 int clusterc__nodes_tls(clusterc__engine *e, const clusterc_options *o, clusterc__err *err);
 int clusterc__nodes_init(clusterc__engine *e);
+/* overload.c: r is for n, whose connection is not up; when n already holds
+ * max_node_queue commands, r fails (later, from the loop) and 1 is returned. */
+int clusterc__node_queue_full(clusterc__engine *e, clusterc__node *n, clusterc__req *r);
 void clusterc__nodes_fini(clusterc__engine *e);
 
 void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int code, const char *msg);

@@ -26,6 +26,8 @@ CLUSTERC_API void clusterc_options_init(clusterc_options *o)
     o->blocking_pool_size = 4;
     o->pubsub_queue_max = 10000;
     o->multi_slot_split = 1;
+    o->max_inflight = 100000;
+    o->max_node_queue = 10000;
 }
 
 /* A volatile pointer to memset: the call cannot be proven dead, so it is
@@ -139,5 +141,7 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
            range(err, "max_lag_ms", o->max_lag_ms, 0, 86400000) ||
            range(err, "lag_probe_ms", o->lag_probe_ms, 10, 3600000) ||
            range(err, "blocking_pool_size", o->blocking_pool_size, 1, 1024) ||
-           range(err, "pubsub_queue_max", o->pubsub_queue_max, 1, 100000000) ? -1 : 0;
+           range(err, "pubsub_queue_max", o->pubsub_queue_max, 1, 100000000) ||
+           range(err, "max_inflight", o->max_inflight, 0, 1000000000) ||
+           range(err, "max_node_queue", o->max_node_queue, 0, 1000000000) ? -1 : 0;
 }

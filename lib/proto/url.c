@@ -300,6 +300,8 @@ static const key Keys[] = {
     {"lag_probe", K_MS, F(lag_probe_ms), 10, 3600000},
     {"blocking_pool_size", K_INT, F(blocking_pool_size), 1, 1024},
     {"pubsub_queue_max", K_INT, F(pubsub_queue_max), 1, 100000000},
+    {"max_inflight", K_INT, F(max_inflight), 0, 1000000000},
+    {"max_node_queue", K_INT, F(max_node_queue), 0, 1000000000},
     {"read_your_writes", K_BOOL, F(read_your_writes), 0, 1},
     {"refresh_interval", K_MS, F(refresh_interval_ms), 0, 86400000},
     {"refresh_min_interval", K_MS, F(refresh_min_interval_ms), 0, 3600000},

@@ -78,6 +78,27 @@ static void test_tls_combinations(void **state)
     refused(&o, "tls_server_name is empty");
 }
 
+static void test_overload_bounds(void **state)
+{
+    (void)state;
+    clusterc_options o = base();
+    assert_int_equal(o.max_inflight, 100000);   /* bounded by default */
+    assert_int_equal(o.max_node_queue, 10000);
+    o.max_inflight = 0;                         /* 0 = no bound */
+    o.max_node_queue = 0;
+    accepted(&o);
+    o.max_inflight = -1;
+    refused(&o, "max_inflight = -1");
+    o = base();
+    o.max_node_queue = -5;
+    refused(&o, "max_node_queue = -5");
+    clusterc_options_init(&o);
+    assert_int_equal(clusterc_options_parse_url(&o, "redis://h:1?max_inflight=5&max_node_queue=7"), 0);
+    assert_int_equal(o.max_inflight, 5);
+    assert_int_equal(o.max_node_queue, 7);
+    clusterc_options_release(&o);
+}
+
 static void test_wipe(void **state)
 {
     (void)state;
@@ -97,6 +118,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tls_defaults),
         cmocka_unit_test(test_tls_combinations),
+        cmocka_unit_test(test_overload_bounds),
         cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,8 @@ from .hooks import Event, CommandInfo
 from .pubsub import PubSub
 from .admin import Admin
 from .errors import (ClusterError, ConnectionError, TimeoutError, AuthenticationError,
-                     TLSError, ResponseError, InvalidOptionError, DataError, ClientClosedError,
-                     LibraryNotFoundError)
+                     TLSError, OverloadError, ResponseError, InvalidOptionError, DataError,
+                     ClientClosedError, LibraryNotFoundError)
 from ._lib import library_path
 
 __version__ = "0.1.0"
@@ -27,7 +27,7 @@ __all__ = [
     "ClusterClient", "RedisCluster", "Pipeline", "PubSub", "Admin", "Event", "CommandInfo", "build_url",
     "library_path",
     "ROUTE_DEFAULT", "ROUTE_PRIMARY", "ROUTE_REPLICA", "ROUTE_ANY",
-    "ClusterError", "ConnectionError", "TimeoutError", "AuthenticationError", "TLSError",
+    "ClusterError", "ConnectionError", "TimeoutError", "AuthenticationError", "TLSError", "OverloadError",
     "ResponseError", "InvalidOptionError", "DataError", "ClientClosedError",
     "LibraryNotFoundError",
 ]

@@ -36,6 +36,7 @@ ERETRIES = -12
 ENOREPLICA = -13
 EUSAGE = -14
 ETLS = -15
+EOVERLOAD = -16
 
 
 class ClusterError(Exception):
@@ -64,6 +65,15 @@ class TLSError(ConnectionError):
     name mismatch, expired certificate, a plain-text server on a TLS port
     and the reverse); the message names the node and the reason. redis-py
     raises its ConnectionError for these: this is a ConnectionError too."""
+
+
+class OverloadError(ClusterError):
+    """Too many commands in flight (max_inflight), or too many queued for a
+    node that is not connected (max_node_queue): the command was not sent.
+    Slow down or shed load; the client itself is fine."""
+
+    def __init__(self, message="", code=EOVERLOAD):
+        super().__init__(message, code)
 
 
 class ResponseError(ClusterError):
@@ -97,6 +107,7 @@ _BY_CODE = {
     ETIMEOUT: TimeoutError,
     EAUTH: AuthenticationError,
     ETLS: TLSError,
+    EOVERLOAD: OverloadError,
     EINVAL: InvalidOptionError,
     ECLOSED: ClientClosedError,
 }
