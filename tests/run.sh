@@ -9,6 +9,7 @@
 #   CTEST_ARGS          extra ctest arguments, e.g. "-L unit" or "-R keyslot"
 #   CTEST_TIMEOUT       default per-test timeout in seconds (default 300)
 #   CLUSTERC_WERROR=OFF to build without -Werror (default ON)
+#   CLUSTERC_CMAKE_ARGS extra cmake configure arguments, e.g. "-DCLUSTERC_FUZZ=ON"
 #   CLUSTERC_HIREDIS=1x build against the hiredis 1.x API (hiredict 1.3.1's
 #                       compatibility headers from bookworm-backports, unpacked
 #                       into the build directory) instead of Debian's 0.14
@@ -28,12 +29,14 @@ case "$build" in /*) ;; *) build="$root/$build" ;; esac
 # shellcheck source=tests/deps.sh
 . "$root/tests/deps.sh"
 
+# shellcheck disable=SC2086 # CLUSTERC_CMAKE_ARGS is a list of words on purpose
 configure() {
   local san=OFF type=RelWithDebInfo
   if [ "$sanitize" = 1 ]; then san=ON; type=Debug; fi
   echo "== configure $build (CC=${CC:-default}, sanitize=$san)"
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE="$type" \
-    -DCLUSTERC_WERROR="${CLUSTERC_WERROR:-ON}" -DCLUSTERC_SANITIZE="$san"
+    -DCLUSTERC_WERROR="${CLUSTERC_WERROR:-ON}" -DCLUSTERC_SANITIZE="$san" \
+    ${CLUSTERC_CMAKE_ARGS:-}
 }
 
 clusterc_install_deps

@@ -331,7 +331,7 @@ int clusterc__cmdtable_selfcheck(const clusterc__cmdtable *t)
     for (size_t i = 0; i < t->n; i++) {
         const char *nm = t->ents[i].name;
         for (const char *p = nm; *p; p++)
-            if (lower((unsigned char)*p) != *p)
+            if (lower((unsigned char)*p) != (unsigned char)*p) /* bytes >= 0x80 too */
                 return -1;
         if (i > 0 && strcmp(t->ents[i - 1].name, nm) >= 0)
             return -1;

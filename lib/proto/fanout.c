@@ -157,7 +157,7 @@ int clusterc__policytable_selfcheck(const clusterc__policytable *t)
     for (size_t i = 0; i < t->n; i++) {
         const char *nm = t->ents[i].name;
         for (const char *p = nm; *p; p++)
-            if (lower((unsigned char)*p) != *p)
+            if (lower((unsigned char)*p) != (unsigned char)*p) /* bytes >= 0x80 too */
                 return -1;
         if (i > 0 && strcmp(t->ents[i - 1].name, nm) >= 0)
             return -1;
@@ -465,6 +465,10 @@ static int read_keys(cursor *c, long long argc, int stride, keyrec **out, size_t
     *nkeys = 0;
     if (stride == 0 || argc < 2 || (argc - 1) % stride != 0)
         return 0;
+    /* Each argument takes 6 bytes at least ("$0\r\n\r\n"): a count the
+     * buffer cannot hold is a truncated command, not an allocation. */
+    if ((unsigned long long)(argc - 1) > (unsigned long long)(c->end - c->p) / 6)
+        return -1;
     size_t n = (size_t)(argc - 1) / (size_t)stride;
     keyrec *k = malloc(n * sizeof(*k));
     if (k == NULL)

@@ -254,6 +254,22 @@ static redisReply *command_reply(void)
         A(S("Get"), I(2), A(ST("write")), I(1), I(1), I(1))); /* duplicate: one kept */
 }
 
+/* Found by fuzz_cmdtable (tests/fuzz/regressions/cmdtable/
+ * selfcheck-high-byte-name): the self-check compared a lowered unsigned
+ * byte with a signed char, so a name byte >= 0x80 failed it. */
+static void test_from_reply_high_byte_name(void **state)
+{
+    (void)state;
+    redisReply *r = A(A(S("ev\xe3l"), I(-3), EMPTY(), I(0), I(0), I(0)),
+                      A(S("get"), I(2), A(ST("readonly")), I(1), I(1), I(1)));
+    clusterc__cmdtable *t = NULL;
+    char err[256] = "";
+    assert_int_equal(clusterc__cmdtable_from_reply(r, &t, err, sizeof(err)), 0);
+    freeReplyObject(r);
+    assert_int_equal(clusterc__cmdtable_selfcheck(t), 0);
+    clusterc__cmdtable_free(t);
+}
+
 static void test_from_reply(void **state)
 {
     (void)state;
@@ -330,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_inspect_garbage),
         cmocka_unit_test(test_from_reply),
+        cmocka_unit_test(test_from_reply_high_byte_name),
         cmocka_unit_test(test_from_reply_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

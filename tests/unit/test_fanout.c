@@ -315,6 +315,33 @@ static void test_split_not(void **state)
     assert_non_null(strstr(err, "truncated"));
     assert_int_equal(clusterc__fanout_split("$3\r\nfoo\r\n", 9, &s, err, sizeof(err)), -1);
     assert_int_equal(clusterc__fanout_split(NULL, 0, &s, NULL, 0), -1);
+    /* Found by fuzz_cmd_inspect (tests/fuzz/regressions/cmd_inspect/
+     * split-huge-argc): a count the buffer cannot hold is truncation, not
+     * a malloc of argc entries (it was "out of memory" here). */
+    static const char huge[] = "*433333333333333333\r\n$3\r\nDEL\r\n\r";
+    err[0] = '\0';
+    assert_int_equal(clusterc__fanout_split(huge, sizeof(huge) - 1, &s, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "truncated"));
+    assert_null(s.sub);
+}
+
+/* Found by fuzz_cmdtable (tests/fuzz/regressions/cmdtable/
+ * selfcheck-high-byte-name): the self-check compared a lowered unsigned
+ * byte with a signed char, so a name byte >= 0x80 failed it. */
+static void test_learned_high_byte_name(void **state)
+{
+    (void)state;
+    redisReply *r = A(A(S("\xe3x"), I(1), EMPTY(), I(0), I(0), I(0), EMPTY(), EMPTY()),
+                      A(S("dbsize"), I(1), EMPTY(), I(0), I(0), I(0),
+                        A(S("request_policy:all_shards"), S("response_policy:agg_sum")), EMPTY()));
+    clusterc__policytable *t = NULL;
+    char err[128] = "";
+    assert_int_equal(clusterc__policytable_from_reply(r, &t, err, sizeof(err)), 0);
+    freeReplyObject(r);
+    clusterc__fanpolicy p;
+    assert_non_null(clusterc__policytable_at(t, 1, &p)); /* both recorded */
+    assert_int_equal(clusterc__policytable_selfcheck(t), 0);
+    clusterc__policytable_free(t);
 }
 
 /* ---------------------------------------------------------------- merge */
@@ -580,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_builtin),
         cmocka_unit_test(test_learned),
         cmocka_unit_test(test_learned_bad),
+        cmocka_unit_test(test_learned_high_byte_name),
         cmocka_unit_test(test_split_three_slots),
         cmocka_unit_test(test_split_mset),
         cmocka_unit_test(test_split_not),
