@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pubsub_int.h"
+#include "proto/push.h"
 #include "proto/redirect.h"
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
@@ -90,73 +91,26 @@ int clusterc__ps_send(ps_conn *pc, int kind, const char *name, size_t len, int s
 
 /* ----------------------------------------------------------- the pushes */
 
-static int is_str(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_STRING;
-}
-
 /* message / pmessage / smessage: to the subscription's callback, if it is
  * still wanted and this is its connection. */
-static void deliver(ps_conn *pc, int kind, redisReply **el)
+static void deliver(ps_conn *pc, const clusterc__push *p)
 {
     clusterc__pubsub *ps = pc->ps;
-    redisReply *name = el[1];
-    redisReply *ch = kind == CLUSTERC_PUBSUB_PATTERN ? el[2] : el[1];
-    redisReply *pl = kind == CLUSTERC_PUBSUB_PATTERN ? el[3] : el[2];
-    ps_sub *s = clusterc__ps_find(ps, kind, name->str, name->len);
+    const redisReply *name = p->name;
+    ps_sub *s = clusterc__ps_find(ps, p->kind, name->str, name->len);
     if (!s || s->pc != pc)
         return;
     clusterc_message m;
-    m.kind = kind;
-    m.channel = ch->str;
-    m.channel_len = ch->len;
-    m.pattern = kind == CLUSTERC_PUBSUB_PATTERN ? name->str : NULL;
-    m.pattern_len = kind == CLUSTERC_PUBSUB_PATTERN ? name->len : 0;
-    m.payload = pl->str;
-    m.payload_len = pl->len;
+    m.kind = p->kind;
+    m.channel = p->channel->str;
+    m.channel_len = p->channel->len;
+    m.pattern = p->kind == CLUSTERC_PUBSUB_PATTERN ? name->str : NULL;
+    m.pattern_len = p->kind == CLUSTERC_PUBSUB_PATTERN ? name->len : 0;
+    m.payload = p->payload->str;
+    m.payload_len = p->payload->len;
     ps->e->stats.messages++;
     /* m points into the reply, not into s: the callback may unsubscribe. */
     s->fn(ps->e, &m, s->ufn, s->u1, s->u2);
-}
-
-typedef struct push_kind {
-    const char *word;
-    int kind;
-    int what;            /* 0 message, 1 subscribe, 2 unsubscribe */
-    size_t elements;
-} push_kind;
-
-static const push_kind pushes[] = {
-    { "message", CLUSTERC_PUBSUB_CHANNEL, 0, 3 },
-    { "smessage", CLUSTERC_PUBSUB_SHARD, 0, 3 },
-    { "pmessage", CLUSTERC_PUBSUB_PATTERN, 0, 4 },
-    { "subscribe", CLUSTERC_PUBSUB_CHANNEL, 1, 3 },
-    { "ssubscribe", CLUSTERC_PUBSUB_SHARD, 1, 3 },
-    { "psubscribe", CLUSTERC_PUBSUB_PATTERN, 1, 3 },
-    { "unsubscribe", CLUSTERC_PUBSUB_CHANNEL, 2, 3 },
-    { "sunsubscribe", CLUSTERC_PUBSUB_SHARD, 2, 3 },
-    { "punsubscribe", CLUSTERC_PUBSUB_PATTERN, 2, 3 },
-};
-
-/* Which push r is (its shape checked), or NULL when it is none. */
-static const push_kind *classify(const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || !is_str(r->element[0]))
-        return NULL;
-    for (size_t i = 0; i < sizeof(pushes) / sizeof(pushes[0]); i++) {
-        const push_kind *p = &pushes[i];
-        if (strcmp(r->element[0]->str, p->word) != 0 || r->elements != p->elements)
-            continue;
-        for (size_t j = 1; j < p->elements; j++) {
-            const redisReply *x = r->element[j];
-            int ok = p->what == 0 || j == 1 ? is_str(x) : x->type == REDIS_REPLY_INTEGER;
-            /* UNSUBSCRIBE with no channel left answers a nil name. */
-            if (!ok && !(p->what == 2 && j == 1 && x->type == REDIS_REPLY_NIL))
-                return NULL;
-        }
-        return p;
-    }
-    return NULL;
 }
 
 /* Errors that pass: the cluster is between states (a failover, a slot
@@ -208,14 +162,16 @@ static void refused(ps_conn *pc, const redisReply *r)
 
 /* A confirmation answers the oldest command when it names it; one that
  * does not is the server's own (the SUNSUBSCRIBE of a migrated slot). */
-static void confirmation(ps_conn *pc, const push_kind *p, const redisReply *name)
+static void confirmation(ps_conn *pc, const clusterc__push *p)
 {
+    const redisReply *name = p->name;
+    int sub = p->what == CLUSTERC__PUSH_SUBSCRIBE;
     ps_sent *t = pc->sent_head;
-    if (t && t->kind == p->kind && t->sub == (p->what == 1) && name->type == REDIS_REPLY_STRING &&
+    if (t && t->kind == p->kind && t->sub == sub && name->type == REDIS_REPLY_STRING &&
         t->len == name->len && memcmp(t->name, name->str, t->len) == 0)
         free(sent_pop(pc));
     if (name->type == REDIS_REPLY_STRING)
-        clusterc__ps_confirmed(pc->ps, pc, p->kind, name->str, name->len, p->what == 1);
+        clusterc__ps_confirmed(pc->ps, pc, p->kind, name->str, name->len, sub);
 }
 
 static void malformed(ps_conn *pc, const redisReply *r)
@@ -233,18 +189,17 @@ static void on_push(ps_conn *pc, const redisReply *r)
         refused(pc, r);
         return;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && is_str(r->element[0]) &&
-        strcmp(r->element[0]->str, "pong") == 0)
-        return;   /* PING in subscribed mode: ours is keepalive, not PING */
-    const push_kind *p = classify(r);
-    if (!p) {
+    clusterc__push p;
+    if (!clusterc__push_parse(r, &p)) {
         malformed(pc, r);
         return;
     }
-    if (p->what == 0)
-        deliver(pc, p->kind, r->element);
+    if (p.what == CLUSTERC__PUSH_PONG)
+        return;   /* PING in subscribed mode: ours is keepalive, not PING */
+    if (p.what == CLUSTERC__PUSH_MESSAGE)
+        deliver(pc, &p);
     else
-        confirmation(pc, p, r->element[1]);
+        confirmation(pc, &p);
 }
 
 /* --------------------------------------------------- connection callbacks */

@@ -22,7 +22,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:?usage: tests/fuzz/run.sh SECONDS [HARNESS...]}
 shift
 all=(topology_shards topology_slots redirect info_repl cluster_nodes cluster_info url addr
-     cmdtable cmd_inspect fanout_merge)
+     cmdtable cmd_inspect fanout_merge push)
 [ $# -gt 0 ] && harnesses=("$@") || harnesses=("${all[@]}")
 
 if [ -n "${FUZZ_BIN_DIR:-}" ]; then
