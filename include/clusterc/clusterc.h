@@ -265,20 +265,15 @@ typedef struct clusterc_options {
                                   are in several slots (1, the default), or
                                   send them whole and get the server's
                                   CROSSSLOT error (0) */
-    int max_inflight;          /* callers' commands submitted and not yet
-                                  finished, per client (pipelined, async,
-                                  fan-out parents count one each); beyond
-                                  it a submit fails at once with
-                                  CLUSTERC_EOVERLOAD and nothing is sent.
-                                  Default 100000 (about 75 MB at most
-                                  for small commands: tests/integration/
-                                  it_overload.c); 0 = no bound */
-    int max_node_queue;        /* commands queued for one node whose
-                                  connection is not up (connecting,
-                                  reconnecting): beyond it they fail at
-                                  once with CLUSTERC_EOVERLOAD instead of
-                                  piling up for a node that is away.
-                                  Default 10000; 0 = no bound */
+    int max_inflight;          /* callers' commands unfinished, per client;
+                                  beyond it a submit fails at once with
+                                  CLUSTERC_EOVERLOAD, nothing sent. Default
+                                  100000 (about 75 MB for small commands);
+                                  0 = no bound */
+    int max_node_queue;        /* commands queued for a node whose connection
+                                  is not up; beyond it they fail at once
+                                  with CLUSTERC_EOVERLOAD. Default 10000;
+                                  0 = no bound */
     int pubsub_queue_max;      /* blocking face: messages kept until
                                   clusterc_next_message takes them; past
                                   this the oldest is dropped (counted in
@@ -335,15 +330,12 @@ typedef struct clusterc_options {
      * tls_insecure_skip_verify. Files are read once, at connect; an
      * unreadable file fails clusterc_connect with CLUSTERC_EINVAL naming it. */
     int tls;                       /* 1: TLS; "rediss://" sets it; default 0 */
-    const char *tls_ca_file;       /* PEM CA bundle the server's chain must end
-                                      in; NULL (with tls_ca_dir NULL) = the
-                                      system's trust store */
+    const char *tls_ca_file;       /* PEM CA bundle; NULL (and tls_ca_dir
+                                      NULL) = the system's trust store */
     const char *tls_ca_dir;        /* directory of hashed CA certificates
                                       (c_rehash); NULL = none */
-    const char *tls_cert_file;     /* client certificate (PEM) for mutual TLS
-                                      (tls-auth-clients yes); NULL = none */
-    const char *tls_key_file;      /* its private key (PEM); required with
-                                      tls_cert_file */
+    const char *tls_cert_file;     /* client certificate (PEM), mutual TLS */
+    const char *tls_key_file;      /* its unencrypted PEM key (both or none) */
     const char *tls_server_name;   /* SNI, and the name the certificate must
                                       carry; NULL = the host dialled (a name
                                       or an IP address, checked against the
