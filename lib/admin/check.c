@@ -77,6 +77,10 @@ static void probe_one(checker *k, probe *p)
     clusterc__admin_addr(p->node, p->addr, sizeof(p->addr));
     if (clusterc__admin_nodes_from(k->c, p->addr, &p->view, &p->nview, NULL) < 0 ||
         clusterc_admin_cluster_info(k->c, p->addr, &ci) < 0) {
+        /* Out of memory here is this process's failure, not the node's:
+         * the check fails with ENOMEM rather than call the node unreachable. */
+        if (clusterc_error(k->c) == CLUSTERC_ENOMEM)
+            k->oom = 1;
         problem(k, "%s: unreachable (%s)", p->addr, clusterc_errstr(k->c));
         k->r->unreachable++;
         return;
@@ -87,6 +91,8 @@ static void probe_one(checker *k, probe *p)
     if (!p->sig)
         k->oom = 1;
     p->have_repl = clusterc_admin_replication(k->c, p->addr, &p->repl) == 0;
+    if (!p->have_repl && clusterc_error(k->c) == CLUSTERC_ENOMEM)
+        k->oom = 1;
     if (!p->have_repl)
         problem(k, "%s: INFO replication failed (%s)", p->addr, clusterc_errstr(k->c));
 }

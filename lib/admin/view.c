@@ -132,8 +132,12 @@ static int nodes_of(clusterc_client *c, const char *node, clusterc_cluster_node 
         return -1;
     const char *text = clusterc__admin_text(r, &len);
     if (!text || clusterc__cluster_nodes_parse(text, len, out, n, err, sizeof(err)) < 0) {
-        clusterc__client_set_error(c, CLUSTERC_EPROTOCOL, "%s: CLUSTER NODES: %s", node,
-                                   text ? err : "not a text reply");
+        /* The parser's own "out of memory" ends its message (after any
+         * quoted line): the reply was fine, this process was not. */
+        size_t el = text ? strlen(err) : 0;
+        int oom = el >= 15 && strcmp(err + el - 15, ": out of memory") == 0;
+        clusterc__client_set_error(c, oom ? CLUSTERC_ENOMEM : CLUSTERC_EPROTOCOL,
+                                   "%s: CLUSTER NODES: %s", node, text ? err : "not a text reply");
         freeReplyObject(r);
         return -1;
     }

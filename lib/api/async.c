@@ -25,8 +25,12 @@ CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
         clusterc__err_set(&a->err, CLUSTERC_EINVAL, "clusterc_async_connect: base is NULL");
         return a;
     }
-    if (clusterc__options_check(o, &a->err) < 0)
-        return a;
+    if (clusterc__options_check(o, &a->err) < 0) {
+        if (a->err.code != CLUSTERC_ENOMEM)
+            return a;
+        free(a);   /* "NULL only when out of memory" */
+        return NULL;
+    }
     a->e = clusterc__engine_new(base, o, &a->err);
     if (!a->e) {
         if (a->err.code)   /* a TLS file that cannot be used */

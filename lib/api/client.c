@@ -52,8 +52,12 @@ CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
     clusterc_client *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    if (clusterc__options_check(o, &c->err) < 0)
-        return c;
+    if (clusterc__options_check(o, &c->err) < 0) {
+        if (c->err.code != CLUSTERC_ENOMEM)
+            return c;
+        free(c);   /* "NULL only when out of memory" */
+        return NULL;
+    }
     c->base = event_base_new();
     c->e = c->base ? clusterc__engine_new(c->base, o, &c->err) : NULL;
     if (!c->e) {

@@ -570,12 +570,15 @@ static void ask_next(clusterc__engine *e)
     while (e->cand_idx < e->ncands) {
         clusterc__addr *a = &e->cands[e->cand_idx++];
         clusterc__node *n = clusterc__engine_node(e, a, 1);
-        if (!n)
+        if (!n) {   /* said, or the load ends in "no node to ask" */
+            log_failure(e, a->host, CLUSTERC_ENOMEM, "out of memory adding the node to ask");
             continue;
+        }
         const char *argv[2] = { "CLUSTER", e->use_slots ? "SLOTS" : "SHARDS" };
         snprintf(e->refresh_at, sizeof(e->refresh_at), "%s", n->name);
         if (clusterc__engine_internal(e, n, 2, argv, on_map, n))
             return;
+        log_failure(e, n->name, CLUSTERC_ENOMEM, "out of memory queuing the map load");
     }
     refresh_done(e, 0);
 }

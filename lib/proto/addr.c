@@ -136,7 +136,7 @@ int clusterc__seeds_parse(const char *seeds, clusterc__addr **out, size_t *n,
     if (v == NULL) {
         if (err != NULL && errcap > 0)
             snprintf(err, errcap, "out of memory");
-        return -1;
+        return -2;
     }
     const char *p = seeds;
     for (;;) {

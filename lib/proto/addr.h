@@ -27,7 +27,8 @@ char *clusterc__addr_format(char *out, size_t cap, const char *host, int port);
 /*
  * Split a comma-separated seed list into a new array (*out, *n), freed with
  * free(). Blank entries around commas are ignored; an empty list is an
- * error. Returns 0, or -1 with err naming the bad entry.
+ * error. Returns 0, or -1 with err naming the bad entry, or -2 when out
+ * of memory.
  */
 int clusterc__seeds_parse(const char *seeds, clusterc__addr **out, size_t *n,
                           char *err, size_t errcap);

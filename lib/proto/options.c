@@ -102,15 +102,18 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
                           "host:port)");
         return -1;
     }
-    if (!o->seeds || clusterc__seeds_parse(o->seeds, &seeds, &n, why, sizeof(why)) < 0) {
-        clusterc__err_set(err, CLUSTERC_EINVAL, "option seeds: %s",
+    int rc = o->seeds ? clusterc__seeds_parse(o->seeds, &seeds, &n, why, sizeof(why)) : -1;
+    if (rc < 0) {
+        clusterc__err_set(err, rc == -2 ? CLUSTERC_ENOMEM : CLUSTERC_EINVAL, "option seeds: %s",
                           o->seeds ? why : "not set (want \"host:port,...\")");
         return -1;
     }
     free(seeds);
     clusterc__remap *map = NULL;
-    if (clusterc__remap_parse(o->node_address_map, &map, &n, why, sizeof(why)) < 0) {
-        clusterc__err_set(err, CLUSTERC_EINVAL, "option node_address_map: %s", why);
+    rc = clusterc__remap_parse(o->node_address_map, &map, &n, why, sizeof(why));
+    if (rc < 0) {
+        clusterc__err_set(err, rc == -2 ? CLUSTERC_ENOMEM : CLUSTERC_EINVAL,
+                          "option node_address_map: %s", why);
         return -1;
     }
     free(map);

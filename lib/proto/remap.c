@@ -42,7 +42,7 @@ int clusterc__remap_parse(const char *spec, clusterc__remap **out, size_t *n,
     clusterc__remap *v = calloc(cap, sizeof(*v));
     if (!v) {
         snprintf(err, errcap, "out of memory");
-        return -1;
+        return -2;
     }
     for (const char *p = spec; *p;) {
         const char *end = strchr(p, ',');

@@ -13,7 +13,7 @@ typedef struct clusterc__remap {
 
 /* Parse "announced=dialled,..." (node_address_map). NULL or "" is an empty
  * map. Returns 0 with *out malloc'ed (free()) and *n entries, or -1 with err
- * naming the bad entry (*out NULL). */
+ * naming the bad entry (*out NULL), or -2 when out of memory. */
 int clusterc__remap_parse(const char *spec, clusterc__remap **out, size_t *n,
                           char *err, size_t errcap);
 
