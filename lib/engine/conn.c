@@ -188,6 +188,19 @@ static int queue_fmt(clusterc__conn *n, uint8_t kind, int argc, const char **arg
 
 /* ------------------------------------------------------------ lifecycle */
 
+static redisReader *new_reader(void)
+{
+    redisReader *r = redisReaderCreate();
+#if !defined(HIREDIS_MAJOR) || HIREDIS_MAJOR < 1
+    /* hiredis 0.14 frees an idle buffer past maxbuf and asserts if the new
+     * empty one cannot be allocated (1.x reports out of memory): keep the
+     * buffer instead, at the cost of a connection keeping its peak size. */
+    if (r)
+        r->maxbuf = 0;
+#endif
+    return r;
+}
+
 int clusterc__conn_init(clusterc__conn *c, struct event_base *base, const clusterc__conn_cfg *cfg,
                         const clusterc__conn_ops *ops, void *owner, const clusterc__addr *a,
                         const char *name)
@@ -200,7 +213,7 @@ int clusterc__conn_init(clusterc__conn *c, struct event_base *base, const cluste
     c->addr = *a;
     c->name = name;
     c->fd = -1;
-    c->reader = redisReaderCreate();
+    c->reader = new_reader();
     return c->reader ? 0 : -1;
 }
 
@@ -231,9 +244,10 @@ static void conn_reset(clusterc__conn *n)
     n->blocking = 0;
     n->got_bytes = 0;
     n->lost_code = 0;
-    /* A reader may hold half a reply from the lost stream: start afresh. */
+    /* A reader may hold half a reply from the lost stream: start afresh
+     * (NULL when out of memory: send_prelude makes one before a dial). */
     redisReaderFree(n->reader);
-    n->reader = redisReaderCreate();
+    n->reader = new_reader();
 }
 
 void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
@@ -369,7 +383,7 @@ static int send_prelude(clusterc__conn *n, unsigned flags)
 {
     static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
     if (n->state == CLUSTERC__CONN_DOWN) {
-        if (queue_handshake(n) < 0)
+        if ((!n->reader && !(n->reader = new_reader())) || queue_handshake(n) < 0)
             return -1;
         clusterc__conn_dial(n);   /* failures are reported from the loop */
     }
@@ -554,6 +568,11 @@ static void protocol_error(clusterc__conn *n)
 {
     char msg[300];
     const char *e = n->reader->errstr;
+    if (n->reader->err == REDIS_ERR_OOM) {   /* ours, not the server's */
+        snprintf(msg, sizeof(msg), "out of memory reading a reply from %s", n->name);
+        clusterc__conn_close(n, CLUSTERC_ENOMEM, msg);
+        return;
+    }
     int tls_bytes = !n->ssl && (strstr(e, "\\x15") || strstr(e, "\\x16"));
     snprintf(msg, sizeof(msg), "protocol error from %s: %s%s", n->name, e,
              tls_bytes ? " (the server answered in TLS: set tls, or use rediss://)" : "");
