@@ -736,8 +736,7 @@ typedef struct clusterc_stats {
     uint64_t refreshes;    /* slot-map loads run (CLUSTER SHARDS / SLOTS
                               rounds, whatever their outcome) */
     uint64_t refresh_requests; /* triggers: MOVED, lost nodes, timeouts,
-                                  the periodic timer... (many coalesce
-                                  into one load) */
+                                  the periodic timer... (coalesced) */
     uint64_t connects;     /* connections opened */
     uint64_t failures;     /* commands that failed (no reply) */
     uint64_t blocking_conns;   /* connections opened for blocking commands */
@@ -757,8 +756,9 @@ typedef struct clusterc_stats {
                                   get no reads (node why: "lag unavailable")
                                   and those reads go to the primary */
     uint64_t subscribes_refused;  /* subscriptions a node refused for good
-                                     (NOPERM...) and so dropped: see
-                                     CLUSTERC_EVENT_SUBSCRIBE_REFUSED */
+                                     (NOPERM...): SUBSCRIBE_REFUSED event */
+    uint64_t maps_deferred;    /* maps that demoted our primary, put off
+                                  until that node itself was asked */
 } clusterc_stats;
 
 /* Copy the counters into *out. */

@@ -263,14 +263,28 @@ int clusterc__reads_replica_refused(clusterc__engine *e, clusterc__node *n, clus
 void clusterc__engine_remap(const clusterc__engine *e, const clusterc__addr *in,
                             clusterc__addr *out);
 
+/* n serves as a replica in the live map: not its shard's primary, which a
+ * MOVED may have changed since the map load that set n->role. */
+static inline int clusterc__node_is_live_replica(const clusterc__node *n)
+{
+    const clusterc__engine *e = n->e;
+    if (n->shard >= 0 && (size_t)n->shard < e->nshards && e->shards[n->shard].n)
+        return e->shards[n->shard].nodes[0] != n;
+    return n->role == CLUSTERC__ROLE_REPLICA;
+}
+
 /* Queue r on n (after ASKING, READONLY when needed). Returns 0, or -1 when
  * out of memory (nothing of r queued). Inline: it is on every request's path. */
 static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
 {
     unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
-    /* Without read routing READONLY is not in the handshake: a read the
-     * caller forces onto a replica gets it first, once per connection. */
-    if (n->role == CLUSTERC__ROLE_REPLICA && (r->flags & CLUSTERC__CMD_READONLY) && !r->internal)
+    /* Without read routing READONLY is not in the handshake: a keyed read
+     * the caller forces onto a replica gets it first, once per connection.
+     * Keyless reads (PING, INFO) need none, and the connection would keep
+     * it: were the node later a primary, then demoted, a GET sent by a map
+     * not yet updated would be served from its data, not answered MOVED. */
+    if ((r->flags & CLUSTERC__CMD_READONLY) && !r->internal && r->slot >= 0 &&
+        clusterc__node_is_live_replica(n))
         flags |= CLUSTERC__CONN_READONLY;
     if (clusterc__conn_send(&n->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
         return -1;

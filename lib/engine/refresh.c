@@ -451,7 +451,9 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
     return 0;
 }
 
-/* Swap a replica into the primary's place: its shard's slots follow it. */
+/* Swap a replica into the primary's place: its shard's slots follow it.
+ * (n->role stays as the last map said, for MAP_UPDATED's diff: the live
+ * role is the place in the shard, clusterc__node_is_live_replica.) */
 static int promote_in_shard(clusterc__shard *sh, clusterc__node *to)
 {
     for (size_t j = 1; j < sh->n; j++) {
@@ -495,6 +497,58 @@ void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *
     e->slot_shard[slot] = (int16_t)e->nshards++;
 }
 
+/* ------------------------------------------------------------ older views */
+
+/* The node our map calls a shard's primary when the new map t lists it as
+ * a replica, neither marked failed there nor failing here: the shape of a
+ * failover as t's answerer tells it. NULL when there is none. */
+static clusterc__node *demoted_primary(clusterc__engine *e, const clusterc__topology *t)
+{
+    int64_t now = clusterc__now_us();
+    for (size_t i = 0; e->map_gen > 0 && i < t->nshards; i++) {
+        const clusterc__topo_shard *ts = &t->shards[i];
+        for (size_t j = 1; j < ts->nnodes; j++) {   /* nodes[0] is the primary */
+            clusterc__addr dial;
+            if (ts->nodes[j].health == CLUSTERC__HEALTH_FAIL)
+                continue;
+            clusterc__engine_remap(e, &ts->nodes[j].addr, &dial);
+            clusterc__node *m = clusterc__engine_node(e, &dial, 0);
+            if (m && clusterc__engine_in_map(e, m) && m->shard >= 0 &&
+                (size_t)m->shard < e->nshards && e->shards[m->shard].nodes[0] == m &&
+                m->fail_until_us <= now)
+                return m;
+        }
+    }
+    return NULL;
+}
+
+/* Any node may answer a map load with a view older than ours: one not yet
+ * told of a failover we learned from a MOVED, or told of it before the
+ * demoted primary itself was, while that node still serves reads as a
+ * primary (a manual failover pauses its writes only). Installed, such a
+ * map sends reads where the last acknowledged write is not (the chaos
+ * suite's lost reads). So a map that demotes the node we call primary, x,
+ * is believed only after x has had its say in this load: x goes next
+ * (returns 1). x's word about itself is what the clients writing to it
+ * see, so following it never reads behind a write it acknowledged. */
+static int ask_demoted_first(clusterc__engine *e, const clusterc__node *x, const clusterc__node *from)
+{
+    if (x == from)
+        return 0;
+    for (size_t i = 0; i < e->ncands; i++) {
+        clusterc__addr *c = &e->cands[i];
+        if (c->port != x->conn.addr.port || strcmp(c->host, x->conn.addr.host) != 0)
+            continue;
+        if (i < e->cand_idx)
+            return 0;          /* asked already in this load: it failed */
+        clusterc__addr tmp = *c;
+        *c = e->cands[e->cand_idx];
+        e->cands[e->cand_idx] = tmp;
+        return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ asking */
 
 static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
@@ -518,6 +572,16 @@ static int parse_map(clusterc__engine *e, clusterc__node *n, redisReply *reply)
         clusterc__topology_free(t);
         log_failure(e, n->name, CLUSTERC_ETOPOLOGY,
                     "its map has no slot assigned (not a member of the cluster?)");
+        return -1;
+    }
+    clusterc__node *x = demoted_primary(e, t);
+    if (x && ask_demoted_first(e, x, n)) {
+        char what[2 * CLUSTERC__ADDR_MAX + 64];
+        snprintf(what, sizeof(what), "its map makes %s a replica: asking %s itself first",
+                 x->name, x->name);
+        clusterc__topology_free(t);
+        log_failure(e, n->name, CLUSTERC_ETOPOLOGY, what);
+        e->stats.maps_deferred++;
         return -1;
     }
     rc = install(e, t);
