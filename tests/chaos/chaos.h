@@ -30,6 +30,7 @@ typedef struct chaos_key {
     long ver;                  /* version of the SET in flight */
     int64_t t_submit;
     int final;                 /* the pair belongs to the final round */
+    char acked_node[24];       /* CHAOS_TRACE: the node that acknowledged it */
 } chaos_key;
 
 typedef struct chaos_stats {
@@ -39,6 +40,7 @@ typedef struct chaos_stats {
     long long undocumented;    /* NULL replies with code 0 or an unknown code */
     long long uncertain_writes;
     long long lost_acked, stale_reads, phantom;
+    long long maps_deferred;   /* the client's stats.maps_deferred at its close */
     int64_t outage_ms[CHAOS_SHARDS];
     int64_t fail_since[CHAOS_SHARDS];
     long long final_failures, final_pairs;
@@ -58,6 +60,7 @@ typedef struct chaos_client {
     _Atomic int64_t progress_ms;   /* last completion (hang detection) */
     atomic_int warm, final_done, closed;
     char last_err[256];
+    char last_node[64];        /* CHAOS_TRACE: node of the last completed command */
 } chaos_client;
 
 typedef struct chaos_faults {

@@ -92,8 +92,10 @@ int chaos_set_done(chaos_client *cl, chaos_key *k, const redisReply *r, int code
             cl->st.uncertain_writes++;
     }
     chaos_note(&cl->st, k, ok, r ? 0 : code, k->t_submit);
-    if (ok && ver > k->acked)
+    if (ok && ver > k->acked) {
         k->acked = ver;
+        snprintf(k->acked_node, sizeof(k->acked_node), "%s", cl->last_node);
+    }
     return ok;
 }
 
@@ -123,8 +125,10 @@ int chaos_get_done(chaos_client *cl, chaos_key *k, const redisReply *r, int code
             cl->st.stale_reads++;
         } else {
             cl->st.lost_acked++;
-            fprintf(stderr, "chaos[%s]: GET %s returned v%ld, below the acknowledged v%ld "
-                    "(a write the server lost)\n", cl->name, k->name, v, k->acked);
+            fprintf(stderr, "chaos[%s]: t=%lld GET %s returned v%ld, below the acknowledged "
+                    "v%ld (a write the server lost)%s%s%s%s\n", cl->name, (long long)chaos_now_ms(),
+                    k->name, v, k->acked, cl->last_node[0] ? "; served by " : "", cl->last_node,
+                    k->acked_node[0] ? ", acknowledged by " : "", k->acked_node);
             k->acked = v;                     /* count each loss once */
         }
     }

@@ -3,16 +3,41 @@
  * event_base in a thread. Each owns its keys, so no key state is shared. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
 #include <clusterc/async.h>
 #include "chaos.h"
 
-static void options(const chaos_client *cl, clusterc_options *o)
+/* CHAOS_TRACE=1: map and node events with their time, and each command's
+ * node (the hook runs just before the command's own completion), so a
+ * lost write or a stale read can be laid beside the map the client held. */
+static void trace_event(const clusterc_event *ev, void *priv)
 {
+    chaos_client *cl = priv;
+    fprintf(stderr, "chaos[%s] t=%lld %s %s %s\n", cl->name, (long long)chaos_now_ms(),
+            clusterc_event_name(ev->type), ev->node ? ev->node : "-",
+            ev->detail ? ev->detail : "");
+}
+
+static void trace_command(const clusterc_command_info *ci, void *priv)
+{
+    chaos_client *cl = priv;
+    snprintf(cl->last_node, sizeof(cl->last_node), "%s", ci->node ? ci->node : "-");
+}
+
+static void options(chaos_client *cl, clusterc_options *o)
+{
+    const char *trace = getenv("CHAOS_TRACE");
     clusterc_options_init(o);
     o->seeds = cl->seeds;
     o->read_only = cl->replica_reads;
+    if (trace && atoi(trace) > 0) {
+        o->on_event = trace_event;
+        o->event_privdata = cl;
+        o->on_command = trace_command;
+        o->command_privdata = cl;
+    }
 }
 
 /* The message of a failure other than a timeout or an uncertain write
@@ -92,6 +117,11 @@ void *chaos_blocking_thread(void *arg)
     chaos_close_runs(&cl->st);
     atomic_store(&cl->final_done, 1);
     wait_phase(PH_CLOSE);
+    if (c) {
+        clusterc_stats cs;
+        clusterc_get_stats(c, &cs);
+        cl->st.maps_deferred = (long long)cs.maps_deferred;
+    }
     clusterc_free(c);
     atomic_store(&cl->closed, 1);
     return NULL;
@@ -221,6 +251,9 @@ void *chaos_async_thread(void *arg)
     struct timeval tv = { 0, A_cl->pace_us > 0 ? A_cl->pace_us : 1000 };
     event_add(A_tick, &tv);
     event_base_dispatch(base);
+    clusterc_stats cs;
+    clusterc_async_get_stats(A, &cs);
+    A_cl->st.maps_deferred = (long long)cs.maps_deferred;
     clusterc_async_free(A);
     event_base_loop(base, EVLOOP_NONBLOCK);
     event_free(A_tick);

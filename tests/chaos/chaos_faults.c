@@ -171,10 +171,27 @@ static void settle(chaos_faults *f)
     atomic_store(&f->broken, 1);
 }
 
+/* CHAOS_FAULTS="failover,reshard": only those kinds (to study one);
+ * unset or naming none of them: all six. */
+static unsigned fault_mask(void)
+{
+    const char *want = getenv("CHAOS_FAULTS");
+    unsigned mask = 0;
+    for (int k = 0; want && k < 6; k++) {
+        size_t len = strlen(chaos_fault_names[k]);
+        for (const char *p = strstr(want, chaos_fault_names[k]); p && !(mask & (1u << k));
+             p = strstr(p + 1, chaos_fault_names[k]))
+            if ((p == want || p[-1] == ',') && (p[len] == ',' || p[len] == '\0'))
+                mask |= 1u << k;
+    }
+    return mask ? mask : 0x3fu;
+}
+
 void *chaos_fault_thread(void *arg)
 {
     chaos_faults *f = arg;
     int order[6] = { 0, 1, 2, 3, 4, 5 }, next = 6;
+    unsigned mask = fault_mask();
     while (chaos_now_ms() < f->end_ms && !atomic_load(&f->broken)) {
         if (next == 6) {                       /* a new shuffled cycle */
             for (int i = 5; i > 0; i--) {
@@ -185,14 +202,16 @@ void *chaos_fault_thread(void *arg)
             next = 0;
         }
         int kind = order[next++];
+        if (!(mask & (1u << kind)))
+            continue;
         int64_t t0 = chaos_now_ms();
         atomic_store(&f->current, kind);
         int rc = run_fault(f, kind);
         f->count[kind]++;
         f->failed[kind] += rc < 0;
         settle(f);
-        fprintf(stderr, "chaos[faults]: %-12s %s in %lld ms (with settling)\n",
-                chaos_fault_names[kind], rc < 0 ? "FAILED" : "done",
+        fprintf(stderr, "chaos[faults]: t=%lld %-12s %s in %lld ms (with settling)\n",
+                (long long)t0, chaos_fault_names[kind], rc < 0 ? "FAILED" : "done",
                 (long long)(chaos_now_ms() - t0));
         atomic_store(&f->progress_ms, chaos_now_ms());
         chaos_sleep_ms(1000);

@@ -179,6 +179,7 @@ static void sum_stats(totals *t)
         t->st.uncertain_writes += s->uncertain_writes;
         t->st.lost_acked += s->lost_acked;
         t->st.stale_reads += s->stale_reads;
+        t->st.maps_deferred += s->maps_deferred;
         t->st.phantom += s->phantom;
         t->st.final_failures += s->final_failures;
         t->st.final_pairs += s->final_pairs;

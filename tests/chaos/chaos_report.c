@@ -23,9 +23,10 @@ static void block(const totals *t, const char *server)
     fprintf(stderr, "commands %lld, succeeded %lld, failed %lld\n", s->commands, s->ok,
             s->commands - s->ok);
     for (int c = 0; c < 3; c++)
-        fprintf(stderr, "  client %-8s commands %lld failed %lld uncertain %lld lost %lld stale %lld\n",
-                t->cl[c]->name, t->cl[c]->st.commands, t->cl[c]->st.commands - t->cl[c]->st.ok,
-                t->cl[c]->st.uncertain_writes, t->cl[c]->st.lost_acked, t->cl[c]->st.stale_reads);
+        fprintf(stderr, "  client %-8s commands %lld failed %lld uncertain %lld lost %lld stale %lld "
+                "maps deferred %lld\n", t->cl[c]->name, t->cl[c]->st.commands,
+                t->cl[c]->st.commands - t->cl[c]->st.ok, t->cl[c]->st.uncertain_writes,
+                t->cl[c]->st.lost_acked, t->cl[c]->st.stale_reads, t->cl[c]->st.maps_deferred);
     for (int i = 1; i < CHAOS_NCODES; i++)
         if (s->errors[i])
             fprintf(stderr, "  %-12s (%s): %lld\n", code_name(i), clusterc_strerror(-i), s->errors[i]);
@@ -68,8 +69,8 @@ static void kv(FILE *f, const totals *t, const char *server)
             s->undocumented, s->uncertain_writes);
     for (int i = 0; i < CHAOS_SHARDS; i++)
         fprintf(f, " outage_ms_shard%d=%lld", i, (long long)s->outage_ms[i]);
-    fprintf(f, " lost_acked_server=%lld stale_reads=%lld phantom=%lld", s->lost_acked,
-            s->stale_reads, s->phantom);
+    fprintf(f, " lost_acked_server=%lld stale_reads=%lld phantom=%lld maps_deferred=%lld",
+            s->lost_acked, s->stale_reads, s->phantom, s->maps_deferred);
     for (int i = 0; i < 6; i++)
         fprintf(f, " %s=%lld failed_during_%s=%lld", chaos_fault_names[i], chaos_F.count[i],
                 chaos_fault_names[i], s->by_fault[i]);
