@@ -9,9 +9,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* 1 when data announces an aggregate (*, %, ~, >, |) of more than 9999
- * elements at the start of a line: hiredis allocates the element array up
- * front, and a 2^40-element array is hiredis's problem, not the parser's
- * under test. Such inputs are skipped. */
+ * elements anywhere: hiredis allocates the element array up front, and a
+ * 2^40-element array is hiredis's problem (docs/security.md, F11), not the
+ * parser's under test. Such inputs are skipped. */
 int fuzz_huge_aggregate(const uint8_t *data, size_t size);
 
 /* Up to max replies read from data by a hiredis redisReader, into out[];
