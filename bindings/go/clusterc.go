@@ -243,6 +243,12 @@ type ClusterOptions struct {
 	ReadYourWrites bool
 	// NodeAddressMap remaps announced addresses: "announced=dialled,...".
 	NodeAddressMap string
+	// ClientAZ is the availability zone this client runs in (Valkey 8's
+	// availability-zone). With AZAffinity 1, reads go to replicas in that
+	// zone first, then any replica, then the primary; 2 puts the primary
+	// in the zone before other zones (GLIDE's AZAffinityReplicasAndPrimary).
+	ClientAZ   string
+	AZAffinity int
 
 	// ---- TLS (tls.go). The C library does the TLS, with OpenSSL, so it
 	// takes files, not Go certificate objects.
@@ -365,6 +371,12 @@ func (opt *ClusterOptions) URL() (string, error) {
 	setBool("read_your_writes", opt.ReadYourWrites)
 	if opt.NodeAddressMap != "" {
 		q.Set("node_address_map", opt.NodeAddressMap)
+	}
+	if opt.ClientAZ != "" {
+		q.Set("client_az", opt.ClientAZ)
+	}
+	if opt.AZAffinity != 0 {
+		q.Set("az_affinity", strconv.Itoa(opt.AZAffinity))
 	}
 	if err := opt.tlsParams(q); err != nil {
 		return "", err

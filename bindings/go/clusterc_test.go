@@ -266,6 +266,8 @@ func TestOptionsURL(t *testing.T) {
 		ReadTimeout:      2 * time.Second,
 		LatencyTolerance: -1,
 		MaxLag:           5 * time.Second,
+		ClientAZ:         "us-east-1a",
+		AZAffinity:       2,
 		Params:           map[string]string{"refresh_interval": "10s"},
 	}
 	s, err := opt.URL()
@@ -280,7 +282,8 @@ func TestOptionsURL(t *testing.T) {
 	want := map[string]string{"read_only": "true", "route_by_latency": "true",
 		"username": "app", "password": "p@ss word&=", "max_redirects": "-1",
 		"max_retries": "0", "dial_timeout": "1.5s", "read_timeout": "2s",
-		"latency_tolerance": "0", "max_lag": "5s", "refresh_interval": "10s"}
+		"latency_tolerance": "0", "max_lag": "5s", "refresh_interval": "10s",
+		"client_az": "us-east-1a", "az_affinity": "2"}
 	for k, v := range want {
 		if q.Get(k) != v {
 			t.Errorf("%s: %s = %q, want %q", s, k, q.Get(k), v)

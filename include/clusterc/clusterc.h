@@ -304,16 +304,22 @@ typedef struct clusterc_options {
                                   when a lag bound or read_your_writes is on;
                                   default 1000 */
     int read_your_writes;      /* 1: once a write this client sent to a
-                                  shard was answered, this client's later
-                                  reads of that shard are served by the
-                                  primary or by a replica that a lag poll,
-                                  sent while no write of this client to that
-                                  primary was unanswered, showed at or past
-                                  the primary's offset. Not covered: other
-                                  clients' writes, keyless writes, writes
-                                  lost in a failover, reads pipelined before
-                                  the write's reply (docs/read-routing.md).
-                                  Default 0 */
+                                  shard was answered, its later reads of that
+                                  shard go to the primary or to a replica a
+                                  lag poll (sent with none of its writes to
+                                  that primary unanswered) showed caught up.
+                                  Not covered: other clients' writes, keyless
+                                  writes, failover losses, reads pipelined
+                                  before the write's reply
+                                  (docs/read-routing.md). Default 0 */
+    const char *client_az;     /* this client's availability zone; nodes'
+                                  zones come from INFO server's
+                                  availability_zone (Valkey 8); NULL = none */
+    int az_affinity;           /* reads (policy above, or round-robin) go to
+                                  eligible replicas in client_az first, then
+                                  any replica, then the primary; 2: the
+                                  primary in client_az before other zones;
+                                  needs client_az; default 0 */
     const char *node_address_map;  /* static remap "announced=dialled,...",
                                       e.g. "172.30.0.17:7007=127.0.0.1:7007";
                                       NULL = none */
@@ -725,76 +731,11 @@ CLUSTERC_API void clusterc_reply_free(redisReply *r);
 CLUSTERC_API char *clusterc_node_stats_json(const clusterc_client *c);
 CLUSTERC_API void clusterc_free_string(char *s);
 
-/* ------------------------------------------------------------------ stats */
-
-/* Counters since the client was created (both faces keep them). */
-typedef struct clusterc_stats {
-    uint64_t commands;     /* commands submitted */
-    uint64_t moved;        /* MOVED replies followed */
-    uint64_t ask;          /* ASK replies followed */
-    uint64_t retries;      /* TRYAGAIN / CLUSTERDOWN / LOADING / reconnect retries */
-    uint64_t refreshes;    /* slot-map loads run (CLUSTER SHARDS / SLOTS
-                              rounds, whatever their outcome) */
-    uint64_t refresh_requests; /* triggers: MOVED, lost nodes, timeouts,
-                                  the periodic timer... (coalesced) */
-    uint64_t connects;     /* connections opened */
-    uint64_t failures;     /* commands that failed (no reply) */
-    uint64_t blocking_conns;   /* connections opened for blocking commands */
-    uint64_t messages;     /* Pub/Sub messages delivered */
-    uint64_t messages_dropped; /* blocking face: dropped from a full queue */
-    uint64_t resubscribes; /* subscriptions made again after a failover, a
-                              migration, a lost connection or a map change */
-    uint64_t unsubscribed_us;  /* summed time wanted subscriptions spent not
-                                  subscribed after their first subscribe */
-    uint64_t probes_refused;   /* lag polls (INFO) and latency probes (PING)
-                                  a node refused, as an ACL user without
-                                  +info or +ping gets (NOPERM): see
-                                  lag_unavailable */
-    int lag_unavailable;       /* 1: a lag bound or read_your_writes is on,
-                                  but INFO is refused, so replica lag is
-                                  unknown: replicas that need a lag figure
-                                  get no reads (node why: "lag unavailable")
-                                  and those reads go to the primary */
-    uint64_t subscribes_refused;  /* subscriptions a node refused for good
-                                     (NOPERM...): SUBSCRIBE_REFUSED event */
-    uint64_t maps_deferred;    /* maps that demoted our primary, put off
-                                  until that node itself was asked */
-} clusterc_stats;
-
-/* Copy the counters into *out. */
-CLUSTERC_API void clusterc_get_stats(const clusterc_client *c, clusterc_stats *out);
-
-/* What the client knows of one node: where reads go, and why not. */
-typedef struct clusterc_node_info {
-    char addr[272];        /* dialled address "host:port" */
-    char announced[272];   /* address the cluster announces (before remap) */
-    char id[41];           /* node id, "" if unknown */
-    int is_primary;        /* role in the current map */
-    int shard;             /* shard index in the current map, -1 if none */
-    int connected;         /* a connection is up */
-    uint64_t reads;        /* read-only commands sent to it */
-    uint64_t writes;       /* other commands sent to it */
-    uint64_t redirects;    /* MOVED/ASK it answered */
-    uint64_t errors;       /* connection failures and retryable error replies */
-    int64_t latency_us;    /* PING round-trip EWMA, -1 before the first sample */
-    int64_t lag_s;         /* replica lag from the last poll, -1 unknown */
-    int64_t lag_bytes;     /* replica offset behind its primary, -1 unknown */
-    int eligible;          /* may serve reads now */
-    const char *why;       /* "ok" or the reason it may not ("failing",
-                              "loading", "link down", "lag time", "lag bytes",
-                              "lag unavailable" (INFO refused), "READONLY
-                              refused" (an ACL user without +readonly),
-                              "read-your-writes", ...); static string */
-} clusterc_node_info;
-
-/*
- * Fill out[0..max) with the nodes of the current map (primaries and
- * replicas, by shard). Returns how many nodes there are (which may be more
- * than max), or -1 when there is no map yet.
- */
-CLUSTERC_API int clusterc_node_stats(const clusterc_client *c, clusterc_node_info *out, int max);
+/* Counters and per-node views (clusterc_stats, clusterc_node_info):
+ * <clusterc/stats.h>, included at the end of this header. */
 
 #ifdef __cplusplus
 }
 #endif
+#include "stats.h"
 #endif /* CLUSTERC_CLUSTERC_H */

@@ -136,6 +136,7 @@ static void node_info_json(clusterc__json *j, const clusterc_node_info *n)
     clusterc__json_kint_known(j, "latency_us", n->latency_us);
     clusterc__json_kint_known(j, "lag_s", n->lag_s);
     clusterc__json_kint_known(j, "lag_bytes", n->lag_bytes);
+    clusterc__json_kstr(j, "az", n->az);
     clusterc__json_kbool(j, "eligible", n->eligible);
     clusterc__json_kstr(j, "why", n->why ? n->why : "");
     clusterc__json_object_end(j);

@@ -75,6 +75,12 @@ struct clusterc__node {
     int writes_inflight;             /* primary: this client's writes not answered */
     uint64_t reads, writes, redirects, errors;
 
+    /* availability zone (zones.c; only with client_az set) */
+    char az[64];                     /* INFO server's availability_zone, "" none */
+    uint8_t az_state;                /* 0 unknown, 1 asked, 2 known */
+    uint8_t in_zone;                 /* its zone is client_az */
+    uint32_t az_dial;                /* conn.dials when it was learned */
+
     /* blocking commands (bpool.c): connections of their own, opened when
      * needed up to blocking_pool_size; requests wait here for a free one */
     struct clusterc__bconn **bpool;
@@ -252,6 +258,13 @@ void clusterc__reads_on_map(clusterc__engine *e);       /* a map was installed *
 /* Index of the shard node that serves read r, or -1 (MODE_REPLICA, none). */
 int clusterc__reads_pick(clusterc__engine *e, clusterc__shard *s, clusterc__req *r);
 int clusterc__reads_applies(const clusterc__engine *e, const clusterc__req *r);
+/* zones.c: each node's availability zone, learned with INFO server on
+ * every new connection while client_az is set (az_affinity's input). */
+int clusterc__zones_init(clusterc__engine *e);    /* copies client_az; -1 OOM */
+void clusterc__zones_fini(clusterc__engine *e);
+void clusterc__zones_on_map(clusterc__engine *e);
+void clusterc__zones_on_connect(clusterc__engine *e, clusterc__node *n);
+
 /* A request goes out to n (or comes back): bookkeeping for stats and RYW. */
 void clusterc__reads_sent(clusterc__engine *e, clusterc__req *r, clusterc__node *n);
 void clusterc__reads_done(clusterc__engine *e, clusterc__req *r);

@@ -44,6 +44,7 @@ static void node_connected(void *owner)
         n->failing_reported = 0;
         clusterc__emit(e, CLUSTERC_EVENT_NODE_RECOVERED, n, 0, "connected again");
     }
+    clusterc__zones_on_connect(e, n);
 }
 
 static int node_reply(void *owner, void *tag, redisReply *reply)
@@ -191,7 +192,7 @@ int clusterc__nodes_init(clusterc__engine *e)
     cfg->command_timeout_ms = o->command_timeout_ms;
     cfg->tcp_keepalive_s = o->tcp_keepalive_s;
     cfg->timestamps = o->route_by_latency && o->latency_probe_ms > 0;
-    cfg->readonly = o->read_only || o->route_randomly || o->route_by_latency;
+    cfg->readonly = o->read_only || o->route_randomly || o->route_by_latency || o->az_affinity;
     cfg->username = o->username;
     cfg->password = o->password;
     cfg->client_name = o->client_name;

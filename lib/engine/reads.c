@@ -24,7 +24,7 @@ static clusterc__policy policy_of(const clusterc_options *o)
 {
     if (o->route_by_latency) return CLUSTERC__POLICY_LATENCY;
     if (o->route_randomly) return CLUSTERC__POLICY_RANDOM;
-    if (o->read_only) return CLUSTERC__POLICY_READ_ONLY;
+    if (o->read_only || o->az_affinity) return CLUSTERC__POLICY_READ_ONLY;
     return CLUSTERC__POLICY_PRIMARY;
 }
 
@@ -43,6 +43,9 @@ int clusterc__reads_init(clusterc__engine *e)
     e->rcfg.tolerance_us = (uint32_t)o->latency_tolerance_us;
     e->rcfg.max_lag_ms = o->max_lag_ms;
     e->rcfg.max_lag_bytes = o->max_lag_bytes;
+    e->rcfg.az = o->az_affinity;
+    if (clusterc__zones_init(e) < 0)
+        return -1;
     e->read_routing = e->rcfg.policy != CLUSTERC__POLICY_PRIMARY;
     e->lag_polling = o->max_lag_ms > 0 || o->max_lag_bytes > 0 || o->read_your_writes;
     if (e->rcfg.policy == CLUSTERC__POLICY_LATENCY && o->latency_probe_ms > 0) {
@@ -62,6 +65,7 @@ int clusterc__reads_init(clusterc__engine *e)
 
 void clusterc__reads_fini(clusterc__engine *e)
 {
+    clusterc__zones_fini(e);
     if (e->probe_ev) event_free(e->probe_ev);
     if (e->lag_ev) event_free(e->lag_ev);
     e->probe_ev = e->lag_ev = NULL;
@@ -86,6 +90,7 @@ static void snapshot(const clusterc__engine *e, const clusterc__shard *s, size_t
     out->ryw_stale = e->opt.read_your_writes && i > 0 && n->ryw_ok_clock < p->ryw_write_clock;
     out->has_latency = n->has_latency;
     out->latency_us = (uint32_t)(n->latency_us + 0.5);
+    out->in_zone = n->in_zone;
 }
 
 int clusterc__reads_applies(const clusterc__engine *e, const clusterc__req *r)
@@ -381,6 +386,7 @@ void clusterc__reads_on_map(clusterc__engine *e)
         probe_round(e);
     if (e->lag_ev && e->map_gen == 1)
         lag_round(e);
+    clusterc__zones_on_map(e);
 }
 
 /* ------------------------------------------------------------ stats */
@@ -408,6 +414,7 @@ static void node_info(const clusterc__engine *e, const clusterc__shard *s, size_
     out->latency_us = n->has_latency ? (int64_t)(n->latency_us + 0.5) : -1;
     out->lag_s = j > 0 && n->lag_known ? n->lag_s : -1;
     out->lag_bytes = j > 0 && n->lag_known ? n->lag_bytes : -1;
+    memcpy(out->az, n->az, sizeof(out->az));
     clusterc__inelig why = j < k ? clusterc__route_why(&e->rcfg, snap, j, now)
                                  : CLUSTERC__ELIGIBLE;
     out->eligible = why == CLUSTERC__ELIGIBLE;

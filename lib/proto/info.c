@@ -742,3 +742,26 @@ void clusterc__cluster_nodes_free(clusterc__cnode *v, size_t n)
         cnode_clear(&v[i]);
     free(v);
 }
+
+/* ------------------------------------------------------------ one field */
+
+int clusterc__info_field(const char *text, size_t len, const char *key, const char **val,
+                         size_t *vlen)
+{
+    size_t klen = strlen(key);
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if ((size_t)(eol - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+            const char *v = p + klen + 1, *ve = eol;
+            if (ve > v && ve[-1] == '\r')
+                ve--;
+            *val = v;
+            *vlen = (size_t)(ve - v);
+            return 1;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}

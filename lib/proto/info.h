@@ -23,6 +23,12 @@ int clusterc__info_repl_parse(const char *text, size_t len, clusterc__info_repl 
                               char *err, size_t errcap);
 void clusterc__info_repl_free(clusterc__info_repl *r);
 
+/* The value of "key:value" in INFO text (any section): 1 with *val pointing
+ * into text and *vlen its length (without "\r"), or 0 when no line has the
+ * key. Used for INFO server's availability_zone (Valkey 8). */
+int clusterc__info_field(const char *text, size_t len, const char *key, const char **val,
+                         size_t *vlen);
+
 /* ---------------------------------------------------------- CLUSTER NODES */
 
 #define CLUSTERC__NODE_ID_LEN 40       /* node ids are 40 hex digits */

@@ -87,6 +87,22 @@ static int check_tls(const clusterc_options *o, clusterc__err *err)
     return 0;
 }
 
+/* Zone names are compared whole, and kept (node stats) up to 63 bytes. */
+static int check_az(const clusterc_options *o, clusterc__err *err)
+{
+    if (o->az_affinity < 0 || o->az_affinity > 2)
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option az_affinity = %d: want 0 (off), "
+                                 "1 (replicas in client_az first) or 2 (then its primary)",
+                                 o->az_affinity), -1;
+    if (o->az_affinity && (!o->client_az || !o->client_az[0]))
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option az_affinity needs client_az "
+                                 "(the zone this client runs in)"), -1;
+    if (o->client_az && strlen(o->client_az) > 63)
+        return clusterc__err_set(err, CLUSTERC_EINVAL, "option client_az is longer than 63 "
+                                 "bytes"), -1;
+    return 0;
+}
+
 int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
 {
     clusterc__addr *seeds = NULL;
@@ -126,7 +142,7 @@ int clusterc__options_check(const clusterc_options *o, clusterc__err *err)
         clusterc__err_set(err, CLUSTERC_EINVAL, "option username is set without a password");
         return -1;
     }
-    if (check_tls(o, err) < 0)
+    if (check_tls(o, err) < 0 || check_az(o, err) < 0)
         return -1;
     return range(err, "connect_timeout_ms", o->connect_timeout_ms, 1, 3600000) ||
            range(err, "command_timeout_ms", o->command_timeout_ms, 1, 86400000) ||

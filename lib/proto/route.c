@@ -76,12 +76,15 @@ typedef struct pick {
     const clusterc__route_node *nodes;
     int64_t now_us;
     int band;           /* 1: only nodes with a sample within limit_us */
+    int zone;           /* 1: only nodes in the client's zone */
     uint64_t limit_us;  /* best latency + tolerance (64-bit: cannot overflow) */
 } pick;
 
 static int usable(const pick *p, size_t i)
 {
     if (clusterc__route_why(p->cfg, p->nodes, i, p->now_us) != CLUSTERC__ELIGIBLE)
+        return 0;
+    if (p->zone && !p->nodes[i].in_zone)
         return 0;
     if (!p->band)
         return 1;
@@ -169,15 +172,36 @@ static int by_policy(pick *p, clusterc__policy policy, size_t lo, size_t hi,
     }
 }
 
+/* Zone affinity: the policy's choice among the zone's replicas, then (az 2)
+ * the zone's primary, then among all replicas; -1 if none is eligible. The
+ * primary comes first in its stage only for MODE_ANY (a peer there). */
+static int zone_pick(pick *p, clusterc__route_mode mode, size_t n, unsigned *cursor,
+                     uint64_t *rng)
+{
+    size_t lo = mode == CLUSTERC__MODE_ANY ? 0 : 1;
+    clusterc__policy pol = p->cfg->policy == CLUSTERC__POLICY_PRIMARY
+        ? CLUSTERC__POLICY_READ_ONLY : p->cfg->policy;
+    p->zone = 1;
+    int r = by_policy(p, pol, lo, n, cursor, rng);
+    if (r < 0 && p->cfg->az == 2 && mode == CLUSTERC__MODE_DEFAULT && usable(p, 0))
+        r = 0;
+    p->zone = 0;
+    return r >= 0 ? r : by_policy(p, pol, lo, n, cursor, rng);
+}
+
 int clusterc__route_pick(const clusterc__route_cfg *cfg, clusterc__route_mode mode,
                          const clusterc__route_node *nodes, size_t n,
                          unsigned *cursor, uint64_t *rng, int64_t now_us)
 {
-    pick p = {cfg, nodes, now_us, 0, 0};
+    pick p = {cfg, nodes, now_us, 0, 0, 0};
     int r;
 
     if (n == 0)
         return -1; /* outside the contract; never invent index 0 of nothing */
+    if (cfg->az && mode != CLUSTERC__MODE_PRIMARY) {
+        r = zone_pick(&p, mode, n, cursor, rng);
+        return r >= 0 || mode == CLUSTERC__MODE_REPLICA ? r : 0;
+    }
     switch (mode) {
     case CLUSTERC__MODE_PRIMARY:
         return 0;

@@ -55,6 +55,7 @@ typedef struct clusterc__route_node {
     int64_t lag_bytes;          /* lag poll: master_repl_offset - its offset */
     uint8_t ryw_stale;          /* read-your-writes: not yet caught up */
     uint8_t has_latency;        /* at least one probe sample */
+    uint8_t in_zone;            /* its availability zone is the client's */
     uint32_t latency_us;        /* EWMA of PING round trips */
 } clusterc__route_node;
 
@@ -64,6 +65,8 @@ typedef struct clusterc__route_cfg {
     uint32_t tolerance_us;      /* latency band; 0 = strict minimum */
     int64_t max_lag_ms;         /* 0 = no bound */
     int64_t max_lag_bytes;      /* 0 = no bound */
+    int az;                     /* zone affinity: 0 off; 1 replicas in the
+                                   client's zone first; 2 then its primary too */
 } clusterc__route_cfg;
 
 /* Why node i of a shard is (in)eligible at now_us. Index 0 is the primary:
@@ -74,7 +77,9 @@ clusterc__inelig clusterc__route_why(const clusterc__route_cfg *cfg,
 
 /*
  * Pick the node (index into nodes, 0 = primary) that serves a read of this
- * shard. n >= 1. *cursor is the shard's own round-robin position (kept by
+ * shard. With cfg->az the policy (round-robin, random or latency) picks
+ * within each stage in turn: eligible replicas in the client's zone; the
+ * primary, if in that zone (az 2); any eligible replica; the primary. n >= 1. *cursor is the shard's own round-robin position (kept by
  * the caller per shard, so shards rotate independently). rng feeds the
  * random policy. Returns the index, or -1 only for MODE_REPLICA when no
  * replica is eligible. With no eligible node at all (and not MODE_REPLICA)

@@ -303,6 +303,8 @@ static const key Keys[] = {
     {"max_inflight", K_INT, F(max_inflight), 0, 1000000000},
     {"max_node_queue", K_INT, F(max_node_queue), 0, 1000000000},
     {"read_your_writes", K_BOOL, F(read_your_writes), 0, 1},
+    {"client_az", K_STR, F(client_az), 0, 0},
+    {"az_affinity", K_INT, F(az_affinity), 0, 2},
     {"refresh_interval", K_MS, F(refresh_interval_ms), 0, 86400000},
     {"refresh_min_interval", K_MS, F(refresh_min_interval_ms), 0, 3600000},
     {"node_address_map", K_STR, F(node_address_map), 0, 0},
@@ -748,7 +750,7 @@ static void forget_strings(clusterc_options *o, const clusterc__url_str *list)
     const char **fields[] = {&o->seeds, &o->username, &o->password, &o->client_name,
                              &o->node_address_map, &o->tls_ca_file, &o->tls_ca_dir,
                              &o->tls_cert_file, &o->tls_key_file, &o->tls_server_name,
-                             &o->tls_min_version};
+                             &o->tls_min_version, &o->client_az};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         if (*fields[i] && owned_by(list, *fields[i]))
             *fields[i] = NULL;

@@ -65,30 +65,7 @@ static int setup(void **state)
         freeReplyObject(r);
     }
     clusterc_free(c);
-    /* Let the replicas acknowledge everything, and every node's CLUSTER
-     * SHARDS call them online (it says "loading" while their gossiped
-     * offset is 0), before anyone reads. */
-    for (int tries = 0; tries < 100; tries++) {
-        int loading = 0;
-        for (int i = 0; i < harness_count(H); i++) {
-            redisReply *r = harness_cmd(H, harness_port(H, i), "CLUSTER SHARDS");
-            for (size_t k = 0; r && k < r->elements; k++) {
-                redisReply *nodes = r->element[k]->element[3];
-                for (size_t j = 0; j < nodes->elements; j++) {
-                    redisReply *nd = nodes->element[j];
-                    for (size_t f = 0; f + 1 < nd->elements; f += 2)
-                        if (strcmp(nd->element[f]->str, "health") == 0 &&
-                            strcmp(nd->element[f + 1]->str, "online") != 0)
-                            loading++;
-                }
-            }
-            freeReplyObject(r);
-        }
-        if (!loading)
-            break;
-        sleep_ms(100);
-    }
-    sleep_ms(1200);
+    it_wait_replicas_online(H);
     return 0;
 }
 

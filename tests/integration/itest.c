@@ -92,3 +92,37 @@ void it_node_ok(harness *h, int port, const char *fmt, ...)
     freeReplyObject(r);
     redisFree(c);
 }
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+void it_wait_replicas_online(harness *h)
+{
+    /* Let the replicas acknowledge everything, and every node's CLUSTER
+     * SHARDS call them online (it says "loading" while their gossiped
+     * offset is 0), before anyone reads. */
+    for (int tries = 0; tries < 100; tries++) {
+        int loading = 0;
+        for (int i = 0; i < harness_count(h); i++) {
+            redisReply *r = harness_cmd(h, harness_port(h, i), "CLUSTER SHARDS");
+            for (size_t k = 0; r && r->type == REDIS_REPLY_ARRAY && k < r->elements; k++) {
+                redisReply *nodes = r->element[k]->element[3];
+                for (size_t j = 0; j < nodes->elements; j++) {
+                    redisReply *nd = nodes->element[j];
+                    for (size_t f = 0; f + 1 < nd->elements; f += 2)
+                        if (strcmp(nd->element[f]->str, "health") == 0 &&
+                            strcmp(nd->element[f + 1]->str, "online") != 0)
+                            loading++;
+                }
+            }
+            freeReplyObject(r);
+        }
+        if (!loading)
+            break;
+        nap_ms(100);
+    }
+    nap_ms(1200);
+}

@@ -31,3 +31,7 @@ int it_other_master(const harness *h, int not_port);
 
 /* Run a command on a node and require a +OK / non-error reply. */
 void it_node_ok(harness *h, int port, const char *fmt, ...);
+
+/* Wait (bounded, about 10 s) until every node's CLUSTER SHARDS calls every
+ * replica online, then 1.2 s more for acknowledgements. */
+void it_wait_replicas_online(harness *h);

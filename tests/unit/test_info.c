@@ -685,6 +685,30 @@ static void test_cluster_info(void **state)
     }
 }
 
+/* INFO server's availability_zone, as Valkey 8 prints it. */
+static void test_info_field(void **state)
+{
+    (void)state;
+    static const char text[] = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n"
+                               "availability_zone:zone-a\r\nrun_id:abc\r\n\r\n# Clients\r\n"
+                               "connected_clients:1\r\nempty:\r\nlast:x";
+    const char *v = NULL;
+    size_t n = 0;
+    assert_int_equal(clusterc__info_field(text, sizeof(text) - 1, "availability_zone", &v, &n), 1);
+    assert_int_equal(n, 6);
+    assert_memory_equal(v, "zone-a", 6);
+    assert_int_equal(clusterc__info_field(text, sizeof(text) - 1, "empty", &v, &n), 1);
+    assert_int_equal(n, 0);
+    assert_int_equal(clusterc__info_field(text, sizeof(text) - 1, "last", &v, &n), 1);
+    assert_int_equal(n, 1);
+    /* Whole keys only: "run" is not "run_id"; a missing key is 0. */
+    assert_int_equal(clusterc__info_field(text, sizeof(text) - 1, "run", &v, &n), 0);
+    assert_int_equal(clusterc__info_field(text, sizeof(text) - 1, "availability", &v, &n), 0);
+    assert_int_equal(clusterc__info_field("", 0, "availability_zone", &v, &n), 0);
+    /* Redis 7 has no such line. */
+    assert_int_equal(clusterc__info_field(text, 40, "availability_zone", &v, &n), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -698,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_nodes_valkey8),
         cmocka_unit_test(test_nodes_malformed),
         cmocka_unit_test(test_cluster_info),
+        cmocka_unit_test(test_info_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -99,6 +99,27 @@ static void test_overload_bounds(void **state)
     clusterc_options_release(&o);
 }
 
+static void test_az_options(void **state)
+{
+    (void)state;
+    clusterc_options o = base();
+    o.az_affinity = 1;
+    refused(&o, "option az_affinity needs client_az");
+    o.client_az = "";
+    refused(&o, "option az_affinity needs client_az");
+    o.client_az = "us-east-1a";
+    accepted(&o);
+    o.az_affinity = 2;
+    accepted(&o);
+    o.az_affinity = 3;
+    refused(&o, "option az_affinity = 3: want 0 (off), 1");
+    o = base();
+    o.client_az = "a-zone-name-of-sixty-four-bytes-is-one-too-many-for-node-stats!!";
+    refused(&o, "option client_az is longer than 63 bytes");
+    o.client_az = "us-east-1a";   /* a zone without affinity: zones in node stats */
+    accepted(&o);
+}
+
 static void test_wipe(void **state)
 {
     (void)state;
@@ -119,6 +140,7 @@ int main(void)
         cmocka_unit_test(test_tls_defaults),
         cmocka_unit_test(test_tls_combinations),
         cmocka_unit_test(test_overload_bounds),
+        cmocka_unit_test(test_az_options),
         cmocka_unit_test(test_wipe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

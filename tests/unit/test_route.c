@@ -504,6 +504,83 @@ static void test_latency_replicas_only(void **state)
     assert_int_equal(count[0], 100);
 }
 
+/* ------------------------------------------------------- zone affinity */
+
+/* Shard: primary 0 in zone c; replicas 1, 3 in zone a (the client's), 2, 4
+ * in zone b: the order is a's replicas, [a's primary], any replica, primary. */
+static void test_az_order(void **state)
+{
+    (void)state;
+    clusterc__route_cfg c = cfg_of(CLUSTERC__POLICY_PRIMARY);
+    clusterc__route_node v[5];
+    int count[5];
+    healthy(v, 5);
+    c.az = 1;
+    v[1].in_zone = v[3].in_zone = 1;
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 5, 1000, count);
+    assert_int_equal(count[1], 500);
+    assert_int_equal(count[3], 500);
+    v[1].failing_until_us = NOW + 1;   /* one zone-a replica left */
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 5, 100, count);
+    assert_int_equal(count[3], 100);
+    v[3].health_failed = 1;            /* none in a: zone b's, round-robin */
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 5, 100, count);
+    assert_int_equal(count[2], 50);
+    assert_int_equal(count[4], 50);
+    v[2].ryw_stale = v[4].lag_known = 1;
+    v[4].link_up = 0;                  /* no eligible replica: the primary */
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 5, 100, count);
+    assert_int_equal(count[0], 100);
+}
+
+static void test_az_primary_in_zone(void **state)
+{
+    (void)state;
+    clusterc__route_cfg c = cfg_of(CLUSTERC__POLICY_READ_ONLY);
+    clusterc__route_node v[3];
+    int count[3];
+    healthy(v, 3);
+    v[0].in_zone = v[1].in_zone = 1;   /* primary and replica 1 in a, 2 in b */
+    c.az = 2;
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 3, 100, count);
+    assert_int_equal(count[1], 100);   /* the zone's replicas come first */
+    v[1].health_loading = 1;
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 3, 100, count);
+    assert_int_equal(count[0], 100);   /* az 2: then the zone's primary */
+    c.az = 1;
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 3, 100, count);
+    assert_int_equal(count[2], 100);   /* az 1: any replica before it */
+    /* MODE_REPLICA never falls to the primary; MODE_PRIMARY ignores zones. */
+    v[2].health_failed = 1;
+    unsigned cursor = 0;
+    uint64_t rng = 1;
+    assert_int_equal(pick(&c, CLUSTERC__MODE_REPLICA, v, 3, &cursor, &rng), -1);
+    v[1].health_loading = 0;
+    assert_int_equal(pick(&c, CLUSTERC__MODE_PRIMARY, v, 3, &cursor, &rng), 0);
+    assert_int_equal(pick(&c, CLUSTERC__MODE_REPLICA, v, 3, &cursor, &rng), 1);
+}
+
+/* With route_by_latency the band is the zone's: a closer replica in another
+ * zone does not draw reads while one in the zone is eligible. */
+static void test_az_latency_within_zone(void **state)
+{
+    (void)state;
+    clusterc__route_cfg c = cfg_of(CLUSTERC__POLICY_LATENCY);
+    clusterc__route_node v[4];
+    int count[4];
+    healthy(v, 4);
+    c.az = 1;
+    c.tolerance_us = 100;
+    set_lat(v, 4, (const uint32_t[]){50, 900, 100, 1000});
+    v[1].in_zone = v[3].in_zone = 1;
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 4, 100, count);
+    assert_int_equal(count[1], 50);    /* 900 and 1000: within 100 of each other */
+    assert_int_equal(count[3], 50);
+    c.tolerance_us = 0;
+    tally(&c, CLUSTERC__MODE_DEFAULT, v, 4, 100, count);
+    assert_int_equal(count[1], 100);   /* strict minimum inside the zone */
+}
+
 /* ------------------------------------------------------- per-command modes */
 
 static void test_mode_replica(void **state)
@@ -654,6 +731,9 @@ int main(void)
         cmocka_unit_test(test_latency_band),
         cmocka_unit_test(test_latency_unsampled),
         cmocka_unit_test(test_latency_replicas_only),
+        cmocka_unit_test(test_az_order),
+        cmocka_unit_test(test_az_primary_in_zone),
+        cmocka_unit_test(test_az_latency_within_zone),
         cmocka_unit_test(test_mode_replica),
         cmocka_unit_test(test_mode_replica_none),
         cmocka_unit_test(test_mode_any),

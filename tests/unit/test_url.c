@@ -113,7 +113,8 @@ static void test_every_key_values(void **state)
            "&refresh_interval=2m&refresh_min_interval=0&node_address_map=a:1%3Db:2"
            "&protocol=2&pool_size=10&pool_fifo=false&min_idle_conns=1&max_idle_conns=2"
            "&max_active_conns=3&pool_timeout=4s&conn_max_idle_time=5m"
-           "&conn_max_lifetime=1h&blocking_pool_size=2&pubsub_queue_max=50");
+           "&conn_max_lifetime=1h&blocking_pool_size=2&pubsub_queue_max=50"
+           "&client_az=us-east-1a&az_affinity=2");
     assert_string_equal(o.seeds, "h1:1,h2:2");
     assert_int_equal(o.read_only, 1);
     assert_int_equal(o.route_by_latency, 1);
@@ -123,6 +124,8 @@ static void test_every_key_values(void **state)
     assert_int_equal(o.connect_timeout_ms, 250);
     assert_int_equal(o.command_timeout_ms, 3000);   /* read_timeout wins over write */
     assert_string_equal(o.client_name, "app 1");
+    assert_string_equal(o.client_az, "us-east-1a");
+    assert_int_equal(o.az_affinity, 2);
     assert_string_equal(o.username, "u");
     assert_string_equal(o.password, "p");
     assert_int_equal(o.retry_backoff_min_ms, 10);

@@ -92,7 +92,7 @@ def build_url(addrs, password=None, username=None, read_only=False, route_by_lat
               latency_replicas_only=None, latency_probe=None, failing_timeout=None,
               max_lag=None, max_lag_bytes=None, lag_probe=None, read_your_writes=None,
               refresh_interval=None, refresh_min_interval=None, node_address_map=None,
-              url_options=None, **tls):
+              client_az=None, az_affinity=None, url_options=None, **tls):
     """The redis:// URL (the keys of clusterc_options_parse_url) for these options.
     Durations are seconds (int/float) or timedeltas; None leaves the library's
     default. TLS: redis-py's ssl, ssl_ca_certs, ssl_ca_path, ssl_certfile,
@@ -142,6 +142,17 @@ def build_url(addrs, password=None, username=None, read_only=False, route_by_lat
             q.append((k, _bool(v)))
     if client_name is not None:
         q.append(("client_name", client_name))
+    if client_az is not None:
+        q.append(("client_az", client_az))
+    if az_affinity is not None:
+        # True/1: replicas in client_az first; 2 (or "replicas_and_primary",
+        # GLIDE's AZAffinityReplicasAndPrimary): then the primary in it.
+        levels = {False: 0, True: 1, 0: 0, 1: 1, 2: 2, "replicas": 1,
+                  "replicas_and_primary": 2}
+        if az_affinity not in levels:
+            raise InvalidOptionError("az_affinity: want False, True, 2 or "
+                                     "'replicas_and_primary', got %r" % (az_affinity,), EINVAL)
+        q.append(("az_affinity", str(levels[az_affinity])))
     if node_address_map is not None:
         if isinstance(node_address_map, dict):
             node_address_map = ",".join("%s=%s" % kv for kv in node_address_map.items())
@@ -381,7 +392,7 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
                  latency_replicas_only=None, latency_probe=None, failing_timeout=None,
                  max_lag_bytes=None, lag_probe=None, refresh_interval=None,
                  refresh_min_interval=None, node_address_map=None, url_options=None,
-                 decode_responses=False, encoding="utf-8", encoding_errors="strict",
+                 client_az=None, az_affinity=None, decode_responses=False, encoding="utf-8", encoding_errors="strict",
                  connect_lazily=False, on_event=None, on_command=None,
                  ssl=False, ssl_ca_certs=None, ssl_ca_path=None, ssl_certfile=None,
                  ssl_keyfile=None, ssl_cert_reqs=UNSET, ssl_check_hostname=None,
@@ -424,7 +435,7 @@ class ClusterClient(_Commands, PubSubMixin, ScanMixin):
                              refresh_interval=refresh_interval,
                              refresh_min_interval=refresh_min_interval,
                              node_address_map=node_address_map, url_options=url_options,
-                             **tls_kw)
+                             client_az=client_az, az_affinity=az_affinity, **tls_kw)
         if isinstance(_url, str):
             _url = _url.encode()
         if not isinstance(_url, bytes) or b"\0" in _url:

@@ -614,12 +614,16 @@ class TestErrors(ClientTest):
     def test_url_building(self):
         url = clusterc.build_url(["h1:1", ("::1", 2)], username="u ser", password="p@ss:w/rd%",
                                  read_only=True, dial_timeout=0.25, max_lag=2,
-                                 latency_tolerance=0.0005, read_your_writes=True)
+                                 latency_tolerance=0.0005, read_your_writes=True,
+                                 client_az="us-east-1a", az_affinity="replicas_and_primary")
         self.assertTrue(url.startswith("redis://u%20ser:p%40ss%3Aw%2Frd%25@h1:1?"), url)
         self.assertIn("addr=%5B%3A%3A1%5D%3A2", url)
         for part in ("read_only=true", "dial_timeout=250ms", "max_lag=2000ms",
-                     "latency_tolerance=500us", "read_your_writes=true"):
+                     "latency_tolerance=500us", "read_your_writes=true",
+                     "client_az=us-east-1a", "az_affinity=2"):
             self.assertIn(part, url)
+        with self.assertRaises(clusterc.InvalidOptionError):
+            clusterc.build_url(["h1:1"], az_affinity="nearest")
 
     def test_all_seeds_down(self):
         t = time.time()
