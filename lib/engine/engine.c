@@ -231,9 +231,7 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
         return -1;
     }
     if (is_node_id(node)) {
-        for (size_t i = 0; i < e->nnodes && !n; i++)
-            if (strcmp(e->nodes[i]->id, node) == 0 && !e->nodes[i]->retired)
-                n = e->nodes[i];
+        n = clusterc__nindex_find(&e->by_id, e, node);
         if (!n) {
             clusterc__err_set(err, CLUSTERC_EINVAL, "%s: no node with id %s in the slot map",
                               r->name, node);

@@ -88,6 +88,14 @@ struct clusterc__node {
     clusterc__req *bwait_head, *bwait_tail;
 };
 
+/* An index over e->nodes by "host:port" or by node id (nindex.c). */
+typedef struct clusterc__nindex {
+    uint32_t *slot;                /* position in e->nodes + 1; 0 = empty */
+    size_t cap, used;
+    int by_id;                     /* keyed by id (listed: in the map, not retired) */
+    int stale;                     /* a rebuild ran out of memory: find scans */
+} clusterc__nindex;
+
 /* A shard as the engine routes it: node pointers, nodes[0] the primary. */
 typedef struct clusterc__shard {
     clusterc__node **nodes;
@@ -107,6 +115,7 @@ struct clusterc__engine {
 
     clusterc__node **nodes;        /* every node we know or knew */
     size_t nnodes, nodes_cap;
+    clusterc__nindex by_name, by_id;   /* O(1) lookups into nodes */
 
     clusterc__shard *shards;
     size_t nshards;
@@ -117,6 +126,7 @@ struct clusterc__engine {
     const clusterc__cmdtable *cmds;/* learned table, or the built-in one */
     clusterc__cmdtable *learned;
     int cmds_state;                /* 0 not asked, 1 asking, 2 learned */
+    int64_t cmds_retry_us;         /* COMMAND failed: not asked again before this */
     size_t user_pending;           /* callers' requests not finished (max_inflight) */
     clusterc__node *map_from;      /* the node that answered the map being
                                       installed (set only during that call) */
@@ -184,6 +194,15 @@ void clusterc__emit(clusterc__engine *e, int type, const clusterc__node *n, int 
                     const char *fmt, ...) CLUSTERC_PRINTF(5, 6);
 void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int code);
 static inline int clusterc__events_on(const clusterc__engine *e) { return e->opt.on_event != 0; }
+
+/* nindex.c: rebuild (after e->nodes was compacted, or ids changed), add
+ * the node at pos (just appended), find by key; -1 only when out of memory
+ * (the index then falls back to scanning, never to a wrong answer). */
+int clusterc__nindex_rebuild(clusterc__nindex *x, const clusterc__engine *e);
+int clusterc__nindex_add(clusterc__nindex *x, const clusterc__engine *e, size_t pos);
+clusterc__node *clusterc__nindex_find(const clusterc__nindex *x, const clusterc__engine *e,
+                                      const char *key);
+void clusterc__nindex_free(clusterc__nindex *x);
 
 /* nodes.c: the node table, each node's connection wired to the engine,
  * write batching, and reaping. */

@@ -150,11 +150,9 @@ clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr 
 {
     char name[CLUSTERC__ADDR_MAX];
     clusterc__addr_format(name, sizeof(name), a->host, a->port);
-    for (size_t i = 0; i < e->nnodes; i++)
-        if (strcmp(e->nodes[i]->name, name) == 0)
-            return e->nodes[i];
-    if (!create)
-        return NULL;
+    clusterc__node *found = clusterc__nindex_find(&e->by_name, e, name);
+    if (found || !create)
+        return found;
     if (e->nnodes == e->nodes_cap) {
         size_t cap = e->nodes_cap ? e->nodes_cap * 2 : 16;
         clusterc__node **v = realloc(e->nodes, cap * sizeof(*v));
@@ -164,8 +162,10 @@ clusterc__node *clusterc__engine_node(clusterc__engine *e, const clusterc__addr 
         e->nodes_cap = cap;
     }
     clusterc__node *n = node_new(e, a);
-    if (n)
+    if (n) {
         e->nodes[e->nnodes++] = n;
+        (void)clusterc__nindex_add(&e->by_name, e, e->nnodes - 1);   /* OOM: it scans */
+    }
     return n;
 }
 
@@ -196,6 +196,7 @@ int clusterc__nodes_init(clusterc__engine *e)
     cfg->username = o->username;
     cfg->password = o->password;
     cfg->client_name = o->client_name;
+    e->by_id.by_id = 1;
     e->flush_ev = event_new(e->base, -1, 0, flush_cb, e);
     e->reap_ev = event_new(e->base, -1, 0, reap_cb, e);
     return e->flush_ev && e->reap_ev ? 0 : -1;
@@ -208,6 +209,8 @@ void clusterc__nodes_fini(clusterc__engine *e)
     free(e->nodes);
     e->nodes = NULL;
     e->nnodes = e->nodes_cap = 0;
+    clusterc__nindex_free(&e->by_name);
+    clusterc__nindex_free(&e->by_id);
     if (e->flush_ev) event_free(e->flush_ev);
     if (e->reap_ev) event_free(e->reap_ev);
     e->flush_ev = e->reap_ev = NULL;
@@ -299,6 +302,8 @@ static void drain_finish(clusterc__engine *e)
     for (size_t i = 0; i < e->nnodes; i++)
         clusterc__node_free(e->nodes[i]);
     e->nnodes = 0;
+    (void)clusterc__nindex_rebuild(&e->by_name, e);
+    (void)clusterc__nindex_rebuild(&e->by_id, e);
     e->dirty = NULL;
     e->tx_node = NULL;
     if (e->map_gen > 0)   /* node stats after a graceful disconnect read it */
@@ -328,7 +333,11 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
         }
         e->nodes[j++] = n;
     }
-    e->nnodes = j;
+    if (j != e->nnodes) {   /* positions moved */
+        e->nnodes = j;
+        (void)clusterc__nindex_rebuild(&e->by_name, e);
+        (void)clusterc__nindex_rebuild(&e->by_id, e);
+    }
     if (e->draining && !e->drained && !e->dead) {
         drain_close_idle(e);
         if (e->pending == 0)

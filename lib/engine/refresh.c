@@ -282,7 +282,7 @@ static void refresh_done(clusterc__engine *e, int ok)
     if (ok) {
         clusterc__err_clear(&e->err);
         clusterc__engine_redispatch_waiting(e, 0, 0, NULL);
-        if (e->cmds_state == 0)
+        if (e->cmds_state == 0 && clusterc__now_us() >= e->cmds_retry_us)
             clusterc__engine_fetch_commands(e);
     } else {
         clusterc__err_set(&e->err, e->refresh_code ? e->refresh_code : CLUSTERC_ETOPOLOGY,
@@ -440,6 +440,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
     for (size_t i = 0; i < e->nnodes; i++)
         if (e->nodes[i]->map_gen != gen)
             e->nodes[i]->retired = 1;
+    (void)clusterc__nindex_rebuild(&e->by_id, e);   /* ids and retirements changed */
     clusterc__engine_schedule_reap(e);
     clusterc__reads_on_map(e);
     clusterc__pubsub_on_map(e);
@@ -493,6 +494,8 @@ void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *
     sh[e->nshards].n = 1;
     sh[e->nshards].cursor = 0;
     to->shard = (int)e->nshards;
+    if (to->retired && to->id[0])
+        e->by_id.stale = 1;   /* listed again: scanned until the next install */
     to->retired = 0;
     e->slot_shard[slot] = (int16_t)e->nshards++;
 }
@@ -649,6 +652,8 @@ static void ask_next(clusterc__engine *e)
 
 /* ------------------------------------------------------ command table */
 
+#define CMDS_RETRY_S 300   /* a failed COMMAND is asked again after this */
+
 static void on_commands(clusterc__engine *e, clusterc__req *r, redisReply *reply,
                         int code, const char *msg)
 {
@@ -663,7 +668,11 @@ static void on_commands(clusterc__engine *e, clusterc__req *r, redisReply *reply
         e->cmds_state = 2;
         clusterc__fanout_learn(e, reply);   /* the same reply's routing tips */
     } else if (!e->dead) {
-        e->cmds_state = 0;   /* keep the built-in table; ask after the next map */
+        /* Keep the built-in table. Refused (an ACL user without +command,
+         * a proxy) or failed, COMMAND is asked again only after a map load
+         * at least CMDS_RETRY_S later, not after every load. */
+        e->cmds_state = 0;
+        e->cmds_retry_us = clusterc__now_us() + (int64_t)CMDS_RETRY_S * 1000000;
     }
     freeReplyObject(reply);
 }

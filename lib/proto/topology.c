@@ -7,6 +7,7 @@
  * shard/entry and node and what was wrong.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,10 +219,9 @@ static const redisReply *map_get(const redisReply *m, const char *key)
 }
 
 /* An optional integer field: 0 absent, 1 present (*out set), -1 wrong type. */
-static int map_int(builder *b, const char *where, const redisReply *m,
+static int val_int(builder *b, const char *where, const redisReply *v,
                    const char *key, long long *out)
 {
-    const redisReply *v = map_get(m, key);
     if (v == NULL)
         return 0;
     if (v->type != REDIS_REPLY_INTEGER)
@@ -231,10 +231,9 @@ static int map_int(builder *b, const char *where, const redisReply *m,
 }
 
 /* An optional string field (nil counts as absent): NULL absent or error. */
-static const redisReply *map_str(builder *b, const char *where, const redisReply *m,
+static const redisReply *val_str(builder *b, const char *where, const redisReply *v,
                                  const char *key, int *bad)
 {
-    const redisReply *v = map_get(m, key);
     *bad = 0;
     if (v == NULL || v->type == REDIS_REPLY_NIL)
         return NULL;
@@ -246,11 +245,43 @@ static const redisReply *map_str(builder *b, const char *where, const redisReply
     return v;
 }
 
-static int shard_node_role(builder *b, const char *where, const redisReply *m,
+/* A shard node's fields, found in one pass over its [key, value, ...]
+ * array (the first of a repeated key wins, as a lookup per key would):
+ * thousands of nodes make a lookup per field a real cost (issue 16). */
+typedef struct node_fields {
+    const redisReply *id, *port, *tls_port, *endpoint, *ip, *role, *health, *offset,
+        *hostname;
+} node_fields;
+
+static void fields_of(const redisReply *m, node_fields *f)
+{
+    static const struct { const char *key; size_t off; } known[] = {
+        {"id", offsetof(node_fields, id)}, {"port", offsetof(node_fields, port)},
+        {"tls-port", offsetof(node_fields, tls_port)},
+        {"endpoint", offsetof(node_fields, endpoint)}, {"ip", offsetof(node_fields, ip)},
+        {"role", offsetof(node_fields, role)}, {"health", offsetof(node_fields, health)},
+        {"replication-offset", offsetof(node_fields, offset)},
+        {"hostname", offsetof(node_fields, hostname)},
+    };
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i + 1 < m->elements; i += 2) {
+        const redisReply *k = m->element[i];
+        for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++) {
+            const redisReply **slot = (const redisReply **)((char *)f + known[j].off);
+            if (k->str[0] == known[j].key[0] && str_eq(k, known[j].key)) {
+                if (*slot == NULL)
+                    *slot = m->element[i + 1];
+                break;
+            }
+        }
+    }
+}
+
+static int shard_node_role(builder *b, const char *where, const node_fields *f,
                            clusterc__topo_node *n)
 {
     int bad;
-    const redisReply *v = map_str(b, where, m, "role", &bad);
+    const redisReply *v = val_str(b, where, f->role, "role", &bad);
     if (bad)
         return -1;
     if (v == NULL)
@@ -261,7 +292,7 @@ static int shard_node_role(builder *b, const char *where, const redisReply *m,
         n->role = CLUSTERC__ROLE_REPLICA;
     else
         return failf(b, where, "unknown role \"%.*s\"", (int)(v->len > 40 ? 40 : v->len), v->str);
-    v = map_str(b, where, m, "health", &bad);
+    v = val_str(b, where, f->health, "health", &bad);
     if (bad)
         return -1;
     if (v == NULL)
@@ -283,29 +314,31 @@ static int shard_node(builder *b, const char *where, const redisReply *m,
 {
     long long port = 0, tls = 0;
     int bad, has_port, has_tls;
+    node_fields f;
     node_init(n, CLUSTERC__ROLE_REPLICA);
     if (check_map(b, where, "node", m) != 0)
         return -1;
-    if (check_id(b, where, n, map_get(m, "id")) != 0)
+    fields_of(m, &f);
+    if (check_id(b, where, n, f.id) != 0)
         return -1;
     /* The port this client speaks: "tls-port" for a TLS client, "port"
      * for a plain one; a node announcing only the other gets that one (a
      * TLS-only node has no "port"), and the dial says what is wrong. */
-    if ((has_port = map_int(b, where, m, "port", &port)) < 0 ||
-        (has_tls = map_int(b, where, m, "tls-port", &tls)) < 0)
+    if ((has_port = val_int(b, where, f.port, "port", &port)) < 0 ||
+        (has_tls = val_int(b, where, f.tls_port, "tls-port", &tls)) < 0)
         return -1;
     if (!has_port && !has_tls)
         return failf(b, where, "field \"port\" is missing");
-    const redisReply *ep = map_get(m, "endpoint");
-    if (ep == NULL && (ep = map_get(m, "ip")) == NULL)
+    const redisReply *ep = f.endpoint ? f.endpoint : f.ip;
+    if (ep == NULL)
         return failf(b, where, "field \"endpoint\" is missing");
     if (set_endpoint(b, where, n, ep, skip) != 0)
         return -1;
-    if (shard_node_role(b, where, m, n) != 0)
+    if (shard_node_role(b, where, &f, n) != 0)
         return -1;
-    if (map_int(b, where, m, "replication-offset", &n->repl_offset) < 0)
+    if (val_int(b, where, f.offset, "replication-offset", &n->repl_offset) < 0)
         return -1;
-    const redisReply *hn = map_str(b, where, m, "hostname", &bad);
+    const redisReply *hn = val_str(b, where, f.hostname, "hostname", &bad);
     if (bad || (hn != NULL && copy_str(b, where, "hostname", n->hostname,
                                        sizeof(n->hostname), hn) != 0))
         return -1;
@@ -360,11 +393,25 @@ static int shard_slots(builder *b, const char *where, const redisReply *slots, i
     return 0;
 }
 
+/* Write i in decimal and a NUL (at most 21 bytes). */
+static void put_index(char *out, size_t i)
+{
+    char d[21];
+    size_t n = 0;
+    do
+        d[n++] = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    while (n > 0)
+        *out++ = d[--n];
+    *out = '\0';
+}
+
 /* One shard; *served is set to whether it has a primary to send slots to. */
 static int shard_parse(builder *b, size_t i, const redisReply *m, int *served)
 {
     char where[64], nwhere[96];
-    snprintf(where, sizeof(where), "shard %zu", i);
+    memcpy(where, "shard ", 6);
+    put_index(where + 6, i);
     if (check_map(b, where, "shard", m) != 0)
         return -1;
     if (shard_slots(b, where, map_get(m, "slots"), (int)i) != 0)
@@ -377,10 +424,13 @@ static int shard_parse(builder *b, size_t i, const redisReply *m, int *served)
     clusterc__topo_shard *s = shard_add(b, where);
     if (s == NULL)
         return -1;
+    size_t wlen = strlen(where);
+    memcpy(nwhere, where, wlen);
+    memcpy(nwhere + wlen, ", node ", 7);
     for (size_t j = 0; j < nodes->elements; j++) {
         clusterc__topo_node n;
         int skip = 0;
-        snprintf(nwhere, sizeof(nwhere), "%s, node %zu", where, j);
+        put_index(nwhere + wlen + 7, j);   /* no snprintf per node */
         if (shard_node(b, nwhere, nodes->element[j], &n, &skip) != 0)
             return -1;
         if (!skip && node_push(b, nwhere, s, &n) != 0)
@@ -465,7 +515,7 @@ static int slots_node(builder *b, const char *where, const redisReply *r,
         int bad;
         if (check_map(b, where, "metadata", meta) != 0)
             return -1;
-        const redisReply *hn = map_str(b, where, meta, "hostname", &bad);
+        const redisReply *hn = val_str(b, where, map_get(meta, "hostname"), "hostname", &bad);
         if (bad || (hn != NULL && copy_str(b, where, "hostname", n->hostname,
                                            sizeof(n->hostname), hn) != 0))
             return -1;
