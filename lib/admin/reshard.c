@@ -165,8 +165,17 @@ static int set_owner(mover *m, int slot)
             !clusterc__admin_askable(x))
             continue;
         clusterc__admin_addr(x, a, sizeof(a));
-        if (clusterc__admin_ok(m->c, a, "CLUSTER SETSLOT NODE", "CLUSTER SETSLOT %d NODE %s", slot,
-                               m->to->id) < 0)
+        /* A node the view still calls a primary may have just been
+         * demoted (a failover moments ago; views lag by a gossip round):
+         * it refuses SETSLOT, and as a replica it needs none. */
+        r = clusterc_command_to_node(m->c, a, "CLUSTER SETSLOT %d NODE %s", slot, m->to->id);
+        int demoted = r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "only with masters");
+        int failed = !r || (r->type == REDIS_REPLY_ERROR && !demoted);
+        if (r && failed)
+            clusterc__client_set_error(m->c, CLUSTERC_EPROTOCOL, "%s: CLUSTER SETSLOT NODE: %s",
+                                       a, r->str);
+        freeReplyObject(r);
+        if (failed)
             return slot_left(m, slot, "moved; that primary learns the owner by gossip");
     }
     return 0;

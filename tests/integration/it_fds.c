@@ -14,11 +14,15 @@
  * does on Redis 7 when port+10000 is ephemeral). */
 #define _DEFAULT_SOURCE   /* readlink */
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <event2/event.h>
+#include <clusterc/admin.h>
 #include "itest.h"
 
 #define BASE 23600
@@ -348,6 +352,111 @@ static void test_async(void **state)
     event_base_free(base);
 }
 
+/* ------------------------------------------ a failover and a reshard */
+
+#define LOAD_KEYS (PRIMARIES + 4)
+
+typedef struct load {
+    clusterc_client *c;
+    char keys[LOAD_KEYS][32];
+    atomic_int stop;
+    long pairs, failed, wrong;
+    char why[256];
+} load;
+
+/* SET k v<n>, then GET k must say v<n>: every command answered, nothing
+ * read back stale, while the map changes under it. */
+static void *load_thread(void *arg)
+{
+    load *l = arg;
+    for (long v = 1; !atomic_load(&l->stop); v++) {
+        const char *k = l->keys[v % LOAD_KEYS];
+        redisReply *r = clusterc_command(l->c, "SET %s v%ld", k, v);
+        int ok = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        r = ok ? clusterc_command(l->c, "GET %s", k) : NULL;
+        char want[32];
+        snprintf(want, sizeof(want), "v%ld", v);
+        if (!ok || !r) {
+            l->failed++;
+            snprintf(l->why, sizeof(l->why), "%s: %s", k, clusterc_errstr(l->c));
+        } else if (r->type != REDIS_REPLY_STRING || strcmp(r->str, want) != 0) {
+            l->wrong++;
+        }
+        freeReplyObject(r);
+        l->pairs++;
+    }
+    return NULL;
+}
+
+/* Keys in the four lowest slots of the primary on port (a reshard of its
+ * lowest slots moves them). */
+static void keys_in_low_slots(int port, char (*out)[32])
+{
+    int lo = 16384;
+    redisReply *r = harness_cmd(H, port, "CLUSTER SLOTS");
+    for (size_t i = 0; r && i < r->elements; i++)
+        if (r->element[i]->element[2]->element[1]->integer == port &&
+            r->element[i]->element[0]->integer < lo)
+            lo = (int)r->element[i]->element[0]->integer;
+    freeReplyObject(r);
+    assert_true(lo < 16384);
+    for (int k = 0; k < 4; k++)
+        for (int i = 0;; i++) {
+            snprintf(out[k], 32, "low:%d", i);
+            if (clusterc_keyslot(out[k], strlen(out[k])) == lo + k)
+                break;
+        }
+}
+
+/* The 15+15 cluster under a blocking client's SET+GET load: a manual
+ * failover of one shard, then 8 slots (with keys) moved between two
+ * others. The map is reloaded along the way and no command is lost. */
+static void test_failover_and_reshard(void **state)
+{
+    (void)state;
+    load l;
+    memset(&l, 0, sizeof(l));
+    int from = harness_nth_port(H, "master", 3), to = harness_nth_port(H, "master", 4);
+    for (int j = 0; j < PRIMARIES; j++)
+        snprintf(l.keys[j], 32, "%s", Keys[j]);
+    keys_in_low_slots(from, l.keys + PRIMARIES);
+    l.c = it_client(H, NULL);
+    clusterc_stats st0, st1;
+    clusterc_get_stats(l.c, &st0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, load_thread, &l), 0);
+    clusterc_client *adm = it_client(H, NULL);
+    clusterc_admin_opts ao;
+    clusterc_admin_opts_init(&ao);
+    ao.timeout_ms = 30000;
+    char addr[32];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", harness_nth_port(H, "slave", 0));
+    int rc = clusterc_admin_failover(adm, addr, CLUSTERC_FAILOVER_DEFAULT, &ao);
+    if (rc == 0)
+        rc = clusterc_admin_reshard(adm, it_id_of_port(H, from), it_id_of_port(H, to), 8, &ao);
+    if (rc < 0)
+        fprintf(stderr, "admin: %s\n", clusterc_errstr(adm));
+    struct timespec ts = { 0, 500 * 1000000L };
+    nanosleep(&ts, NULL);   /* some load on the new map too */
+    atomic_store(&l.stop, 1);
+    pthread_join(t, NULL);
+    clusterc_get_stats(l.c, &st1);
+    fprintf(stderr, "failover + reshard under load: %ld SET+GET pairs, %ld failed, %ld wrong; "
+            "MOVED %llu, ASK %llu, map loads %llu%s%s\n", l.pairs, l.failed, l.wrong,
+            (unsigned long long)(st1.moved - st0.moved), (unsigned long long)(st1.ask - st0.ask),
+            (unsigned long long)(st1.refreshes - st0.refreshes), l.failed ? "; last: " : "",
+            l.why);
+    assert_int_equal(rc, 0);
+    assert_int_equal(l.failed, 0);
+    assert_int_equal(l.wrong, 0);
+    assert_true(l.pairs > 0);
+    assert_true(st1.refreshes > st0.refreshes);   /* the map was reloaded */
+    assert_true(st1.moved > st0.moved);
+    clusterc_free(adm);
+    clusterc_free(l.c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +465,13 @@ int main(void)
         cmocka_unit_test(test_route_by_latency),
         cmocka_unit_test(test_host_name_seed),
         cmocka_unit_test(test_async),
+        cmocka_unit_test(test_failover_and_reshard),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* Under "ulimit -n 64" (it_fds_ulimit64) the fd tests run, not the
+     * load test: its admin client and load client hold 60 connections. */
+    struct rlimit rl;
+    size_t n = sizeof(tests) / sizeof(tests[0]);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 256)
+        n--;
+    return _cmocka_run_group_tests("it_fds", tests, n, setup, teardown);
 }
