@@ -1,8 +1,9 @@
 /* read_routing.c -- clusterc-read-routing: which node served my reads?
  *
  *   clusterc-read-routing [--seeds h:p,...|URL] [-n READS] [--keys N]
- *                         [--policy master|read_only|random|latency|all]
+ *                         [--policy LIST|all|none] [--prefix P] [--no-write]
  *                         [--verify] [--tolerance-us US] [--max-lag-ms MS]
+ *                         [--stale PAIRS] [--password P]
  *                         [--tls] [--cacert FILE] [--cacertdir DIR]
  *                         [--cert FILE] [--key FILE] [--sni NAME]
  *                         [--insecure] [--tls-min-version V]
@@ -11,16 +12,29 @@
  * rediss:// for TLS, with tls_ca_file=... and the other keys); the TLS flags
  * are redis-cli's and set the clusterc_options tls fields (after the URL).
  *
- * Writes N keys once, then for each policy (default: all four) opens a fresh
- * client, runs READS GETs of those keys (pipelined in batches of 100) and
- * prints, per node, what clusterc_node_stats() says: reads routed there, the
- * share of its shard's reads, latency EWMA, replication lag and whether the
- * node may serve reads (or why not). With --verify the servers' own counters
- * are read as well (CONFIG RESETSTAT on every node before each policy,
- * INFO commandstats cmdstat_get after) and printed next to the client's.
+ * Writes N keys once (PREFIX00000000..; --no-write: they exist already, for
+ * example written by clusterc-lab-load), then for each policy (default: all
+ * four; --policy takes one, a comma-separated list, all or none) opens a
+ * fresh client, runs READS GETs of random keys among them (pipelined in
+ * batches of 100) and prints, per node, what clusterc_node_stats() says:
+ * reads routed there, the share of its shard's reads, latency EWMA,
+ * replication lag and whether the node may serve reads (or why not). With
+ * --verify the servers' own counters are read as well (CONFIG RESETSTAT on
+ * every node before each policy, INFO commandstats cmdstat_get after) and
+ * printed next to the client's.
  *
- * Exit status: 0; 1 when some read failed or --verify found a mismatch;
- * 2 for bad flags or a cluster that cannot be reached.
+ * --stale PAIRS: the read_only caution, measured. A client with read_only
+ * runs PAIRS times "SET k v, wait for the reply, GET k" (1000 keys
+ * PREFIXstale:0000.., a new value each time) and counts the GETs that did
+ * not return the value just written (a replica had not applied the write
+ * yet); then a client with read_only and read_your_writes does the same.
+ * Each run stops after 60 s even if PAIRS is not reached.
+ *
+ * The password comes from --password or $CLUSTERC_PASSWORD.
+ *
+ * Exit status: 0; 1 when some read failed, --verify found a mismatch or
+ * read_your_writes returned a stale value; 2 for bad flags or a cluster
+ * that cannot be reached.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -32,6 +46,8 @@
 
 #define MAX_NODES 256
 #define BATCH 100
+#define STALE_KEYS 1000
+#define STALE_MAX_S 60.0
 
 static const char *const policies[] = { "master", "read_only", "random", "latency" };
 #define NPOLICIES 4
@@ -40,8 +56,12 @@ typedef struct config {
     const char *seeds;
     long long reads;
     long long keys;
-    int policy;          /* index into policies, -1 = all */
+    unsigned policy_mask;   /* bit p: run policies[p] */
     int verify;
+    int no_write;           /* --no-write: the keys exist already */
+    const char *prefix;
+    const char *password;
+    long long stale;        /* --stale PAIRS; 0 = off */
     int tolerance_us;    /* -1 = library default */
     int max_lag_ms;
     /* TLS flags: tls 0 = none given (a rediss:// URL may still set TLS). */
@@ -55,8 +75,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: clusterc-read-routing [--seeds h:p,...|URL] [-n READS] [--keys N]\n"
-"                             [--policy master|read_only|random|latency|all]\n"
+"                             [--policy LIST|all|none] [--prefix P] [--no-write]\n"
 "                             [--verify] [--tolerance-us US] [--max-lag-ms MS]\n"
+"                             [--stale PAIRS] [--password P]\n"
 "                             [--tls] [--cacert FILE] [--cacertdir DIR]\n"
 "                             [--cert FILE] [--key FILE] [--sni NAME]\n"
 "                             [--insecure] [--tls-min-version V]\n"
@@ -64,11 +85,17 @@ static void usage(FILE *f)
 "                 rediss:// URL with any clusterc_options_parse_url keys\n"
 "  -n             reads per policy (default 10000)\n"
 "  --keys         keys written once and read back (default 1000)\n"
-"  --policy       one read policy, or all (default)\n"
+"  --prefix       key prefix (default read-routing:): keys PREFIX00000000..\n"
+"  --no-write     do not write the keys: they exist (clusterc-lab-load)\n"
+"  --policy       master, read_only, random, latency, a comma-separated\n"
+"                 list of them, all (default) or none\n"
 "  --verify       also count GETs on the servers (CONFIG RESETSTAT + INFO\n"
 "                 commandstats on every node; resets their statistics)\n"
 "  --tolerance-us latency_tolerance_us for the latency policy (default 1000)\n"
 "  --max-lag-ms   max_lag_ms bound (turns on lag polling; default 0 = off)\n"
+"  --stale PAIRS  SET then GET PAIRS times with read_only, then with\n"
+"                 read_only + read_your_writes; count the stale GETs\n"
+"  --password P   AUTH password (default: $CLUSTERC_PASSWORD)\n"
 "TLS (redis-cli's flags; each one implies --tls):\n"
 "  --tls          connect over TLS\n"
 "  --cacert FILE  CA bundle (PEM) the servers' certificates must chain to\n"
@@ -129,28 +156,69 @@ static int parse_tls_flag(config *cfg, int argc, char **argv, int *i)
     return 0;
 }
 
+/* --policy's value: one policy, a comma-separated list, all or none. */
+static unsigned parse_policies(const char *v)
+{
+    unsigned mask = 0;
+    if (strcmp(v, "all") == 0)
+        return (1u << NPOLICIES) - 1;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    for (const char *p = v; *p;) {
+        size_t n = strcspn(p, ",");
+        int found = -1;
+        for (int k = 0; k < NPOLICIES; k++)
+            if (strlen(policies[k]) == n && strncmp(p, policies[k], n) == 0)
+                found = k;
+        if (found < 0)
+            die_usage("--policy wants master, read_only, random, latency (a comma-separated"
+                      " list of them), all or none, not", v);
+        mask |= 1u << found;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    if (!mask)
+        die_usage("--policy wants at least one policy", v);
+    return mask;
+}
+
+/* A flag without a value at argv[i]: 1 taken, 0 not one. */
+static int parse_switch(config *cfg, const char *a)
+{
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage(stdout);
+        exit(0);
+    }
+    if (strcmp(a, "--verify") == 0)
+        cfg->verify = 1;
+    else if (strcmp(a, "--no-write") == 0)
+        cfg->no_write = 1;
+    else
+        return 0;
+    return 1;
+}
+
 static void parse_args(config *cfg, int argc, char **argv)
 {
+    static const char *const valued[] = { "--seeds", "-n", "--keys", "--policy", "--tolerance-us",
+                                          "--max-lag-ms", "--prefix", "--stale", "--password" };
     memset(cfg, 0, sizeof *cfg);
     cfg->seeds = "127.0.0.1:7001";
     cfg->reads = 10000;
     cfg->keys = 1000;
-    cfg->policy = -1;
+    cfg->policy_mask = (1u << NPOLICIES) - 1;
     cfg->tolerance_us = -1;
+    cfg->prefix = "read-routing:";
+    cfg->password = getenv("CLUSTERC_PASSWORD");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            exit(0);
-        }
-        if (parse_tls_flag(cfg, argc, argv, &i))
+        size_t k = 0;
+        if (parse_switch(cfg, a) || parse_tls_flag(cfg, argc, argv, &i))
             continue;
-        if (strcmp(a, "--verify") == 0) {
-            cfg->verify = 1;
-            continue;
-        }
-        if (strcmp(a, "--seeds") && strcmp(a, "-n") && strcmp(a, "--keys") &&
-            strcmp(a, "--policy") && strcmp(a, "--tolerance-us") && strcmp(a, "--max-lag-ms"))
+        while (k < sizeof valued / sizeof valued[0] && strcmp(a, valued[k]) != 0)
+            k++;
+        if (k == sizeof valued / sizeof valued[0])
             die_usage("unknown option", a);
         if (i + 1 >= argc)
             die_usage("option needs a value", a);
@@ -162,17 +230,13 @@ static void parse_args(config *cfg, int argc, char **argv)
             cfg->tolerance_us = (int)parse_num(a, v, 0, 60000000);
         else if (strcmp(a, "--max-lag-ms") == 0)
             cfg->max_lag_ms = (int)parse_num(a, v, 0, 86400000);
-        else {
-            cfg->policy = -2;
-            if (strcmp(v, "all") == 0)
-                cfg->policy = -1;
-            for (int p = 0; p < NPOLICIES; p++)
-                if (strcmp(v, policies[p]) == 0)
-                    cfg->policy = p;
-            if (cfg->policy == -2)
-                die_usage("--policy wants master, read_only, random, latency or all, not", v);
-        }
+        else if (strcmp(a, "--prefix") == 0) cfg->prefix = v;
+        else if (strcmp(a, "--stale") == 0) cfg->stale = parse_num(a, v, 1, 100000000LL);
+        else if (strcmp(a, "--password") == 0) cfg->password = v;
+        else cfg->policy_mask = parse_policies(v);
     }
+    if (cfg->password && !*cfg->password)
+        cfg->password = NULL;
 }
 
 static int is_url(const char *s)
@@ -193,6 +257,8 @@ static void options_for(const config *cfg, int policy, clusterc_options *o)
     } else {
         o->seeds = cfg->seeds;
     }
+    if (cfg->password)
+        o->password = cfg->password;
     if (cfg->tls) {
         o->tls = 1;
         o->tls_ca_file = cfg->tls_ca_file;
@@ -230,9 +296,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int key_of(long long i, char *buf, size_t cap)
+static int key_of(const config *cfg, long long i, char *buf, size_t cap)
 {
-    return snprintf(buf, cap, "read-routing:%08lld", i);
+    int n = snprintf(buf, cap, "%s%08lld", cfg->prefix, i);
+    return n < (int)cap ? n : (int)cap - 1;
 }
 
 /* Pipelined commands in batches; returns how many got no reply or an error. */
@@ -240,7 +307,7 @@ static long long run_batch(clusterc_client *c, const char *cmd, const config *cf
                            long long count, uint64_t *rng)
 {
     long long failed = 0;
-    char key[64];
+    char key[256];
     for (long long done = 0; done < count;) {
         long long n = count - done < BATCH ? count - done : BATCH, queued = 0;
         for (long long i = 0; i < n; i++) {
@@ -253,7 +320,7 @@ static long long run_batch(clusterc_client *c, const char *cmd, const config *cf
             } else {
                 k = done + i;
             }
-            int kl = key_of(k, key, sizeof(key));
+            int kl = key_of(cfg, k, key, sizeof(key));
             const char *argv[3] = { cmd, key, key };
             size_t argvlen[3] = { strlen(cmd), (size_t)kl, (size_t)kl };
             if (clusterc_append_command_argv(c, rng ? 2 : 3, argv, argvlen) < 0)
@@ -347,12 +414,154 @@ static void print_table(const clusterc_node_info *nodes, int n, const long long 
     }
 }
 
+/* One policy: a fresh client, cfg->reads GETs, the table. 1 on a failure. */
+static int run_policy(const config *cfg, int p, clusterc_client *admin)
+{
+    static clusterc_node_info nodes[MAX_NODES];
+    long long srv[MAX_NODES];
+    clusterc_options o;
+    int status = 0;
+
+    options_for(cfg, p, &o);
+    clusterc_client *c = connect_or_exit(&o);
+    clusterc_options_release(&o);
+    int n = clusterc_node_stats(c, nodes, MAX_NODES);
+    if (n > MAX_NODES)
+        n = MAX_NODES;
+    if (cfg->verify && n > 0 && reset_stats(admin, nodes, n) < 0)
+        status = 1;
+
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    double t0 = now_s();
+    long long failed = run_batch(c, "GET", cfg, cfg->reads, &rng);
+    double secs = now_s() - t0;
+
+    n = clusterc_node_stats(c, nodes, MAX_NODES);
+    if (n > MAX_NODES)
+        n = MAX_NODES;
+    if (cfg->verify)
+        for (int i = 0; i < n; i++)
+            srv[i] = server_gets(admin, nodes[i].announced);
+
+    printf("\n%s: %lld reads in %.2f s, %lld failed\n", policies[p], cfg->reads, secs, failed);
+    if (n < 0)
+        printf("  (no slot map)\n");
+    else
+        print_table(nodes, n, cfg->verify ? srv : NULL);
+    if (cfg->verify) {
+        for (int i = 0; i < n; i++)
+            if (srv[i] != (long long)nodes[i].reads) {
+                printf("  mismatch: %s served %lld GETs, the client routed %llu there\n",
+                       nodes[i].addr, srv[i], (unsigned long long)nodes[i].reads);
+                status = 1;
+            }
+    }
+    if (failed)
+        status = 1;
+    clusterc_free(c);
+    return status;
+}
+
+/* What one --stale run saw. */
+typedef struct stale_result {
+    long long pairs, stale, failed;
+    unsigned long long replica_reads, primary_reads;
+    double secs;
+} stale_result;
+
+/* One SET k v (its reply awaited), then GET k at once: 1 stale, 0 fresh,
+ * -1 when a command failed. */
+static int stale_pair(clusterc_client *c, const char *key, int kl, const char *val, int vl)
+{
+    const char *argv[3] = { "SET", key, val };
+    size_t argvlen[3] = { 3, (size_t)kl, (size_t)vl };
+    redisReply *r = clusterc_command_argv(c, 3, argv, argvlen);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r)
+        freeReplyObject(r);
+    if (!ok)
+        return -1;
+    argv[0] = "GET";
+    argvlen[0] = 3;
+    r = clusterc_command_argv(c, 2, argv, argvlen);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    int stale = r->type != REDIS_REPLY_STRING || r->len != (size_t)vl || memcmp(r->str, val, (size_t)vl);
+    freeReplyObject(r);
+    return stale;
+}
+
+static void stale_run(const config *cfg, int ryw, stale_result *res)
+{
+    static clusterc_node_info nodes[MAX_NODES];
+    clusterc_options o;
+    char key[256], val[64];
+    options_for(cfg, 1, &o);
+    o.read_your_writes = ryw;
+    clusterc_client *c = connect_or_exit(&o);
+    clusterc_options_release(&o);
+
+    memset(res, 0, sizeof *res);
+    double t0 = now_s();
+    for (long long i = 0; i < cfg->stale; i++) {
+        if ((i & 255) == 0 && now_s() - t0 > STALE_MAX_S)
+            break;
+        int kl = snprintf(key, sizeof key, "%sstale:%04lld", cfg->prefix, i % STALE_KEYS);
+        int vl = snprintf(val, sizeof val, "%s-%lld", ryw ? "ryw" : "ro", i);
+        int st = stale_pair(c, key, kl < (int)sizeof key ? kl : (int)sizeof key - 1, val, vl);
+        res->pairs++;
+        if (st < 0)
+            res->failed++;
+        else
+            res->stale += st;
+    }
+    res->secs = now_s() - t0;
+    int n = clusterc_node_stats(c, nodes, MAX_NODES);
+    for (int i = 0; i < n && i < MAX_NODES; i++) {
+        if (nodes[i].is_primary)
+            res->primary_reads += nodes[i].reads;
+        else
+            res->replica_reads += nodes[i].reads;
+    }
+    clusterc_free(c);
+}
+
+/* --stale: read_only, then read_only + read_your_writes. 1 on a failure or
+ * a stale read under read_your_writes. */
+static int run_stale(const config *cfg)
+{
+    static const char *const names[2] = { "read_only", "read_only + read_your_writes" };
+    stale_result res[2];
+    int status = 0;
+    printf("\nstale reads: %lld pairs per client of SET k v (reply awaited), then GET k at once;"
+           " keys %sstale:0000..%04d, a new value each time\n",
+           cfg->stale, cfg->prefix, STALE_KEYS - 1);
+    for (int ryw = 0; ryw < 2; ryw++) {
+        stale_result *r = &res[ryw];
+        stale_run(cfg, ryw, r);
+        printf("  %-29s %6lld stale of %lld GETs (%.2f%%); GETs served by replicas %llu,"
+               " by primaries %llu; %lld failed; %.2f s\n",
+               names[ryw], r->stale, r->pairs,
+               r->pairs ? 100.0 * (double)r->stale / (double)r->pairs : 0.0,
+               r->replica_reads, r->primary_reads, r->failed, r->secs);
+        if (r->failed || r->pairs < cfg->stale)
+            status = 1;
+    }
+    if (res[1].stale) {
+        printf("  read_your_writes returned %lld stale values: that is a bug\n", res[1].stale);
+        status = 1;
+    }
+    return status;
+}
+
 int main(int argc, char **argv)
 {
     config cfg;
     clusterc_options o;
     int status = 0;
-    static clusterc_node_info nodes[MAX_NODES];
 
     parse_args(&cfg, argc, argv);
 
@@ -361,60 +570,25 @@ int main(int argc, char **argv)
     options_for(&cfg, 0, &o);
     clusterc_client *admin = connect_or_exit(&o);
     clusterc_options_release(&o);
-    if (run_batch(admin, "SET", &cfg, cfg.keys, NULL)) {
+    if (cfg.policy_mask && !cfg.no_write && run_batch(admin, "SET", &cfg, cfg.keys, NULL)) {
         fprintf(stderr, "clusterc-read-routing: writing %lld keys failed: %s\n", cfg.keys,
                 clusterc_errstr(admin));
         clusterc_free(admin);
         return 2;
     }
-    printf("wrote %lld keys (read-routing:00000000..); %lld GETs per policy, fresh client each%s\n",
-           cfg.keys, cfg.reads, cfg.verify ? "; server counts from INFO commandstats" : "");
+    if (cfg.policy_mask)
+        printf("%s %lld keys (%s%08d..); %lld GETs per policy, fresh client each%s\n",
+               cfg.no_write ? "reading" : "wrote", cfg.keys, cfg.prefix, 0, cfg.reads,
+               cfg.verify ? "; server counts from INFO commandstats" : "");
 
-    for (int p = 0; p < NPOLICIES; p++) {
-        if (cfg.policy >= 0 && cfg.policy != p)
-            continue;
-        options_for(&cfg, p, &o);
-        clusterc_client *c = connect_or_exit(&o);
-        clusterc_options_release(&o);
-        int n = clusterc_node_stats(c, nodes, MAX_NODES);
-        if (n > MAX_NODES)
-            n = MAX_NODES;
-        if (cfg.verify && n > 0 && reset_stats(admin, nodes, n) < 0)
-            status = 1;
-
-        uint64_t rng = 0x9e3779b97f4a7c15ULL;
-        double t0 = now_s();
-        long long failed = run_batch(c, "GET", &cfg, cfg.reads, &rng);
-        double secs = now_s() - t0;
-
-        n = clusterc_node_stats(c, nodes, MAX_NODES);
-        if (n > MAX_NODES)
-            n = MAX_NODES;
-        long long srv[MAX_NODES];
-        if (cfg.verify)
-            for (int i = 0; i < n; i++)
-                srv[i] = server_gets(admin, nodes[i].announced);
-
-        printf("\n%s: %lld reads in %.2f s, %lld failed\n", policies[p], cfg.reads, secs, failed);
-        if (n < 0)
-            printf("  (no slot map)\n");
-        else
-            print_table(nodes, n, cfg.verify ? srv : NULL);
-        if (cfg.verify) {
-            for (int i = 0; i < n; i++)
-                if (srv[i] != (long long)nodes[i].reads) {
-                    printf("  mismatch: %s served %lld GETs, the client routed %llu there\n",
-                           nodes[i].addr, srv[i], (unsigned long long)nodes[i].reads);
-                    status = 1;
-                }
-        }
-        if (failed)
-            status = 1;
-        clusterc_free(c);
-    }
-    if (!cfg.max_lag_ms)
+    for (int p = 0; p < NPOLICIES; p++)
+        if (cfg.policy_mask & (1u << p))
+            status |= run_policy(&cfg, p, admin);
+    if (cfg.policy_mask && !cfg.max_lag_ms)
         printf("\nlag ?: not polled (the client polls INFO replication only when a lag bound"
                " is set: --max-lag-ms)\n");
+    if (cfg.stale)
+        status |= run_stale(&cfg);
     clusterc_free(admin);
     return status;
 }

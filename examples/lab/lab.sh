@@ -9,24 +9,51 @@
 #   cluster-up          B..B+5 as 3 primaries + 3 replicas (tests/cluster/harness.py),
 #                       then B+6 added as a 4th primary with 4096 slots (add-node +
 #                       reshard) and B+7 started alone (B = LAB_BASE, default 7001)
+#   load-data           clusterc-lab-load: LAB_KEYS keys (200000) of LAB_VALUE_SIZE
+#                       bytes (150) over all slots, pipelined; each node's DBSIZE
 #   cluster-info        clusterc-admin info
 #   check               clusterc-admin check (exit 1 while a primary is unprotected)
-#   scale-add-replica   find B+6's id, add B+7 as its replica, print the sync states
+#   scale-add-replica   find B+6's id, add B+7 as its replica, print the sync states;
+#                       with data loaded, writes keep coming while it syncs
+#                       (LAB_WRITE_KEYS keys rewritten at LAB_WRITE_RATE/s), then
+#                       what the sync moved (bytes, keys, offsets, B+7's log)
 #   replication         INFO replication from both sides of B+6 / B+7
 #   lag                 per-replica lag, classified
-#   read-from-replicas  clusterc-read-routing under each read policy (if built)
+#   read-from-replicas  clusterc-read-routing (if built): with data loaded, LAB_READS
+#                       GETs of the loaded keys under read_only, random, latency,
+#                       with each node's own count (INFO commandstats); without,
+#                       its own keys under every policy (LAB_READ_ARGS overrides)
+#   stale-reads         LAB_STALE_PAIRS (10000) SET+GET pairs with read_only, then
+#                       with read_your_writes: the stale GETs of each, counted
+#   scale-add-second-replica
+#                       start B+8 and add it as a second replica of B+6
+#   trouble-wrong-primary
+#                       B+7 follows another primary by mistake (CLUSTER REPLICATE):
+#                       seen with check and replication, fixed with clusterc-admin replicate
+#   trouble-link-down   B+6 frozen (SIGSTOP; B+7 may not fail over): B+7 shows
+#                       master_link_status:down, the cluster FAIL; SIGCONT restores
+#   trouble-slow-sync   B+7 restarted without its data (a full sync) while B+6 has
+#                       rdb-key-save-delay: watched with clusterc-admin watch, then
+#                       fixed (delay 0, the transfer restarted)
+#                       (the trouble-* targets: examples/lab/lab_trouble.sh)
 #   failover            CLUSTER FAILOVER on B+7 (LAB_FAILOVER_NODE), B+7 becomes primary
 #   kill-node PORT      SIGKILL one lab node (to try `recover`)
 #   watch-cluster       clusterc-admin watch (LAB_WATCH_COUNT refreshes; default until Ctrl-C)
 #   recover             restart dead nodes, give B+6 its primary role back, re-check
 #   cluster-down        stop everything this lab started (by recorded pid only)
-#   all                 cluster-up, check (before), scale-add-replica, check (after),
-#                       replication, lag, cluster-down
+#   all                 cluster-up, load-data, check (before), scale-add-replica,
+#                       check (after), replication, lag, read-from-replicas,
+#                       stale-reads, cluster-down (what demo.sh runs)
 #
 # Env: LAB_BASE (7001), LAB_DIR (/tmp/clusterc-lab), LAB_PASSWORD (none),
 #      LAB_MAX_LIFE (3600: seconds before the servers stop by themselves),
 #      BUILD_DIR (build/), CLUSTERC_ADMIN (path of clusterc-admin),
 #      CLUSTERC_READ_ROUTING (path of clusterc-read-routing),
+#      CLUSTERC_LAB_LOAD (path of clusterc-lab-load),
+#      LAB_KEYS, LAB_VALUE_SIZE, LAB_WRITE_KEYS (20000), LAB_WRITE_RATE (5000),
+#      LAB_READS (20000), LAB_STALE_PAIRS (10000): the sizes above,
+#      LAB_SLOW_DELAY_US (200), LAB_SLOW_WATCH (4): trouble-slow-sync's
+#        rdb-key-save-delay and watch refreshes,
 #      LAB_TLS (1: the whole lab over TLS: throw-away certificates from
 #        examples/lab/tls-certs.sh in LAB_DIR/tls; every node has port 0,
 #        tls-port B..B+7, tls-cluster and tls-replication yes, and is started
@@ -73,6 +100,7 @@ fi
 
 P7=$((LAB_BASE + 6))   # the 4th primary ("7007")
 P8=$((LAB_BASE + 7))   # the node that becomes its replica ("7008")
+P9=$((LAB_BASE + 8))   # scale-add-second-replica's node ("7009")
 SEED=$HOST:$LAB_BASE
 
 die() { echo "lab: $*" >&2; exit 2; }
@@ -87,6 +115,8 @@ find_tool() {  # find_tool ENV_VALUE NAME
 }
 ADMIN=$(find_tool "${CLUSTERC_ADMIN:-}" clusterc-admin)
 READ_ROUTING=$(find_tool "${CLUSTERC_READ_ROUTING:-}" clusterc-read-routing)
+LOADER=$(find_tool "${CLUSTERC_LAB_LOAD:-}" clusterc-lab-load)
+LAB_PREFIX=lab:   # the loaded keys: lab:00000000..
 
 admin() {  # show the command as the lab reader would type it, then run it
   [ -n "$ADMIN" ] || die "clusterc-admin not found (build it: cmake --build $BUILD_DIR --target clusterc-admin, or set CLUSTERC_ADMIN)"
@@ -103,6 +133,9 @@ rcli() {  # rcli PORT ARGS...
   fi
 }
 node_id() { rcli "$1" cluster myid | tr -d '\r'; }
+info_field() {  # PORT SECTION FIELD: one INFO field's value ("" if absent)
+  rcli "$1" info "$2" 2>/dev/null | tr -d '\r' | sed -n "s/^$3://p"
+}
 
 # ------------------------------------------------------------ pids, processes
 
@@ -153,7 +186,6 @@ tls-ca-cert-file $TLS_DIR/ca.crt
 tls-auth-clients $([ -n "$LAB_TLS_MTLS" ] && echo yes || echo no)
 tls-cluster yes
 tls-replication yes
-repl-ping-replica-period 1
 EOF
 }
 
@@ -181,6 +213,7 @@ cluster-replica-validity-factor 0
 appendonly no
 save ""
 repl-diskless-sync-delay 0
+repl-ping-replica-period 1
 EOF
     if [ -n "$LAB_PASSWORD" ]; then
       printf 'requirepass %s\nmasterauth %s\n' "$LAB_PASSWORD" "$LAB_PASSWORD" >>"$dir/redis.conf"
@@ -199,9 +232,9 @@ EOF
   die "$HOST:$port did not answer PING; see $dir/redis.log"
 }
 
-stop_extras() {  # every node this script started (B+6, B+7; all with LAB_TLS)
+stop_extras() {  # every node this script started (B+6..B+8; all with LAB_TLS)
   local port pid pids=() waits=()
-  for port in $(seq "$LAB_BASE" "$P8"); do
+  for port in $(seq "$LAB_BASE" "$P9"); do
     pid=$(extra_pid "$port")
     if is_our_server "$pid" "$(extra_dir "$port")"; then pids+=("$pid"); fi
   done
@@ -212,7 +245,7 @@ stop_extras() {  # every node this script started (B+6, B+7; all with LAB_TLS)
 }
 
 # The keeper: a long-lived process whose exit ends the lab (harness.py's
-# watchdog watches it for B..B+5; it stops B+6 and B+7 itself). It lives
+# watchdog watches it for B..B+5; it stops B+6..B+8 itself). It lives
 # LAB_MAX_LIFE seconds at most, so a forgotten lab does not run forever.
 start_keeper() {
   local i
@@ -328,19 +361,95 @@ check_settled() {
   return "$rc"
 }
 
-t_scale_add_replica() {
+primary_id() {  # PORT: its node id as clusterc-admin --json nodes lists it
   local id
-  say "find $HOST:$P7's node id (clusterc-admin --json nodes)"
   id=$(admin_quiet --json nodes "$SEED" | python3 -c '
 import json, sys
 want = sys.argv[1]
 for n in json.load(sys.stdin)["nodes"]:
     if n["addr"] == want:
-        print(n["id"])' "$HOST:$P7")
-  [ -n "$id" ] || id=$(node_id "$P7")
+        print(n["id"])' "$HOST:$1")
+  [ -n "$id" ] || id=$(node_id "$1")
+  echo "$id"
+}
+
+t_load_data() {
+  local keys=${LAB_KEYS:-200000} size=${LAB_VALUE_SIZE:-150}
+  [ -n "$LOADER" ] || die "clusterc-lab-load not found (build it: cmake --build $BUILD_DIR --target clusterc-lab-load, or set CLUSTERC_LAB_LOAD)"
+  say "load $keys keys of $size bytes over all 16384 slots: pipelined SETs through the library"
+  echo "\$ clusterc-lab-load ${TLS_ARGS[*]+${TLS_ARGS[*]} }--seeds $SEED --keys $keys --value-size $size"
+  "$LOADER" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --seeds "$SEED" --keys "$keys" --value-size "$size" \
+    --prefix "$LAB_PREFIX" --max-seconds 60
+  if [ -f "$LAB_DIR/lab.env" ]; then printf 'LAB_KEYS=%s\n' "$keys" >>"$LAB_DIR/lab.env"; fi
+}
+
+# What a replica's initial sync moved: bytes the primary sent (RDB + the
+# write stream), keys on both sides, offsets, and the replica's log lines.
+sync_report() {  # PRIMARY_PORT REPLICA_PORT BYTES_SENT_BEFORE
+  local pri=$1 rep=$2 sent log
+  sent=$(( $(info_field "$pri" stats total_net_repl_output_bytes) - $3 ))
+  say "what the initial sync moved"
+  awk -v h="$HOST:$pri" -v b="$sent" 'BEGIN { printf "    %s sent %d bytes (%.1f MB) to its replicas in this step: INFO stats total_net_repl_output_bytes, the RDB, then the writes\n", h, b, b / 1e6 }'
+  echo "    keys: $HOST:$pri $(rcli "$pri" dbsize), $HOST:$rep $(rcli "$rep" dbsize)"
+  echo "    offsets: $HOST:$pri master_repl_offset:$(info_field "$pri" replication master_repl_offset)," \
+       "$HOST:$rep slave_repl_offset:$(info_field "$rep" replication slave_repl_offset)"
+  log=$(extra_dir "$rep")/redis.log
+  if [ -f "$log" ]; then
+    echo "    $HOST:$rep's log (redis.log):"
+    { grep -E 'Full resync from master|receiving|Done loading RDB|sync: Finished|partial resynchronization with' "$log" || true; } |
+      tail -4 | sed 's/^[0-9]*:S [0-9]* [A-Za-z]* [0-9]* /      /'
+  fi
+}
+
+# With data loaded, a paced writer (clusterc-lab-load --rate) runs in the
+# background while a replica joins: the sync moves the RDB and the writes.
+start_writer() {  # sets WRITER (pid) and WRITER_LOG; nothing without data
+  local keys=${LAB_WRITE_KEYS:-20000} rate=${LAB_WRITE_RATE:-5000}
+  WRITER="" WRITER_LOG=$LAB_DIR/writer.log
+  [ -n "$(lab_env_value LAB_KEYS)" ] && [ -n "$LOADER" ] && [ "$keys" -gt 0 ] || return 0
+  say "meanwhile, writes keep coming: $keys keys rewritten at $rate/s in the background"
+  echo "\$ clusterc-lab-load ${TLS_ARGS[*]+${TLS_ARGS[*]} }--seeds $SEED --keys $keys --rate $rate --round 1 --no-table &"
+  "$LOADER" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --seeds "$SEED" --keys "$keys" --rate "$rate" \
+    --round 1 --prefix "$LAB_PREFIX" --no-table --max-seconds 30 >"$WRITER_LOG" 2>&1 &
+  WRITER=$!
+}
+wait_writer() {
+  [ -n "${WRITER:-}" ] || return 0
+  wait "$WRITER" || echo "    (the background writer exited $?)"
+  echo "    background writer: $(cat "$WRITER_LOG")"
+  WRITER=""
+}
+
+t_scale_add_replica() {
+  local id before rc=0
+  say "find $HOST:$P7's node id (clusterc-admin --json nodes)"
+  id=$(primary_id "$P7")
   echo "    $HOST:$P7 is $id"
+  before=$(info_field "$P7" stats total_net_repl_output_bytes)
+  start_writer
   say "add $HOST:$P8 as its replica: MEET, wait for the join, REPLICATE, initial sync"
-  admin add-node "$HOST:$P8" "$SEED" --replica --master-id "$id"
+  admin add-node "$HOST:$P8" "$SEED" --replica --master-id "$id" || rc=$?
+  wait_writer
+  [ "$rc" = 0 ] || return "$rc"
+  sync_report "$P7" "$P8" "${before:-0}"
+}
+
+t_scale_add_second_replica() {
+  local pri id before
+  pri=$P7
+  if [ "$(info_field "$P7" replication role)" = slave ]; then pri=$P8; fi   # after a failover
+  say "start $HOST:$P9, an empty cluster-enabled server"
+  extra_alive "$P9" && die "$HOST:$P9 is running already (cluster-down, or remove-node it first)"
+  start_extra "$P9"
+  id=$(primary_id "$pri")
+  before=$(info_field "$pri" stats total_net_repl_output_bytes)
+  say "add $HOST:$P9 as a second replica of $HOST:$pri ($id)"
+  admin add-node "$HOST:$P9" "$SEED" --replica --master-id "$id"
+  sync_report "$pri" "$P9" "${before:-0}"
+  say "$HOST:$pri now has two replicas"
+  admin replication "$HOST:$pri"
+  say "check"
+  check_settled
 }
 
 t_replication() {
@@ -353,13 +462,33 @@ t_replication() {
 t_lag() { admin lag "$SEED"; }
 
 t_read_from_replicas() {
+  local keys args
   if [ -z "$READ_ROUTING" ]; then
     echo "clusterc-read-routing is not built; skipping (cmake --build $BUILD_DIR --target clusterc-read-routing)"
     return 0
   fi
-  echo "\$ clusterc-read-routing ${TLS_ARGS[*]+${TLS_ARGS[*]} }--seeds $SEED ${LAB_READ_ARGS:--n 2000 --keys 200}"
+  keys=$(lab_env_value LAB_KEYS)
+  if [ -n "${LAB_READ_ARGS:-}" ]; then
+    args=$LAB_READ_ARGS
+  elif [ -n "$keys" ]; then   # the loaded keys; each node's own GET count (CONFIG RESETSTAT first)
+    args="--prefix $LAB_PREFIX --keys $keys --no-write -n ${LAB_READS:-20000} --policy read_only,random,latency --verify"
+  else
+    args="-n 2000 --keys 200"
+  fi
+  echo "\$ clusterc-read-routing ${TLS_ARGS[*]+${TLS_ARGS[*]} }--seeds $SEED $args"
   # shellcheck disable=SC2086
-  "$READ_ROUTING" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --seeds "$SEED" ${LAB_READ_ARGS:--n 2000 --keys 200}
+  "$READ_ROUTING" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --seeds "$SEED" $args
+}
+
+t_stale_reads() {
+  local pairs=${LAB_STALE_PAIRS:-10000}
+  if [ -z "$READ_ROUTING" ]; then
+    echo "clusterc-read-routing is not built; skipping (cmake --build $BUILD_DIR --target clusterc-read-routing)"
+    return 0
+  fi
+  echo "\$ clusterc-read-routing ${TLS_ARGS[*]+${TLS_ARGS[*]} }--seeds $SEED --policy none --stale $pairs --prefix $LAB_PREFIX"
+  "$READ_ROUTING" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --seeds "$SEED" --policy none --stale "$pairs" \
+    --prefix "$LAB_PREFIX"
 }
 
 t_failover() {
@@ -405,7 +534,7 @@ wait_cluster_ok() {  # every live node says cluster_state:ok and replicas are li
   local i port ok
   for i in $(seq 150); do
     ok=1
-    for port in $(seq "$LAB_BASE" "$P8"); do
+    for port in $(seq "$LAB_BASE" "$P9"); do
       rcli "$port" ping >/dev/null 2>&1 || continue
       rcli "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || { ok=0; break; }
       if rcli "$port" role 2>/dev/null | head -1 | grep -q slave; then
@@ -434,7 +563,7 @@ t_recover() {
     python3 "$harness" restart --dir "$LAB_DIR/cluster" --port "$port" >/dev/null
     echo "    restarted $HOST:$port"
   done
-  for port in $(seq "$LAB_BASE" "$P8"); do
+  for port in $(seq "$LAB_BASE" "$P9"); do
     if [ -f "$(extra_dir "$port")/redis.conf" ] && ! extra_alive "$port"; then
       start_extra "$port"
     fi
@@ -450,7 +579,7 @@ t_recover() {
   check_settled
 }
 
-t_reap() {  # the keeper's exit: stop B+6 and B+7 (the harness stops the rest; with LAB_TLS, all)
+t_reap() {  # the keeper's exit: stop B+6..B+8 (the harness stops the rest; with LAB_TLS, all)
   stop_extras
 }
 
@@ -474,6 +603,7 @@ t_all() {
   IN_ALL=1
   trap 't_cluster_down >/dev/null 2>&1 || true' EXIT
   t_cluster_up
+  t_load_data
   say "check (before): $HOST:$P7 serves 4096 slots with no replica"
   t_check || before=$?
   echo "(check exit status: $before)"
@@ -486,6 +616,10 @@ t_all() {
   t_replication
   say "lag"
   t_lag
+  say "read from the replicas: the loaded keys, under read_only, route_randomly, route_by_latency"
+  t_read_from_replicas
+  say "the read_only caution: a read right after a write may be stale; read_your_writes"
+  t_stale_reads
   t_cluster_down
   trap - EXIT
   if [ "$before" != 1 ] || [ "$after" != 0 ]; then
@@ -495,6 +629,10 @@ t_all() {
   echo
   echo "lab complete: $HOST:$P7 went from unprotected to protected by $HOST:$P8"
 }
+
+# The trouble-* targets (examples/lab/lab_trouble.sh) use the helpers above.
+# shellcheck source=examples/lab/lab_trouble.sh
+. "$root/examples/lab/lab_trouble.sh"
 
 usage() { sed -n '2,/^set -euo/p' "$self" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -508,7 +646,13 @@ while [ $# -gt 0 ]; do
     scale-add-replica) t_scale_add_replica ;;
     replication) t_replication ;;
     lag) t_lag ;;
+    load-data) t_load_data ;;
     read-from-replicas) t_read_from_replicas ;;
+    stale-reads) t_stale_reads ;;
+    scale-add-second-replica) t_scale_add_second_replica ;;
+    trouble-wrong-primary) t_trouble_wrong_primary ;;
+    trouble-link-down) t_trouble_link_down ;;
+    trouble-slow-sync) t_trouble_slow_sync ;;
     failover) t_failover ;;
     watch-cluster|watch) t_watch_cluster ;;
     kill-node) t_kill_node "${1:-}"; if [ $# -gt 0 ]; then shift; fi ;;
