@@ -678,14 +678,17 @@ void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int cod
 {
     snprintf(r->last, sizeof(r->last), "%s", why);
     r->last_code = code;
+    /* Giving up is reported from the loop: this may run inside the caller's
+     * submit (a dial that failed moments ago), where no callback may run. */
     if (r->pinned || r->retries >= e->opt.max_retries) {
         if (r->pinned)
-            clusterc__engine_fail(e, r, code, "%s: %s", r->name, why);
+            clusterc__engine_fail_later(e, r, code, "%s: %s", r->name, why);
         else   /* connection trouble keeps its code; refusals become ERETRIES */
-            clusterc__engine_fail(e, r,
-                                  code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT
-                                      ? code : CLUSTERC_ERETRIES,
-                                  "%s: gave up after %d retries: %s", r->name, r->retries, why);
+            clusterc__engine_fail_later(e, r,
+                                        code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT
+                                            ? code : CLUSTERC_ERETRIES,
+                                        "%s: gave up after %d retries: %s", r->name, r->retries,
+                                        why);
         return;
     }
     uint32_t ms = clusterc__backoff_ms(r->retries, (uint32_t)e->opt.retry_backoff_min_ms,

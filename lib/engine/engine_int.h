@@ -176,9 +176,9 @@ struct clusterc__engine {
     size_t nremap;
 
     int tx_state;                  /* tx.c: 0 none, 1 MULTI held, 2 pinned,
-                                      3 aborted (its connection was lost) */
+                                      3 aborted (MULTI lost or never placed) */
     clusterc__node *tx_node;       /* state 2: never reaped meanwhile */
-    char tx_lost[272];             /* state 3: the node whose connection went */
+    char tx_why[320];              /* state 3: why MULTI is gone (words) */
     void (*on_destroy)(void *);
     void *on_destroy_arg;
     int64_t last_loop_us;          /* when the blocking face last ran the loop */

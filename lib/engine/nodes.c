@@ -63,6 +63,9 @@ static void node_lost(void *owner, void *tag, int code, const char *msg, int wri
     r->node = NULL;
     if (!n->e->dead)
         clusterc__engine_lost(n->e, n, r, code, msg, written);
+    else   /* a callback of an earlier lost command freed the client: fail_all
+            * could not see this FIFO (the close had detached it) */
+        clusterc__engine_complete(n->e, r, NULL, CLUSTERC_ECLOSED, "client freed");
 }
 
 static void unlink_dirty(clusterc__engine *e, clusterc__node *n)

@@ -38,6 +38,8 @@ static int answer(clusterc__engine *e, clusterc__req *r, const char *resp)
     return 1;
 }
 
+static int answer_aborted(clusterc__engine *e, clusterc__req *r, int ends);
+
 /* First command of the transaction with a node: send the held MULTI. */
 static int open_tx(clusterc__engine *e, clusterc__req *r)
 {
@@ -48,17 +50,22 @@ static int open_tx(clusterc__engine *e, clusterc__req *r)
     clusterc__node *n = r->slot >= 0 ? clusterc__engine_route(e, r, &noreplica)
                                      : clusterc__engine_route_keyless(e);
     if (!n || clusterc__node_send_skip(n, multi, sizeof(multi) - 1) < 0) {
-        char resp[200];
-        e->tx_state = 0;
+        char resp[sizeof(e->tx_why) + 64];
         if (n)
-            snprintf(resp, sizeof(resp), "-ERR clusterc: out of memory queuing MULTI for %s; "
-                     "MULTI was dropped\r\n", n->name);
+            snprintf(e->tx_why, sizeof(e->tx_why), "out of memory queuing MULTI for %s", n->name);
         else if (e->map_gen == 0)
-            snprintf(resp, sizeof(resp), "-ERR clusterc: no node to run the transaction on "
-                     "(no slot map yet); MULTI was dropped\r\n");
+            snprintf(e->tx_why, sizeof(e->tx_why), "no node to run the transaction on (no slot "
+                     "map yet)");
         else
-            snprintf(resp, sizeof(resp), "-ERR clusterc: no node serves slot %d for the "
-                     "transaction; MULTI was dropped\r\n", r->slot);
+            snprintf(e->tx_why, sizeof(e->tx_why), "no node serves slot %d for the "
+                     "transaction", r->slot);
+        /* MULTI was never sent: what follows up to EXEC/DISCARD must not
+         * run as plain commands (the fuzzer's finding), so it is answered
+         * here as after a queuing error (answer_aborted). */
+        if (r->flags & CLUSTERC__CMD_EXEC)
+            return answer_aborted(e, r, 1);
+        e->tx_state = 3;
+        snprintf(resp, sizeof(resp), "-ERR clusterc: %s; MULTI was dropped\r\n", e->tx_why);
         return answer(e, r, resp);
     }
     e->tx_state = 2;
@@ -66,20 +73,21 @@ static int open_tx(clusterc__engine *e, clusterc__req *r)
     return 0;
 }
 
-/* The transaction's connection was lost: its MULTI went with it, so what
- * follows must not reach the node as plain commands. Up to EXEC/DISCARD
- * everything is answered here, as a server answers after a queuing error. */
+/* The transaction's MULTI is gone (its connection was lost, or it could
+ * not be placed: e->tx_why says which), so what follows must not reach a
+ * node as plain commands. Up to EXEC/DISCARD everything is answered here,
+ * as a server answers after a queuing error. */
 static int answer_aborted(clusterc__engine *e, clusterc__req *r, int ends)
 {
-    char resp[400];
+    char resp[sizeof(e->tx_why) + 96];
     if (!ends)
-        snprintf(resp, sizeof(resp), "-ERR clusterc: not queued: the connection to %s was lost "
-                 "inside MULTI and the transaction was discarded\r\n", e->tx_lost);
+        snprintf(resp, sizeof(resp), "-ERR clusterc: not queued: %s, and the transaction was "
+                 "discarded\r\n", e->tx_why);
     else if (strcasecmp(r->name, "DISCARD") == 0)
         snprintf(resp, sizeof(resp), "+OK\r\n");
     else
-        snprintf(resp, sizeof(resp), "-EXECABORT Transaction discarded because the connection "
-                 "to %s was lost inside MULTI\r\n", e->tx_lost);
+        snprintf(resp, sizeof(resp), "-EXECABORT Transaction discarded because %s\r\n",
+                 e->tx_why);
     if (ends)
         e->tx_state = 0;
     if (answer(e, r, resp))
@@ -94,7 +102,8 @@ void clusterc__tx_node_lost(clusterc__engine *e, clusterc__node *n)
     if (e->tx_state == 2 && e->tx_node == n) {
         e->tx_state = 3;
         e->tx_node = NULL;
-        snprintf(e->tx_lost, sizeof(e->tx_lost), "%s", n->name);
+        snprintf(e->tx_why, sizeof(e->tx_why), "the connection to %s was lost inside MULTI",
+                 n->name);
     }
 }
 
