@@ -7,7 +7,7 @@
 # crashes, leaks, hits undefined behaviour or breaks an invariant (the input
 # is saved under <build>/fuzz-artifacts/).
 # HARNESS: topology_shards topology_slots redirect info_repl cluster_nodes
-# cluster_info url addr cmdtable cmd_inspect fanout_merge (default: all).
+# cluster_info url addr cmdtable cmd_inspect fanout_merge push engine (default: all).
 #
 # Env knobs:
 #   FUZZ_BUILD_DIR  build directory (default build-fuzz/)
@@ -22,7 +22,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:?usage: tests/fuzz/run.sh SECONDS [HARNESS...]}
 shift
 all=(topology_shards topology_slots redirect info_repl cluster_nodes cluster_info url addr
-     cmdtable cmd_inspect fanout_merge push)
+     cmdtable cmd_inspect fanout_merge push engine)
 [ $# -gt 0 ] && harnesses=("$@") || harnesses=("${all[@]}")
 
 if [ -n "${FUZZ_BIN_DIR:-}" ]; then
@@ -62,9 +62,11 @@ for h in "${harnesses[@]}"; do
   # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags on purpose
   "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/fuzz-artifacts/$h-" ${FUZZ_ARGS:-} "${dirs[@]}" >"$log" 2>&1 || rc=$?
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  # A harness that died before its first status line leaves these empty:
+  # || true keeps set -e from ending the run before its summary.
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1 || true)
+  cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
   line=$(printf '%-16s %12s execs %9s exec/s  cov %s' "$h" "${runs:-?}" "${rate:-?}" "${cov:-?}")
   if [ "$rc" = 0 ]; then
     summary+=("PASS  $line")
