@@ -101,6 +101,7 @@ typedef struct clusterc__shard {
     clusterc__node **nodes;
     size_t n;
     unsigned cursor;               /* this shard's read round-robin position */
+    uint8_t zones_asked;           /* az_affinity: its nodes' zones were asked */
 } clusterc__shard;
 
 struct clusterc__engine {
@@ -282,6 +283,9 @@ int clusterc__reads_applies(const clusterc__engine *e, const clusterc__req *r);
 int clusterc__zones_init(clusterc__engine *e);    /* copies client_az; -1 OOM */
 void clusterc__zones_fini(clusterc__engine *e);
 void clusterc__zones_on_map(clusterc__engine *e);
+/* A read of shard s is being routed (az_affinity on): ask its nodes whose
+ * zone is unknown (dialling them). */
+void clusterc__zones_on_read(clusterc__engine *e, clusterc__shard *s);
 void clusterc__zones_on_connect(clusterc__engine *e, clusterc__node *n);
 
 /* A request goes out to n (or comes back): bookkeeping for stats and RYW. */

@@ -107,6 +107,10 @@ int clusterc__reads_pick(clusterc__engine *e, clusterc__shard *s, clusterc__req 
     int64_t now = clusterc__now_us();
     for (size_t i = 0; i < n; i++)
         snapshot(e, s, i, &snap[i]);
+    if (e->rcfg.az && !s->zones_asked) {   /* once per shard and map */
+        s->zones_asked = 1;
+        clusterc__zones_on_read(e, s);
+    }
     return clusterc__route_pick(&e->rcfg, (clusterc__route_mode)r->route_mode, snap, n,
                                 &s->cursor, &e->rng, now);
 }

@@ -493,6 +493,7 @@ void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *
     sh[e->nshards].nodes[0] = to;
     sh[e->nshards].n = 1;
     sh[e->nshards].cursor = 0;
+    sh[e->nshards].zones_asked = 0;
     to->shard = (int)e->nshards;
     if (to->retired && to->id[0])
         e->by_id.stale = 1;   /* listed again: scanned until the next install */

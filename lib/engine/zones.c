@@ -1,11 +1,13 @@
 /* zones.c -- each node's availability zone, for az_affinity.
  *
  * Valkey 8 reports a node's `availability-zone` setting in INFO server as
- * `availability_zone`. While client_az is set, every node of the map is
- * asked once per connection (a restarted node may come back in another
- * zone): INFO server is an internal command, queued behind nothing of the
- * caller's, so a read never waits for it; until a node's answer arrives it
- * counts as outside the zone. A node that answers without the field (Redis,
+ * `availability_zone`. While client_az is set, a node is asked once per
+ * connection (a restarted node may come back in another zone): when its
+ * connection opens for any reason, and, for the nodes of a shard the
+ * client reads from, when the first read of that shard is routed (which
+ * dials them: connections stay lazy, a shard never read costs nothing).
+ * INFO server is an internal command, so a read never waits for it; until
+ * a node's answer arrives it counts as outside the zone. A node that answers without the field (Redis,
  * Valkey < 8, no zone set) or refuses INFO (an ACL user without +info) has
  * no zone. Without client_az nothing here runs: no command, no cost.
  */
@@ -76,14 +78,24 @@ static void ask(clusterc__engine *e, clusterc__node *n)
         n->az_state = 0;
 }
 
+/* Nodes already connected whose zone is unknown (new to the map). */
 void clusterc__zones_on_map(clusterc__engine *e)
 {
     if (!e->opt.client_az)
         return;
     for (size_t i = 0; i < e->nshards; i++)
-        for (size_t j = 0; j < e->shards[i].n; j++)
-            if (e->shards[i].nodes[j]->az_state == 0)
-                ask(e, e->shards[i].nodes[j]);
+        for (size_t j = 0; j < e->shards[i].n; j++) {
+            clusterc__node *n = e->shards[i].nodes[j];
+            if (n->az_state == 0 && n->conn.state == CLUSTERC__CONN_UP)
+                ask(e, n);
+        }
+}
+
+void clusterc__zones_on_read(clusterc__engine *e, clusterc__shard *s)
+{
+    for (size_t j = 0; j < s->n; j++)
+        if (s->nodes[j]->az_state == 0)
+            ask(e, s->nodes[j]);
 }
 
 void clusterc__zones_on_connect(clusterc__engine *e, clusterc__node *n)

@@ -98,8 +98,10 @@ static void reset_stats(void)
     }
 }
 
-/* A client with client_az and az_affinity whose map lists every node's
- * zone (learned in the background): wait for it, bounded. */
+/* A client with client_az and az_affinity that knows every node's zone.
+ * Zones are learned as shards are read (the first read of a shard asks
+ * its nodes, so connections stay lazy): a read of every shard, then a
+ * bounded wait for the answers. */
 static clusterc_client *az_client(const char *zone, int affinity)
 {
     clusterc_options o;
@@ -109,6 +111,8 @@ static clusterc_client *az_client(const char *zone, int affinity)
     clusterc_client *c = it_client(H, &o);
     assert_int_equal(clusterc_error(c), 0);
     clusterc_node_info info[16];
+    for (int i = 0; i < 30; i++)   /* 30 keys: every shard is read */
+        freeReplyObject(clusterc_command(c, "GET az:%d", i));
     for (int tries = 0; tries < 100; tries++) {
         int n = clusterc_node_stats(c, info, 16), known = 0;
         for (int i = 0; i < n && i < 16; i++)
