@@ -110,6 +110,12 @@ t_trouble_link_down() {
   say "the symptom: the replica's link is down; the primary's slots have no live owner"
   show_repl "$REP" role master_port master_link_status master_last_io_seconds_ago \
     master_link_down_since_seconds slave_repl_offset
+  # The link drops after repl-timeout; the cluster marks the primary FAIL
+  # only after the node timeout and a majority's reports: wait for that.
+  for _ in $(seq 1 75); do
+    rcli "$LAB_BASE" cluster info | tr -d '\r' | grep -q '^cluster_state:fail$' && break
+    sleep 0.2
+  done
   echo "\$ redis-cli -p $LAB_BASE CLUSTER INFO"
   rcli "$LAB_BASE" cluster info | tr -d '\r' | grep -E '^cluster_(state|slots_ok|slots_fail|slots_pfail):' | sed 's/^/    /'
   admin --timeout 1000 check "$SEED" | grep -E "^\\$|$HOST:($PRI|$REP)|covered|^check:" || true

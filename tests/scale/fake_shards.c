@@ -44,6 +44,12 @@ static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 static void put(buf *b, const char *fmt, ...)
 {
     va_list ap;
+    if (!b->p) {   /* never format into NULL + 0 (UBSan) */
+        b->cap = 4096;
+        b->p = malloc(b->cap);
+        if (!b->p)
+            abort();
+    }
     for (;;) {
         va_start(ap, fmt);
         int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
