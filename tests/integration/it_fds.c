@@ -409,6 +409,24 @@ static void keys_in_low_slots(int port, char (*out)[32])
         }
 }
 
+/* A replica whose primary is neither a nor b (the failover must not
+ * demote the reshard's source or target). */
+static int replica_elsewhere(int a, int b)
+{
+    for (int j = 0; j < PRIMARIES; j++) {
+        int port = harness_nth_port(H, "slave", j), master = -1;
+        redisReply *r = harness_cmd(H, port, "ROLE");
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+            r->element[2]->type == REDIS_REPLY_INTEGER)
+            master = (int)r->element[2]->integer;
+        freeReplyObject(r);
+        if (master > 0 && master != a && master != b)
+            return port;
+    }
+    fail_msg("no replica outside the reshard's shards");
+    return -1;
+}
+
 /* The 15+15 cluster under a blocking client's SET+GET load: a manual
  * failover of one shard, then 8 slots (with keys) moved between two
  * others. The map is reloaded along the way and no command is lost. */
@@ -431,7 +449,7 @@ static void test_failover_and_reshard(void **state)
     clusterc_admin_opts_init(&ao);
     ao.timeout_ms = 30000;
     char addr[32];
-    snprintf(addr, sizeof(addr), "127.0.0.1:%d", harness_nth_port(H, "slave", 0));
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", replica_elsewhere(from, to));
     int rc = clusterc_admin_failover(adm, addr, CLUSTERC_FAILOVER_DEFAULT, &ao);
     if (rc == 0)
         rc = clusterc_admin_reshard(adm, it_id_of_port(H, from), it_id_of_port(H, to), 8, &ao);
