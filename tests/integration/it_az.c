@@ -20,34 +20,6 @@ static harness *H;
 static int primary[3], rep[3][2];   /* rep[s][0] in zone a, rep[s][1] in zone b */
 static int valkey;
 
-static int master_port_of(int port)
-{
-    redisReply *r = harness_cmd(H, port, "ROLE");
-    int m = -1;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
-        strcmp(r->element[0]->str, "slave") == 0)
-        m = (int)r->element[2]->integer;
-    freeReplyObject(r);
-    return m;
-}
-
-static void learn_shards(void)
-{
-    int np = 0, nr[3] = { 0, 0, 0 };
-    for (int i = 0; i < harness_count(H); i++)
-        if (strcmp(harness_role(H, i), "master") == 0)
-            primary[np++] = harness_port(H, i);
-    assert_int_equal(np, 3);
-    for (int i = 0; i < harness_count(H); i++) {
-        int m = master_port_of(harness_port(H, i));
-        for (int s = 0; s < 3 && m > 0; s++)
-            if (primary[s] == m)
-                rep[s][nr[s]++] = harness_port(H, i);
-    }
-    for (int s = 0; s < 3; s++)
-        assert_int_equal(nr[s], 2);
-}
-
 static int setup(void **state)
 {
     (void)state;
@@ -56,7 +28,7 @@ static int setup(void **state)
     H = harness_start(24300, 3, 2, NULL);
     if (!H)
         return -1;
-    learn_shards();
+    it_learn_shards(H, primary, rep);
     for (int s = 0; valkey && s < 3; s++) {
         it_node_ok(H, primary[s], "CONFIG SET availability-zone c");
         it_node_ok(H, rep[s][0], "CONFIG SET availability-zone a");

@@ -414,12 +414,7 @@ static void keys_in_low_slots(int port, char (*out)[32])
 static int replica_elsewhere(int a, int b)
 {
     for (int j = 0; j < PRIMARIES; j++) {
-        int port = harness_nth_port(H, "slave", j), master = -1;
-        redisReply *r = harness_cmd(H, port, "ROLE");
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
-            r->element[2]->type == REDIS_REPLY_INTEGER)
-            master = (int)r->element[2]->integer;
-        freeReplyObject(r);
+        int port = harness_nth_port(H, "slave", j), master = it_master_port_of(H, port);
         if (master > 0 && master != a && master != b)
             return port;
     }

@@ -126,3 +126,32 @@ void it_wait_replicas_online(harness *h)
     }
     nap_ms(1200);
 }
+
+int it_master_port_of(harness *h, int port)
+{
+    redisReply *r = harness_cmd(h, port, "ROLE");
+    int m = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "slave") == 0 &&
+        r->element[2]->type == REDIS_REPLY_INTEGER)
+        m = (int)r->element[2]->integer;
+    freeReplyObject(r);
+    return m;
+}
+
+void it_learn_shards(harness *h, int primary[3], int rep[3][2])
+{
+    int np = 0, nr[3] = { 0, 0, 0 };
+    for (int i = 0; i < harness_count(h); i++)
+        if (strcmp(harness_role(h, i), "master") == 0 && np < 3)
+            primary[np++] = harness_port(h, i);
+    assert_int_equal(np, 3);
+    for (int i = 0; i < harness_count(h); i++) {
+        int m = it_master_port_of(h, harness_port(h, i));
+        for (int s = 0; s < 3 && m > 0; s++)
+            if (primary[s] == m && nr[s] < 2)
+                rep[s][nr[s]++] = harness_port(h, i);
+    }
+    for (int s = 0; s < 3; s++)
+        assert_int_equal(nr[s], 2);
+}

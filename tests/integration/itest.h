@@ -35,3 +35,9 @@ void it_node_ok(harness *h, int port, const char *fmt, ...);
 /* Wait (bounded, about 10 s) until every node's CLUSTER SHARDS calls every
  * replica online, then 1.2 s more for acknowledgements. */
 void it_wait_replicas_online(harness *h);
+
+/* The primary a replica on port follows (ROLE), or -1 (a primary, no answer). */
+int it_master_port_of(harness *h, int port);
+
+/* A 3 primaries x 2 replicas cluster's shards: primary[s], rep[s][0..1]. */
+void it_learn_shards(harness *h, int primary[3], int rep[3][2]);
