@@ -2,7 +2,7 @@
 # the Debian packages the build, the tests and the lab need, when missing
 # (as root; apt-get update once, only if something is missing).
 clusterc_packages=(libhiredis-dev libevent-dev libcmocka-dev libssl-dev openssl redis-server redis-tools cmake
-                   pkg-config gcc clang valgrind python3 strace golang-go
+                   pkg-config gcc clang valgrind python3 strace golang-go python3-redis
                    libclang-rt-14-dev libfuzzer-14-dev)
 
 clusterc_install_deps() {

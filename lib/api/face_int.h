@@ -12,4 +12,7 @@ clusterc__engine *clusterc__async_engine(const clusterc_async *a);
 clusterc__engine *clusterc__client_engine(const clusterc_client *c);
 /* The handle's error, for a failing call to set. */
 clusterc__err *clusterc__async_err(clusterc_async *a);
+/* ffi.c: the JSON of a node list (n entries of v), for clusterc_node_stats_json
+ * and the thread-safe face. NULL when out of memory. */
+char *clusterc__nodes_json(const clusterc_node_info *v, int n);
 #endif

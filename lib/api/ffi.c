@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "client_int.h"
+#include "face_int.h"
 #include "proto/json.h"
 
 /* ------------------------------------------------------------ connect */
@@ -111,15 +112,6 @@ CLUSTERC_API void clusterc_free_string(char *s)
 
 /* ------------------------------------------------------------ JSON */
 
-/* The text, or NULL with ENOMEM set on the client. */
-static char *finish(clusterc_client *c, clusterc__json *j)
-{
-    char *s = clusterc__json_finish(j);
-    if (!s)
-        clusterc__client_set_error(c, CLUSTERC_ENOMEM, "JSON view: out of memory");
-    return s;
-}
-
 static void node_info_json(clusterc__json *j, const clusterc_node_info *n)
 {
     clusterc__json_object(j);
@@ -160,12 +152,20 @@ CLUSTERC_API char *clusterc_node_stats_json(const clusterc_client *cc)
         return NULL;
     }
     int got = clusterc_node_stats(c, v, n);   /* no call in between: same map */
+    char *s = clusterc__nodes_json(v, got < n ? got : n);
+    free(v);
+    if (!s)
+        clusterc__client_set_error(c, CLUSTERC_ENOMEM, "JSON view: out of memory");
+    return s;
+}
+
+char *clusterc__nodes_json(const clusterc_node_info *v, int n)
+{
     clusterc__json j;
     clusterc__json_init(&j);
     clusterc__json_array(&j);
-    for (int i = 0; i < got && i < n; i++)
+    for (int i = 0; i < n; i++)
         node_info_json(&j, &v[i]);
     clusterc__json_array_end(&j);
-    free(v);
-    return finish(c, &j);
+    return clusterc__json_finish(&j);
 }

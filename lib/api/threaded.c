@@ -1,0 +1,277 @@
+/* threaded.c -- the thread-safe face (threaded.h): the handle, submissions
+ * from any thread, close and free. The loop thread's side is in
+ * threaded_loop.c, the completion queue in threaded_cq.c. */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include "threaded_int.h"
+#include "face_int.h"
+
+/* --------------------------------------------------------------- setup */
+
+static clusterc_threaded *handle_new(void)
+{
+    clusterc_threaded *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    pthread_mutex_init(&t->sub_mu, NULL);
+    pthread_mutex_init(&t->close_mu, NULL);
+    clusterc__tcq_init(t);
+    t->sub_wake.rfd = t->sub_wake.wfd = -1;
+    t->cq_wake.rfd = t->cq_wake.wfd = -1;
+    atomic_init(&t->fd_used, 0);
+    atomic_init(&t->pending, 0);
+    return t;
+}
+
+/* The loop thread takes no signals: they belong to the application's
+ * threads (a SIGINT handler must not run on ours). */
+static int start_thread(clusterc_threaded *t)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t->thr, NULL, clusterc__tloop_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    t->thr_started = rc == 0;
+    return rc == 0 ? 0 : -1;
+}
+
+/* Everything but the thread; -1 only when out of resources (t->err set). */
+static int setup(clusterc_threaded *t, const clusterc_options *o)
+{
+    if (clusterc__twake_open(&t->sub_wake) < 0 || clusterc__twake_open(&t->cq_wake) < 0) {
+        clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: cannot open a wakeup descriptor");
+        return -1;
+    }
+    t->base = event_base_new();
+    if (!t->base) {
+        clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: cannot create an event_base");
+        return -1;
+    }
+    t->sub_ev = event_new(t->base, t->sub_wake.rfd, EV_READ | EV_PERSIST,
+                          clusterc__tloop_on_sub, t);
+    if (!t->sub_ev || event_add(t->sub_ev, NULL) < 0) {
+        clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: cannot add the wakeup event");
+        return -1;
+    }
+    t->a = clusterc_async_connect(t->base, o);
+    if (!t->a) {
+        clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: out of memory");
+        return -1;
+    }
+    if (clusterc_async_error(t->a)) {
+        /* Rejected options: the handle carries why and refuses commands. */
+        clusterc__err_set(&t->err, clusterc_async_error(t->a), "%s", clusterc_async_errstr(t->a));
+        return 0;
+    }
+    if (start_thread(t) < 0) {
+        clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: cannot start the loop thread");
+        return -1;
+    }
+    return 0;
+}
+
+CLUSTERC_API clusterc_threaded *clusterc_threaded_connect(const clusterc_options *o)
+{
+    clusterc_threaded *t = handle_new();
+    if (!t)
+        return NULL;
+    if (setup(t, o) < 0) {
+        clusterc_threaded_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+CLUSTERC_API clusterc_threaded *clusterc_threaded_connect_url(const char *url)
+{
+    clusterc_options o;
+    clusterc_options_init(&o);
+    if (clusterc_options_parse_url(&o, url) < 0) {
+        clusterc_threaded *t = handle_new();
+        if (t)
+            clusterc__err_set(&t->err, CLUSTERC_EINVAL, "%s", clusterc_options_url_error(&o));
+        clusterc_options_release(&o);
+        return t;
+    }
+    clusterc_threaded *t = clusterc_threaded_connect(&o);   /* copies every string */
+    clusterc_options_release(&o);
+    return t;
+}
+
+CLUSTERC_API int clusterc_threaded_error(const clusterc_threaded *t) { return t->err.code; }
+CLUSTERC_API const char *clusterc_threaded_errstr(const clusterc_threaded *t)
+{
+    return t->err.str;
+}
+
+/* --------------------------------------------------------- submissions */
+
+/* Hand a chain of n jobs to the loop: one lock, one wakeup at most. On
+ * refusal the jobs are freed and the code returned. */
+int clusterc__threaded_enqueue(clusterc_threaded *t, tjob *first, tjob *last, long n)
+{
+    pthread_mutex_lock(&t->sub_mu);
+    if (t->close_asked || !t->thr_started) {
+        pthread_mutex_unlock(&t->sub_mu);
+        while (first) {
+            tjob *next = first->next;
+            clusterc__tjob_free(first);
+            first = next;
+        }
+        return t->err.code ? t->err.code : CLUSTERC_ECLOSED;
+    }
+    if (first->type == TJ_CMD)
+        atomic_fetch_add(&t->pending, n);
+    if (t->sub_tail)
+        t->sub_tail->next = first;
+    else
+        t->sub_head = first;
+    t->sub_tail = last;
+    int wake = !t->sub_signaled;
+    t->sub_signaled = 1;
+    pthread_mutex_unlock(&t->sub_mu);
+    if (wake)
+        clusterc__twake_signal(&t->sub_wake);
+    return 0;
+}
+
+/* A command job from a formatted command (cmd owned; freed on failure). */
+static tjob *cmd_job(int route, char *cmd, int len, int *code)
+{
+    if (len < 0 || !cmd) {
+        *code = len == -2 ? CLUSTERC_EINVAL : CLUSTERC_ENOMEM;
+        return NULL;
+    }
+    if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
+        free(cmd);
+        *code = CLUSTERC_EINVAL;
+        return NULL;
+    }
+    tjob *j = calloc(1, sizeof(*j));
+    if (!j) {
+        free(cmd);
+        *code = CLUSTERC_ENOMEM;
+        return NULL;
+    }
+    j->type = TJ_CMD;
+    j->route = route;
+    j->cmd = cmd;
+    j->len = len;
+    return j;
+}
+
+static int submit_one(clusterc_threaded *t, tjob *j, int code)
+{
+    if (!j)
+        return code;
+    j->next = NULL;
+    return clusterc__threaded_enqueue(t, j, j, 1);
+}
+
+static int refused(clusterc_threaded *t)
+{
+    if (!t)
+        return CLUSTERC_EINVAL;
+    return t->err.code ? t->err.code : 0;
+}
+
+CLUSTERC_API int clusterc_threaded_command(clusterc_threaded *t, int route,
+                                           clusterc_threaded_fn *fn, void *privdata,
+                                           const char *fmt, ...)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    tjob *j = cmd_job(route, cmd, len, &code);
+    if (j) {
+        j->fn = fn;
+        j->pd = privdata;
+    }
+    return submit_one(t, j, code);
+}
+
+CLUSTERC_API int clusterc_threaded_command_argv(clusterc_threaded *t, int route,
+                                                clusterc_threaded_fn *fn, void *privdata,
+                                                int argc, const char **argv,
+                                                const size_t *argvlen)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    if (argc < 1 || !argv)
+        return CLUSTERC_EINVAL;
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    tjob *j = cmd_job(route, cmd, len, &code);
+    if (j) {
+        j->fn = fn;
+        j->pd = privdata;
+    }
+    return submit_one(t, j, code);
+}
+
+static tjob *queued(tjob *j, uint64_t token)
+{
+    if (j) {
+        j->to_queue = 1;
+        j->c.token = token;
+    }
+    return j;
+}
+
+CLUSTERC_API int clusterc_threaded_submit(clusterc_threaded *t, uint64_t token, int route,
+                                          const char *fmt, ...)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    tjob *j = queued(cmd_job(route, cmd, len, &code), token);   /* sets code first */
+    return submit_one(t, j, code);
+}
+
+CLUSTERC_API int clusterc_threaded_submit_argv(clusterc_threaded *t, uint64_t token, int route,
+                                               int argc, const char **argv,
+                                               const size_t *argvlen)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    if (argc < 1 || !argv)
+        return CLUSTERC_EINVAL;
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    tjob *j = queued(cmd_job(route, cmd, len, &code), token);   /* sets code first */
+    return submit_one(t, j, code);
+}
+
+CLUSTERC_API int clusterc_threaded_submit_to_node(clusterc_threaded *t, uint64_t token,
+                                                  const char *node, int argc,
+                                                  const char **argv, const size_t *argvlen)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    if (argc < 1 || !argv || !node)
+        return CLUSTERC_EINVAL;
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    tjob *j = queued(cmd_job(CLUSTERC_ROUTE_DEFAULT, cmd, len, &code), token);
+    if (j && !(j->node = strdup(node))) {
+        clusterc__tjob_free(j);
+        return CLUSTERC_ENOMEM;
+    }
+    return submit_one(t, j, code);
+}
