@@ -10,6 +10,7 @@
 #   CTEST_TIMEOUT       default per-test timeout in seconds (default 300)
 #   CLUSTERC_WERROR=OFF to build without -Werror (default ON)
 #   CLUSTERC_CMAKE_ARGS extra cmake configure arguments, e.g. "-DCLUSTERC_FUZZ=ON"
+#   BUILD_TARGETS       build only these targets (default: everything)
 #   CLUSTERC_HIREDIS=1x build against the hiredis 1.x API (hiredict 1.3.1's
 #                       compatibility headers from bookworm-backports, unpacked
 #                       into the build directory) instead of Debian's 0.14
@@ -51,7 +52,8 @@ if [ "${CLUSTERC_HIREDIS:-}" = 1x ]; then
 fi
 configure
 echo "== build"
-cmake --build "$build" -j2
+# shellcheck disable=SC2086 # BUILD_TARGETS is a list of words on purpose
+cmake --build "$build" -j2 ${BUILD_TARGETS:+--target $BUILD_TARGETS}
 
 if [ "$sanitize" = 1 ]; then
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}

@@ -15,7 +15,8 @@ static clusterc_threaded *handle_new(void)
     clusterc_threaded *t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    pthread_mutex_init(&t->sub_mu, NULL);
+    atomic_init(&t->sub_top, NULL);
+    atomic_init(&t->close_asked, 0);
     pthread_mutex_init(&t->close_mu, NULL);
     clusterc__tcq_init(t);
     t->sub_wake.rfd = t->sub_wake.wfd = -1;
@@ -52,7 +53,8 @@ static int setup(clusterc_threaded *t, const clusterc_options *o)
     }
     t->sub_ev = event_new(t->base, t->sub_wake.rfd, EV_READ | EV_PERSIST,
                           clusterc__tloop_on_sub, t);
-    if (!t->sub_ev || event_add(t->sub_ev, NULL) < 0) {
+    t->pub_ev = event_new(t->base, -1, 0, clusterc__tloop_publish, t);
+    if (!t->sub_ev || !t->pub_ev || event_add(t->sub_ev, NULL) < 0) {
         clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: cannot add the wakeup event");
         return -1;
     }
@@ -109,31 +111,39 @@ CLUSTERC_API const char *clusterc_threaded_errstr(const clusterc_threaded *t)
 
 /* --------------------------------------------------------- submissions */
 
-/* Hand a chain of n jobs to the loop: one lock, one wakeup at most. On
- * refusal the jobs are freed and the code returned. */
+tjob clusterc__tstack_closed;
+
+static int free_chain(tjob *j, int code)
+{
+    while (j) {
+        tjob *next = j->next;
+        clusterc__tjob_free(j);
+        j = next;
+    }
+    return code;
+}
+
 int clusterc__threaded_enqueue(clusterc_threaded *t, tjob *first, tjob *last, long n)
 {
-    pthread_mutex_lock(&t->sub_mu);
-    if (t->close_asked || !t->thr_started) {
-        pthread_mutex_unlock(&t->sub_mu);
-        while (first) {
-            tjob *next = first->next;
-            clusterc__tjob_free(first);
-            first = next;
-        }
-        return t->err.code ? t->err.code : CLUSTERC_ECLOSED;
+    int cmd = first->type == TJ_CMD;
+    if (!t->thr_started || (cmd && atomic_load_explicit(&t->close_asked, memory_order_relaxed))) {
+        last->next = NULL;
+        return free_chain(first, t->err.code ? t->err.code : CLUSTERC_ECLOSED);
     }
-    if (first->type == TJ_CMD)
-        atomic_fetch_add(&t->pending, n);
-    if (t->sub_tail)
-        t->sub_tail->next = first;
-    else
-        t->sub_head = first;
-    t->sub_tail = last;
-    int wake = !t->sub_signaled;
-    t->sub_signaled = 1;
-    pthread_mutex_unlock(&t->sub_mu);
-    if (wake)
+    if (cmd)
+        atomic_fetch_add_explicit(&t->pending, n, memory_order_relaxed);
+    tjob *old = atomic_load_explicit(&t->sub_top, memory_order_relaxed);
+    do {
+        if (old == TSTACK_CLOSED) {   /* the loop stopped taking: refused after all */
+            if (cmd)
+                atomic_fetch_sub(&t->pending, n);
+            last->next = NULL;
+            return free_chain(first, CLUSTERC_ECLOSED);
+        }
+        last->next = old;
+    } while (!atomic_compare_exchange_weak_explicit(&t->sub_top, &old, first,
+                                                    memory_order_release, memory_order_relaxed));
+    if (!old)   /* the stack was empty: the loop may be asleep */
         clusterc__twake_signal(&t->sub_wake);
     return 0;
 }

@@ -90,19 +90,20 @@ static void fd_follow(clusterc_threaded *t)
     }
 }
 
-void clusterc__tcq_push(clusterc_threaded *t, tjob *j)
+void clusterc__tcq_push(clusterc_threaded *t, tjob *first, tjob *last, long n)
 {
-    j->next = NULL;
+    last->next = NULL;
     pthread_mutex_lock(&t->cq_mu);
     if (t->cq_tail)
-        t->cq_tail->next = j;
+        t->cq_tail->next = first;
     else
-        t->cq_head = j;
-    t->cq_tail = j;
+        t->cq_head = first;
+    t->cq_tail = last;
     /* Waiters sleep only on an empty queue; one woken waiter wakes the
      * next if it leaves completions behind (take). */
-    if (t->cq_n++ == 0 && t->cq_waiters > 0)
+    if (t->cq_n == 0 && t->cq_waiters > 0)
         pthread_cond_signal(&t->cq_cond);
+    t->cq_n += n;
     fd_follow(t);
     pthread_mutex_unlock(&t->cq_mu);
 }

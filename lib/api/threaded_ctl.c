@@ -64,11 +64,10 @@ CLUSTERC_API int clusterc_threaded_submit_packed(clusterc_threaded *t, int n,
         if (!j)
             break;
         j->c.token = tokens[k];
-        if (last)
-            last->next = j;
-        else
-            first = j;
-        last = j;
+        j->next = first;   /* newest first, as the submission stack wants */
+        first = j;
+        if (!last)
+            last = j;
     }
     if (first) {
         int rc = clusterc__threaded_enqueue(t, first, last, k);
@@ -211,22 +210,11 @@ CLUSTERC_API int clusterc_threaded_close(clusterc_threaded *t)
         return CLUSTERC_EUSAGE;
     pthread_mutex_lock(&t->close_mu);
     if (!t->joined && t->thr_started) {
-        pthread_mutex_lock(&t->sub_mu);
-        if (!t->close_asked) {
-            t->close_asked = 1;
+        if (!atomic_exchange(&t->close_asked, 1)) {
             /* The handle's own job: closing never needs memory. */
-            tjob *cj = &t->close_job;
-            cj->type = TJ_CLOSE;
-            cj->next = NULL;
-            if (t->sub_tail)
-                t->sub_tail->next = cj;
-            else
-                t->sub_head = cj;
-            t->sub_tail = cj;
-            t->sub_signaled = 1;
+            t->close_job.type = TJ_CLOSE;
+            clusterc__threaded_enqueue(t, &t->close_job, &t->close_job, 1);
         }
-        pthread_mutex_unlock(&t->sub_mu);
-        clusterc__twake_signal(&t->sub_wake);
         pthread_join(t->thr, NULL);
         t->joined = 1;
     }
@@ -244,13 +232,14 @@ CLUSTERC_API void clusterc_threaded_free(clusterc_threaded *t)
     clusterc__tcq_release_all(t);
     if (t->sub_ev)
         event_free(t->sub_ev);
+    if (t->pub_ev)
+        event_free(t->pub_ev);
     if (t->base) {
         event_base_loop(t->base, EVLOOP_NONBLOCK);
         event_base_free(t->base);
     }
     clusterc__twake_close(&t->sub_wake);
     clusterc__twake_close(&t->cq_wake);
-    pthread_mutex_destroy(&t->sub_mu);
     pthread_mutex_destroy(&t->close_mu);
     pthread_mutex_destroy(&t->cq_mu);
     pthread_cond_destroy(&t->cq_cond);

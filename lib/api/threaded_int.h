@@ -49,12 +49,18 @@ struct clusterc_threaded {
     pthread_t thr;
     int thr_started;
 
-    /* submissions: jobs in arrival order, taken whole by the loop */
-    pthread_mutex_t sub_mu;
-    tjob *sub_head, *sub_tail;
-    int sub_signaled;             /* sub_wake written, the loop has not taken yet */
-    int close_asked;              /* no new jobs */
+    /* submissions: a lock-free stack (newest first) that the loop takes
+     * whole and reverses; whoever pushes onto an empty stack wakes the
+     * loop. TSTACK_CLOSED once the loop has stopped taking. */
+    _Atomic(tjob *) sub_top;
+    atomic_int close_asked;       /* commands are refused from now on */
     twake sub_wake;
+
+    /* completions made in this loop turn (loop thread only), published to
+     * the queue at once at the end of the turn: one lock per turn */
+    tjob *lq_head, *lq_tail;
+    long lq_n;
+    struct event *pub_ev;
 
     /* completions (threaded_cq.c) */
     pthread_mutex_t cq_mu;
@@ -76,19 +82,26 @@ struct clusterc_threaded {
     tjob close_job;               /* the close request: never allocated */
 };
 
-/* threaded.c: hand a chain of n jobs to the loop (one lock, one wakeup at
- * most). 0, or the refusal's code (the jobs are then freed). */
+/* threaded.c: hand a chain of n jobs to the loop, linked newest first (first
+ * is the last submitted; last->next is overwritten): one atomic exchange,
+ * one wakeup at most. 0, or the refusal's code (the jobs are then freed). */
 int clusterc__threaded_enqueue(clusterc_threaded *t, tjob *first, tjob *last, long n);
+
+/* The stack's mark after the loop stopped taking jobs. */
+extern tjob clusterc__tstack_closed;
+#define TSTACK_CLOSED (&clusterc__tstack_closed)
 
 /* threaded_cq.c */
 void clusterc__tcq_init(clusterc_threaded *t);
-void clusterc__tcq_push(clusterc_threaded *t, tjob *j);
+/* Append a chain of n completed jobs (one lock). */
+void clusterc__tcq_push(clusterc_threaded *t, tjob *first, tjob *last, long n);
 void clusterc__tcq_closed(clusterc_threaded *t);   /* the loop stopped */
 void clusterc__tcq_release_all(clusterc_threaded *t);
 
 /* threaded_loop.c */
 void *clusterc__tloop_main(void *arg);
 void clusterc__tloop_on_sub(evutil_socket_t fd, short what, void *arg);
+void clusterc__tloop_publish(evutil_socket_t fd, short what, void *arg);
 void clusterc__tjob_free(tjob *j);
 int clusterc__tloop_is_self(const clusterc_threaded *t);
 #endif

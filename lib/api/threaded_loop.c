@@ -28,6 +28,33 @@ void clusterc__tjob_free(tjob *j)
     free(j);
 }
 
+/* Completions of this loop turn go to the queue together at its end: the
+ * consumers' lock is taken once per turn, not once per reply. */
+static void local_push(clusterc_threaded *t, tjob *j)
+{
+    j->next = NULL;
+    if (t->lq_tail) {
+        t->lq_tail->next = j;
+    } else {
+        t->lq_head = j;
+        event_active(t->pub_ev, 0, 0);
+    }
+    t->lq_tail = j;
+    t->lq_n++;
+}
+
+void clusterc__tloop_publish(evutil_socket_t fd, short what, void *arg)
+{
+    clusterc_threaded *t = arg;
+    (void)fd;
+    (void)what;
+    if (!t->lq_head)
+        return;
+    clusterc__tcq_push(t, t->lq_head, t->lq_tail, t->lq_n);
+    t->lq_head = t->lq_tail = NULL;
+    t->lq_n = 0;
+}
+
 /* The end of a job's command: by callback, into the queue, or nowhere. */
 static void complete(clusterc_threaded *t, tjob *j, redisReply *reply, int code, const char *msg)
 {
@@ -36,7 +63,7 @@ static void complete(clusterc_threaded *t, tjob *j, redisReply *reply, int code,
         j->c.reply = reply;
         j->c.code = reply ? 0 : (code ? code : CLUSTERC_EIO);
         j->c.errstr = reply ? NULL : strdup(msg ? msg : "failed");
-        clusterc__tcq_push(t, j);   /* pending drops when it is taken */
+        local_push(t, j);   /* pending drops when it is taken */
         return;
     }
     if (j->fn)
@@ -116,7 +143,7 @@ static void on_message(clusterc__engine *e, const clusterc_message *m, void (*uf
     memcpy(p, m->payload, m->payload_len);
     p[m->payload_len] = '\0';
     atomic_fetch_add(&t->pending, 1);   /* it counts until taken, as replies do */
-    clusterc__tcq_push(t, j);
+    local_push(t, j);
 }
 
 static void run_sub(clusterc_threaded *t, tjob *j)
@@ -160,20 +187,48 @@ static void run_job(clusterc_threaded *t, tjob *j)
     clusterc__tjob_free(j);
 }
 
+/* The stack holds the newest job first: turn it into submission order. */
+static tjob *reversed(tjob *j)
+{
+    tjob *out = NULL;
+    while (j) {
+        tjob *next = j->next;
+        j->next = out;
+        out = j;
+        j = next;
+    }
+    return out;
+}
+
 void clusterc__tloop_on_sub(evutil_socket_t fd, short what, void *arg)
 {
     clusterc_threaded *t = arg;
     (void)fd;
     (void)what;
+    /* Drain first: a push after the exchange below wakes us again. */
     clusterc__twake_drain(&t->sub_wake);
-    pthread_mutex_lock(&t->sub_mu);
-    tjob *j = t->sub_head;
-    t->sub_head = t->sub_tail = NULL;
-    t->sub_signaled = 0;
-    pthread_mutex_unlock(&t->sub_mu);
+    tjob *j = reversed(atomic_exchange_explicit(&t->sub_top, NULL, memory_order_acquire));
     while (j) {
         tjob *next = j->next;
         run_job(t, j);
+        j = next;
+    }
+}
+
+/* After the drain: jobs that came after the close are refused, but a
+ * command that was accepted still completes (ECLOSED), and a caller
+ * waiting for the loop still gets its answer. */
+static void refuse_late_jobs(clusterc_threaded *t)
+{
+    tjob *j = reversed(atomic_exchange(&t->sub_top, TSTACK_CLOSED));
+    while (j) {
+        tjob *next = j->next;
+        if (j->type == TJ_CMD)
+            complete(t, j, NULL, CLUSTERC_ECLOSED, "client is closed");
+        else if (j->type == TJ_CALL)
+            run_job(t, j);
+        else if (j->type != TJ_CLOSE)
+            clusterc__tjob_free(j);
         j = next;
     }
 }
@@ -185,12 +240,14 @@ void *clusterc__tloop_main(void *arg)
     /* Runs until the close job removed the submission event and the drain
      * released every socket and timer of the engine. */
     event_base_dispatch(t->base);
+    refuse_late_jobs(t);
     clusterc_async_get_stats(t->a, &t->final_stats);
     clusterc_async_free(t->a);
     t->a = NULL;
     /* A host-name lookup cancelled by the free is delivered from the
      * loop: one more turn releases it. */
     event_base_loop(t->base, EVLOOP_NONBLOCK);
+    clusterc__tloop_publish(-1, 0, t);
     while (t->subs) {
         tsub *s = t->subs;
         t->subs = s->next;
