@@ -4,11 +4,13 @@
  * The same engine as <clusterc/async.h>, run by the library on a loop
  * thread of its own (with a private event_base). Any thread may submit
  * commands at any time; each submission formats its command in the calling
- * thread, appends it to a queue under a short lock, and wakes the loop
- * thread (an eventfd written once per batch, not once per command). The
- * loop writes every command queued since its last turn in one pass, so
- * commands from many threads share writes to a node exactly as commands of
- * one async caller do.
+ * thread, pushes it onto a lock-free stack (one compare-and-swap), and
+ * wakes the loop thread only when the stack was empty (an eventfd write).
+ * The loop takes the whole stack at once, in submission order, and writes
+ * every command taken in one turn in one pass, so commands from many
+ * threads share writes to a node exactly as commands of one async caller
+ * do. Completions made in one loop turn enter the completion queue
+ * together, under one lock.
  *
  * A completion is delivered in one of two ways, chosen per command:
  *
@@ -47,9 +49,11 @@
  * thread.
  *
  * Cost of a crossing (docs/bindings.md has the measured figures): a
- * submission is one format, one small allocation and one uncontended
- * mutex; the wakeup system call is made only when the queue was empty. A
- * completion is one mutex and, when the queue was empty, one eventfd write.
+ * submission is one format, one small allocation and one compare-and-swap;
+ * the wakeup system call is made only when the stack was empty. The
+ * completions of one loop turn cost one lock and at most one wakeup of a
+ * waiting thread (a futex) or one eventfd write (only once someone asked
+ * for clusterc_threaded_fd()).
  */
 #ifndef CLUSTERC_THREADED_H
 #define CLUSTERC_THREADED_H
@@ -233,7 +237,8 @@ CLUSTERC_API int clusterc_threaded_unsubscribe(clusterc_threaded *t, int kind, c
 
 /*
  * Graceful close, as clusterc_async_disconnect(): refuse new submissions
- * (CLUSTERC_ECLOSED), let each accepted command finish or fail by its own
+ * (CLUSTERC_ECLOSED; a command that races with the close may instead be
+ * accepted and then complete with CLUSTERC_ECLOSED), let each accepted command finish or fail by its own
  * deadline, then stop the loop thread; returns once it has stopped (within
  * the longest pending deadline). Every accepted command has completed by
  * then: its callback ran, or its completion is in the queue, which stays
@@ -250,8 +255,9 @@ CLUSTERC_API void clusterc_threaded_free(clusterc_threaded *t);
 /* ----------------------------------------------------------- observation */
 
 /* Counters since creation (asked of the loop thread, so it waits for one
- * loop turn). 0, or CLUSTERC_ECLOSED after close / CLUSTERC_EUSAGE on the
- * loop thread (then *out is zeroed). */
+ * loop turn); after clusterc_threaded_close() has returned, the final
+ * counters. 0, or CLUSTERC_ECLOSED while a close is under way /
+ * CLUSTERC_EUSAGE on the loop thread (then *out is zeroed). */
 CLUSTERC_API int clusterc_threaded_get_stats(clusterc_threaded *t, clusterc_stats *out);
 
 /* The per-node view as JSON text, as clusterc_node_stats_json(); free it
