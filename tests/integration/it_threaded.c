@@ -258,6 +258,9 @@ typedef struct worker {
 } worker;
 
 static atomic_uchar once[MAXTOK];   /* completions per token, by idx_of */
+/* Each worker's keys; the first four in the slots the reshard moves. The
+ * last "key" (KEYS) is an MGET of them all (split by slot). */
+static char key_name[THREADS][KEYS][32];
 static atomic_int stop_load;
 static worker W[THREADS];
 
@@ -271,14 +274,28 @@ static uint64_t tok_of(int w, int get, int k, long v)
  * checks and clears a round's counters before the value comes round). */
 static size_t idx_of(uint64_t tok) { return (size_t)((((tok >> 9) % 2048) << 9) | (tok & 511)); }
 
+static int mget_ok(const redisReply *r, long v)
+{
+    char want[32];
+    snprintf(want, sizeof(want), "v%ld", v);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != KEYS)
+        return 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING || strcmp(r->element[i]->str, want) != 0)
+            return 0;
+    return 1;
+}
+
 static void check(worker *w, uint64_t tok, redisReply *r, int code, const char *err)
 {
     atomic_fetch_add(&once[idx_of(tok)], 1);
-    int get = (tok >> 3) & 1;
+    int get = (tok >> 3) & 1, k = (int)((tok >> 4) & 31);
     long v = (long)(tok >> 9);
     if (!r) {
         w->failed++;
         snprintf(w->why, sizeof(w->why), "code %d: %s", code, err ? err : "");
+    } else if (k == KEYS) {
+        w->wrong += !mget_ok(r, v);
     } else if (get) {
         char want[32];
         snprintf(want, sizeof(want), "v%ld", v);
@@ -316,16 +333,21 @@ static void *consumer(void *arg)
 static int submit_w(worker *w, int get, int k, long v)
 {
     uint64_t tok = tok_of(w->id, get, k, v);
-    char key[32], val[32];
-    snprintf(key, sizeof(key), "tt:%d:%d", w->id, k);
+    char val[32];
     snprintf(val, sizeof(val), "v%ld", v);
-    const char *argv[3] = {get ? "GET" : "SET", key, val};
+    const char *argv[KEYS + 1] = {get ? "GET" : "SET", key_name[w->id][k % KEYS], val};
+    int argc = get ? 2 : 3;
+    if (k == KEYS) {   /* MGET of every key: a command split by slot */
+        argv[0] = "MGET";
+        for (int i = 0; i < KEYS; i++)
+            argv[1 + i] = key_name[w->id][i];
+        argc = KEYS + 1;
+    }
     w->sent++;
     if (w->queue_mode)
-        return clusterc_threaded_submit_argv(w->t, tok, CLUSTERC_ROUTE_DEFAULT, get ? 2 : 3,
-                                             argv, NULL);
-    return clusterc_threaded_command_argv(w->t, 0, cb, (void *)(uintptr_t)tok, get ? 2 : 3,
-                                          argv, NULL);
+        return clusterc_threaded_submit_argv(w->t, tok, CLUSTERC_ROUTE_DEFAULT, argc, argv, NULL);
+    return clusterc_threaded_command_argv(w->t, 0, cb, (void *)(uintptr_t)tok, argc, argv,
+                                          NULL);
 }
 
 /* Rounds of: SET every key to v, wait; GET every key, wait (must be v). */
@@ -334,7 +356,7 @@ static void *worker_main(void *arg)
     worker *w = arg;
     for (long v = 1; !atomic_load(&stop_load) && v < 100000; v++) {
         for (int get = 0; get < 2; get++) {
-            for (int k = 0; k < KEYS; k++)
+            for (int k = 0; k < KEYS + get; k++)   /* the GETs, then an MGET */
                 if (submit_w(w, get, k, v) != 0)
                     w->refused++;
             int64_t until = it_now_ms() + 30000;
@@ -342,7 +364,7 @@ static void *worker_main(void *arg)
                 struct timespec ts = {0, 200000};
                 nanosleep(&ts, NULL);
             }
-            for (int k = 0; k < KEYS; k++) {
+            for (int k = 0; k < KEYS + get; k++) {
                 size_t i = idx_of(tok_of(w->id, get, k, v));
                 w->dup += atomic_exchange(&once[i], 0) != 1;
             }
@@ -352,9 +374,40 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The lowest slot the primary on port serves. */
+static int lowest_slot_of(int port)
+{
+    int lo = CLUSTERC_SLOTS;
+    redisReply *r = harness_cmd(H, port, "CLUSTER SLOTS");
+    for (size_t i = 0; r && i < r->elements; i++)
+        if (r->element[i]->element[2]->element[1]->integer == port &&
+            r->element[i]->element[0]->integer < lo)
+            lo = (int)r->element[i]->element[0]->integer;
+    freeReplyObject(r);
+    assert_true(lo < CLUSTERC_SLOTS);
+    return lo;
+}
+
 static void test_threads_under_failover_and_reshard(void **state)
 {
     (void)state;
+    /* Fail over one shard, then move 64 slots between the other two. */
+    int rep = harness_nth_port(H, "slave", 0), failed_over = it_master_port_of(H, rep);
+    int from = it_other_master(H, failed_over), to = -1;
+    for (int i = 0; i < 3 && to < 0; i++) {
+        int p = harness_nth_port(H, "master", i);
+        if (p != failed_over && p != from)
+            to = p;
+    }
+    int lo = lowest_slot_of(from);
+    for (int w = 0; w < THREADS; w++)
+        for (int k = 0; k < KEYS; k++)
+            for (int i = 0;; i++) {
+                snprintf(key_name[w][k], 32, "tt:%d:%d:%d", w, k, i);
+                int slot = clusterc_keyslot(key_name[w][k], strlen(key_name[w][k]));
+                if (k >= 4 || (slot >= lo && slot < lo + 64))
+                    break;
+            }
     clusterc_threaded *t = connect_t(5000);
     pthread_t th[THREADS], cons;
     assert_int_equal(pthread_create(&cons, NULL, consumer, t), 0);
@@ -369,14 +422,6 @@ static void test_threads_under_failover_and_reshard(void **state)
     clusterc_admin_opts ao;
     clusterc_admin_opts_init(&ao);
     ao.timeout_ms = 30000;
-    /* Fail over one shard, then move 64 slots between the other two. */
-    int rep = harness_nth_port(H, "slave", 0), failed_over = it_master_port_of(H, rep);
-    int from = it_other_master(H, failed_over), to = -1;
-    for (int i = 0; i < 3 && to < 0; i++) {
-        int p = harness_nth_port(H, "master", i);
-        if (p != failed_over && p != from)
-            to = p;
-    }
     char addr[32];
     snprintf(addr, sizeof(addr), "127.0.0.1:%d", rep);
     int rc = clusterc_admin_failover(adm, addr, CLUSTERC_FAILOVER_DEFAULT, &ao);
