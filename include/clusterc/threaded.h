@@ -215,8 +215,10 @@ CLUSTERC_API void clusterc_threaded_wakeup(clusterc_threaded *t);
 CLUSTERC_API int clusterc_threaded_fd(const clusterc_threaded *t);
 
 /* Give back what a completion points to (reply, errstr, message strings)
- * and clear it. NULL is a harmless no-op. */
+ * and clear it. NULL is a harmless no-op. _n releases c[0] .. c[n-1] in
+ * one call (for bindings: one crossing per batch, not per reply). */
 CLUSTERC_API void clusterc_completion_release(clusterc_completion *c);
+CLUSTERC_API void clusterc_completion_release_n(clusterc_completion *c, int n);
 
 /* --------------------------------------------------------------- pubsub */
 

@@ -246,6 +246,12 @@ CLUSTERC_API void clusterc_completion_release(clusterc_completion *c)
     c->token = token;
 }
 
+CLUSTERC_API void clusterc_completion_release_n(clusterc_completion *c, int n)
+{
+    for (int i = 0; c && i < n; i++)
+        clusterc_completion_release(&c[i]);
+}
+
 void clusterc__tcq_release_all(clusterc_threaded *t)
 {
     tjob *j = t->cq_head;
