@@ -58,6 +58,7 @@ static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
     clusterc__fifo_ent *ent = &n->fifo[(n->fhead + n->fcount) % n->fcap];
     ent->tag = tag;
     ent->kind = kind;
+    ent->arena = 0;
     ent->start = start;
     n->fcount++;
     return 0;
@@ -188,7 +189,7 @@ static int queue_fmt(clusterc__conn *n, uint8_t kind, int argc, const char **arg
 
 /* ------------------------------------------------------------ lifecycle */
 
-static redisReader *new_reader(void)
+static redisReader *new_reader(clusterc__conn *c)
 {
     redisReader *r = redisReaderCreate();
 #if !defined(HIREDIS_MAJOR) || HIREDIS_MAJOR < 1
@@ -198,6 +199,11 @@ static redisReader *new_reader(void)
     if (r)
         r->maxbuf = 0;
 #endif
+    if (r) {   /* the arena functions find their state here (reply_arena.h) */
+        c->actx.plain = r->fn;
+        c->actx.cur = NULL;
+        r->privdata = &c->actx;
+    }
     return r;
 }
 
@@ -213,7 +219,7 @@ int clusterc__conn_init(clusterc__conn *c, struct event_base *base, const cluste
     c->addr = *a;
     c->name = name;
     c->fd = -1;
-    c->reader = new_reader();
+    c->reader = new_reader(c);
     return c->reader ? 0 : -1;
 }
 
@@ -247,7 +253,7 @@ static void conn_reset(clusterc__conn *n)
     /* A reader may hold half a reply from the lost stream: start afresh
      * (NULL when out of memory: send_prelude makes one before a dial). */
     redisReaderFree(n->reader);
-    n->reader = new_reader();
+    n->reader = new_reader(n);
 }
 
 void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
@@ -285,8 +291,9 @@ void clusterc__conn_shutdown(clusterc__conn *n)
 void clusterc__conn_fini(clusterc__conn *n)
 {
     conn_reset(n);
-    redisReaderFree(n->reader);
+    redisReaderFree(n->reader);   /* a half-read arena reply goes back to actx */
     n->reader = NULL;
+    clusterc__arena_ctx_fini(&n->actx);
     free(n->fifo);
     if (n->cfg->password)   /* AUTH went through this buffer */
         clusterc__secret_wipe(n->obuf, n->ocap);
@@ -383,7 +390,7 @@ static int send_prelude(clusterc__conn *n, unsigned flags)
 {
     static const char asking[] = "*1\r\n$6\r\nASKING\r\n";
     if (n->state == CLUSTERC__CONN_DOWN) {
-        if ((!n->reader && !(n->reader = new_reader())) || queue_handshake(n) < 0)
+        if ((!n->reader && !(n->reader = new_reader(n))) || queue_handshake(n) < 0)
             return -1;
         clusterc__conn_dial(n);   /* failures are reported from the loop */
     }
@@ -403,6 +410,7 @@ int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t le
     *seq = n->fseq + n->fcount;
     if (queue_cmd(n, tag, tag ? FIFO_USER : FIFO_SKIP, cmd, len) < 0)
         return -1;
+    n->fifo[(n->fhead + n->fcount - 1) % n->fcap].arena = (flags & CLUSTERC__CONN_ARENA) != 0;
     if (n->state == CLUSTERC__CONN_UP)
         n->ops->want_write(n->owner);
     return 0;
@@ -556,8 +564,8 @@ static int dispatch_reply(clusterc__conn *n, redisReply *reply)
     case FIFO_READONLY:
         handshake_reply(n, ent.kind, reply);
         break;
-    default:
-        freeReplyObject(reply);
+    default:   /* untagged or orphaned: maybe an arena reply */
+        clusterc__reply_free(reply);
     }
     return n->state == CLUSTERC__CONN_UP ? 0 : -1;
 }
@@ -585,6 +593,13 @@ static void process(clusterc__conn *n, char *lost)
 {
     for (;;) {
         void *reply = NULL;
+        /* Between replies (ridx -1), the next one is built the way the
+         * command at the head of the FIFO asked for; a reply half read
+         * keeps the functions it began with, whatever happens to its
+         * entry meanwhile (orphaned), so a tree is never of two kinds. */
+        if (n->reader->ridx == -1)
+            n->reader->fn = n->fcount && n->fifo[n->fhead].arena ? &clusterc__arena_fns
+                                                                  : n->actx.plain;
         if (redisReaderGetReply(n->reader, &reply) != REDIS_OK) {
             protocol_error(n);
             return;

@@ -19,6 +19,7 @@
 #include "proto/addr.h"
 #include "dns.h"
 #include "tls.h"
+#include "reply_arena.h"
 
 typedef struct clusterc__conn clusterc__conn;
 
@@ -73,6 +74,7 @@ typedef struct clusterc__fifo_ent {
     void *tag;                 /* USER only */
     uint64_t start;            /* its first byte's offset in the output stream */
     uint8_t kind;
+    uint8_t arena;             /* its reply is built in an arena (CLUSTERC__CONN_ARENA) */
 } clusterc__fifo_ent;
 
 struct clusterc__conn {
@@ -89,6 +91,7 @@ struct clusterc__conn {
     struct event *rev, *wev, *tev;   /* read, write/connect, connect deadline */
     clusterc__dns_lookup *dns;
     redisReader *reader;
+    clusterc__arena_ctx actx;        /* the reader's privdata (reply_arena.h) */
     clusterc__ssl *ssl;              /* TLS session (cfg->tls), NULL otherwise */
     clusterc__tls_io tio;            /* how ssl reaches the socket */
 
@@ -132,6 +135,9 @@ void clusterc__conn_fini(clusterc__conn *c);
 
 #define CLUSTERC__CONN_ASKING 1u     /* ASKING goes right before the command */
 #define CLUSTERC__CONN_READONLY 2u   /* the command needs READONLY on this connection */
+/* Its reply, when an aggregate, is built in an arena (reply_arena.h): the
+ * owner frees it with clusterc__reply_free. For the map load only. */
+#define CLUSTERC__CONN_ARENA 4u
 
 /* Queue a command (tag NULL: nobody wants its reply). Starts connecting
  * when the connection is down; failures come later, from the loop. Returns

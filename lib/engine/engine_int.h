@@ -309,11 +309,19 @@ static inline int clusterc__node_is_live_replica(const clusterc__node *n)
     return n->role == CLUSTERC__ROLE_REPLICA;
 }
 
+/* refresh.c: a map load's completion. Its reply is built in an arena
+ * (reply_arena.h; free it with clusterc__reply_free): allocating and
+ * freeing a large map's reply object by object was most of a load. */
+void clusterc__refresh_on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                              int code, const char *msg);
+
 /* Queue r on n (after ASKING, READONLY when needed). Returns 0, or -1 when
  * out of memory (nothing of r queued). Inline: it is on every request's path. */
 static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
 {
     unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
+    if (r->done == clusterc__refresh_on_map)
+        flags |= CLUSTERC__CONN_ARENA;
     /* Without read routing READONLY is not in the handshake: a keyed read
      * the caller forces onto a replica gets it first, once per connection.
      * Keyless reads (PING, INFO) need none, and the connection would keep

@@ -303,14 +303,18 @@ static void refresh_done(clusterc__engine *e, int ok)
         e->settle_ms = 0;
 }
 
-static void install_node_facts(clusterc__node *n, const clusterc__topo_node *t, uint64_t gen)
+/* Returns 1 when what the id index keys on (the id, being listed) changed. */
+static int install_node_facts(clusterc__node *n, const clusterc__topo_node *t, uint64_t gen)
 {
-    memcpy(n->id, t->id, sizeof(n->id));
+    int changed = n->retired || strcmp(n->id, t->id) != 0;
+    if (changed)
+        memcpy(n->id, t->id, sizeof(n->id));
     n->role = t->role;
     n->health = t->health;
     n->repl_offset = t->repl_offset;
     n->map_gen = gen;
     n->retired = 0;
+    return changed;
 }
 
 /* What a new map changes, for MAP_UPDATED (only with on_event set). */
@@ -403,6 +407,8 @@ static void diff_finish(map_diff *d, clusterc__engine *e, const clusterc__shard 
 static int install(clusterc__engine *e, const clusterc__topology *t)
 {
     uint64_t gen = e->map_gen + 1;
+    size_t known = e->nnodes;
+    int ids = e->by_id.stale;   /* the id index must be rebuilt */
     map_diff d = { clusterc__events_on(e), 0, 0, 0, 0, 0, "" };
     clusterc__shard *sh = calloc(t->nshards ? t->nshards : 1, sizeof(*sh));
     if (!sh)
@@ -417,7 +423,7 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
             if (!n)
                 break;
             diff_node(&d, e, n, ts->nodes[j].role);
-            install_node_facts(n, &ts->nodes[j], gen);
+            ids |= install_node_facts(n, &ts->nodes[j], gen);
             n->announced = ts->nodes[j].addr;
             sh[i].nodes[sh[i].n++] = n;
         }
@@ -425,6 +431,8 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
             for (size_t k = 0; k <= i; k++)
                 free(sh[k].nodes);
             free(sh);
+            if (ids || e->nnodes != known)   /* facts already taken stay findable */
+                (void)clusterc__nindex_rebuild(&e->by_id, e);
             return -1;
         }
     }
@@ -438,9 +446,14 @@ static int install(clusterc__engine *e, const clusterc__topology *t)
     memcpy(e->slot_shard, t->slot_shard, sizeof(e->slot_shard));
     e->map_gen = gen;
     for (size_t i = 0; i < e->nnodes; i++)
-        if (e->nodes[i]->map_gen != gen)
+        if (e->nodes[i]->map_gen != gen && !e->nodes[i]->retired) {
             e->nodes[i]->retired = 1;
-    (void)clusterc__nindex_rebuild(&e->by_id, e);   /* ids and retirements changed */
+            ids |= e->nodes[i]->id[0] != '\0';
+        }
+    /* Rebuilt only when ids, retirements or the node set changed: a
+     * map load that changes nothing (most of them) skips an O(nodes) pass. */
+    if (ids || e->nnodes != known)
+        (void)clusterc__nindex_rebuild(&e->by_id, e);
     clusterc__engine_schedule_reap(e);
     clusterc__reads_on_map(e);
     clusterc__pubsub_on_map(e);
@@ -605,12 +618,12 @@ static int lacks_shards(const redisReply *r)
             strncmp(r->str, "NOPERM", 6) == 0);
 }
 
-static void on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
-                   int code, const char *msg)
+void clusterc__refresh_on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
+                              int code, const char *msg)
 {
     clusterc__node *n = r->u1;
     if (e->dead) {
-        freeReplyObject(reply);
+        clusterc__reply_free(reply);
         return;
     }
     if (!reply) {
@@ -623,13 +636,13 @@ static void on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
         snprintf(what, sizeof(what), "%s replied %s", r->name, reply->str);
         log_failure(e, n->name, CLUSTERC_ETOPOLOGY, what);
     } else if (parse_map(e, n, reply) == 0) {
-        freeReplyObject(reply);
+        clusterc__reply_free(reply);
         e->map_from = n;   /* COMMAND goes there: its connection is open */
         refresh_done(e, 1);
         e->map_from = NULL;
         return;
     }
-    freeReplyObject(reply);
+    clusterc__reply_free(reply);
     ask_next(e);
 }
 
@@ -644,7 +657,7 @@ static void ask_next(clusterc__engine *e)
         }
         const char *argv[2] = { "CLUSTER", e->use_slots ? "SLOTS" : "SHARDS" };
         snprintf(e->refresh_at, sizeof(e->refresh_at), "%s", n->name);
-        if (clusterc__engine_internal(e, n, 2, argv, on_map, n))
+        if (clusterc__engine_internal(e, n, 2, argv, clusterc__refresh_on_map, n))
             return;
         log_failure(e, n->name, CLUSTERC_ENOMEM, "out of memory queuing the map load");
     }
