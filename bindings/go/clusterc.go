@@ -2,8 +2,8 @@
 // client library written in C. Its options carry go-redis's names
 // (ClusterOptions{Addrs, ReadOnly, RouteByLatency, RouteRandomly, ...}), so
 // code written against go-redis's ClusterClient ports over with few changes;
-// the calls drop go-redis's context argument and return (value, error)
-// directly:
+// the calls return (value, error) directly, and take a context in their
+// ...Context variants (GetContext(ctx, key)):
 //
 //	rdb := clusterc.NewClusterClient(&clusterc.ClusterOptions{
 //		Addrs:          []string{"localhost:7001", "localhost:7002", "localhost:7003"},
@@ -38,12 +38,20 @@
 //
 // # Goroutines and threads
 //
-// A libclusterc client is single-threaded (one command or batch at a time)
-// but not tied to a thread: any OS thread may call it, one at a time. A
-// ClusterClient therefore holds a sync.Mutex around every call into C. It is
-// safe to share between goroutines, but their commands run one after the
-// other; for parallel throughput use one ClusterClient per goroutine (they
-// share nothing). runtime.LockOSThread is not needed.
+// A ClusterClient is safe for concurrent use and meant to be shared by all
+// the goroutines of a program: their commands run at the same time over
+// libclusterc's thread-safe face (<clusterc/threaded.h>), whose loop thread
+// does the cluster work. Submissions from many goroutines are handed to C
+// in batches (clusterc_threaded_submit_packed), and one goroutine per
+// client waits for completions in batches (clusterc_threaded_wait), so a
+// command costs well under one cgo crossing under load and no OS thread
+// is blocked per command in flight (threaded.go). The ...Context variants
+// give up when their context ends. runtime.LockOSThread is not needed.
+//
+// A client with hooks (OnEvent, OnCommand) runs on the blocking face
+// instead, one command at a time under a mutex, so that the hooks run on
+// the calling goroutine as described below. Pub/Sub and ScanIter use a
+// blocking client of their own, made on first use.
 //
 // # Hooks
 //
@@ -85,6 +93,7 @@ static clusterc_client *clusterc_go_connect(const char *url, uintptr_t h, int ev
 import "C"
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding"
 	"encoding/json"
@@ -394,11 +403,14 @@ func (opt *ClusterOptions) URL() (string, error) {
 // goroutine rules. Close it when done; a client that is garbage collected
 // unclosed is closed by a finalizer.
 type ClusterClient struct {
-	mu      sync.Mutex
-	c       *C.clusterc_client
-	hooks   *hooks // OnEvent / OnCommand; nil when neither is set
-	initErr error  // from NewClusterClient: bad options or the first map load
-	fatal   bool   // initErr makes every call fail (bad options, out of memory)
+	co  *core  // the threaded face (threaded.go); nil for a client with hooks
+	url string // for the blocking client, made when Pub/Sub or SCAN first need it
+
+	mu      sync.Mutex         // guards what follows
+	c       *C.clusterc_client // the blocking face: hooks, Pub/Sub, SCAN
+	hooks   *hooks             // OnEvent / OnCommand; nil when neither is set
+	initErr error              // from NewClusterClient: bad options or the first map load
+	fatal   bool               // initErr makes every call fail (bad options, out of memory)
 	closed  bool
 	subs    subscriptions                 // Pub/Sub: what Subscribe and friends asked for (pubsub.go)
 	scans   map[*C.clusterc_scan]struct{} // ScanIter's scans not freed yet (scan.go)
@@ -433,6 +445,9 @@ func NewClusterClientURL(rawurl string) *ClusterClient {
 // newClusterClient connects with the hooks h (nil = none). A hook's panic
 // during the connect frees the client and is raised again here.
 func newClusterClient(rawurl string, h *hooks) *ClusterClient {
+	if h == nil {
+		return newThreadedClient(rawurl)
+	}
 	cu := C.CString(rawurl)
 	defer C.free(unsafe.Pointer(cu))
 	cl := &ClusterClient{hooks: h}
@@ -494,6 +509,12 @@ func (cl *ClusterClient) Close() error {
 		return ErrClosed
 	}
 	cl.closed = true
+	if cl.co != nil {
+		// Every command in flight completes (or fails by its deadline)
+		// first; goroutines waiting for them get their results.
+		cl.co.close()
+		runtime.SetFinalizer(cl, nil)
+	}
 	if cl.c != nil {
 		defer cl.hooks.rethrow() // after the handle is gone, before the unlock
 		cl.freeScansLocked()     // every scan before its client
@@ -512,6 +533,24 @@ func (cl *ClusterClient) usable() error {
 	}
 	if cl.fatal {
 		return cl.initErr
+	}
+	if cl.c == nil && cl.url != "" {
+		// A threaded client's Pub/Sub and SCAN run on a blocking client of
+		// its own, made on first use.
+		cu := C.CString(cl.url)
+		c := C.clusterc_connect_url(cu)
+		C.free(unsafe.Pointer(cu))
+		if c == nil {
+			return &ClientError{Code: int(C.CLUSTERC_ENOMEM)}
+		}
+		if C.clusterc_error(c) == C.CLUSTERC_EINVAL {
+			cl.c = c
+			err := cl.lastError()
+			cl.c = nil
+			C.clusterc_free(c)
+			return err
+		}
+		cl.c = c
 	}
 	return nil
 }
@@ -612,11 +651,25 @@ const (
 	RoutePrimary = 1 // the primary: a read that must be fresh
 	RouteReplica = 2 // an eligible replica, or a *ClientError (no eligible replica)
 	RouteAny     = 3 // the policy, with the primary as a peer
+	// Fan-out routes: one command to several nodes (CLUSTERC_ROUTE_ALL_*
+	// merge the replies as the command's tips say, EACH_* give
+	// [address, reply] pairs).
+	RouteAllPrimaries = 4
+	RouteAllNodes     = 5
+	RouteEachPrimary  = 6
+	RouteEachNode     = 7
+
+	routeMax = RouteEachNode
 )
 
 // DoRoute is Do with a per-command route for reads (writes always go to the
 // primary): DoRoute(RoutePrimary, "GET", "k") reads fresh.
 func (cl *ClusterClient) DoRoute(route int, args ...interface{}) (interface{}, error) {
+	return cl.DoRouteContext(context.Background(), route, args...)
+}
+
+// DoRouteContext is DoRoute that gives up when ctx ends (ctx.Err()).
+func (cl *ClusterClient) DoRouteContext(ctx context.Context, route int, args ...interface{}) (interface{}, error) {
 	if len(args) == 0 {
 		return nil, &ClientError{Code: int(C.CLUSTERC_EINVAL), Msg: "Do: no command"}
 	}
@@ -628,11 +681,28 @@ func (cl *ClusterClient) DoRoute(route int, args ...interface{}) (interface{}, e
 		}
 		bargs[i] = b
 	}
-	return cl.doRoute(route, bargs)
+	return cl.run(ctx, route, nil, bargs)
 }
 
-func (cl *ClusterClient) do(args [][]byte) (interface{}, error) {
-	return cl.doRoute(RouteDefault, args)
+// run runs one command given as strings or as bytes (one of them nil).
+func (cl *ClusterClient) run(ctx context.Context, route int, strs []string, bargs [][]byte) (interface{}, error) {
+	if route < RouteDefault || route > routeMax {
+		return nil, &ClientError{Code: int(C.CLUSTERC_EINVAL),
+			Msg: "route " + strconv.Itoa(route) + " is not a Route* value"}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cl.co != nil {
+		return cl.co.do(ctx, route, strs, bargs)
+	}
+	if strs != nil {
+		bargs = make([][]byte, len(strs))
+		for i, s := range strs {
+			bargs[i] = []byte(s)
+		}
+	}
+	return cl.doRoute(route, bargs)
 }
 
 func (cl *ClusterClient) doRoute(route int, args [][]byte) (interface{}, error) {
@@ -729,59 +799,6 @@ func isHashable(v interface{}) bool {
 	return true
 }
 
-// Get is GET key: the value, or ("", Nil) when the key does not exist.
-func (cl *ClusterClient) Get(key string) (string, error) {
-	v, err := cl.Do("GET", key)
-	if err != nil {
-		return "", err
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("clusterc: GET: unexpected reply %T", v)
-	}
-	return s, nil
-}
-
-// Set is SET key value, with EX/PX when expiration > 0 (PX when it is not a
-// whole number of seconds) and KEEPTTL when it is KeepTTL, as in go-redis.
-func (cl *ClusterClient) Set(key string, value interface{}, expiration time.Duration) error {
-	args := []interface{}{"SET", key, value}
-	switch {
-	case expiration > 0:
-		if expiration < time.Second || expiration%time.Second != 0 {
-			args = append(args, "PX", int64(expiration/time.Millisecond))
-		} else {
-			args = append(args, "EX", int64(expiration/time.Second))
-		}
-	case expiration == KeepTTL:
-		args = append(args, "KEEPTTL")
-	}
-	_, err := cl.Do(args...)
-	return err
-}
-
-// Del is DEL key...: how many keys were removed. Keys in different slots
-// are sent one by one (a cluster refuses a multi-slot DEL).
-func (cl *ClusterClient) Del(keys ...string) (int64, error) {
-	var n int64
-	for _, k := range keys {
-		v, err := cl.Do("DEL", k)
-		if err != nil {
-			return n, err
-		}
-		if d, ok := v.(int64); ok {
-			n += d
-		}
-	}
-	return n, nil
-}
-
-// Ping sends PING to a node of the cluster: nil when it answers.
-func (cl *ClusterClient) Ping() error {
-	_, err := cl.Do("PING")
-	return err
-}
-
 // Poll gives the client's background work (latency probes, lag polls,
 // slot-map refreshes) d of time (clusterc_poll). The C client has no thread
 // of its own, so an idle client calls this, e.g. from a ticker, to keep
@@ -790,6 +807,18 @@ func (cl *ClusterClient) Ping() error {
 func (cl *ClusterClient) Poll(d time.Duration) error {
 	if d < 0 {
 		return &ClientError{Code: int(C.CLUSTERC_EINVAL), Msg: "Poll: negative duration"}
+	}
+	if cl.co != nil {
+		// The loop thread does the background work by itself: this only
+		// lets time pass, as the blocking client's Poll did.
+		if cl.fatal {
+			return cl.initErr
+		}
+		if cl.co.isClosed() {
+			return ErrClosed
+		}
+		time.Sleep(d)
+		return nil
 	}
 	ms := d.Milliseconds()
 	if ms > math.MaxInt32 {
@@ -834,20 +863,31 @@ func (n *NodeInfo) IsPrimary() bool { return n.Role == "primary" }
 
 // NodeStats lists the nodes of the client's current slot map.
 func (cl *ClusterClient) NodeStats() ([]NodeInfo, error) {
-	cl.mu.Lock()
-	if err := cl.usable(); err != nil {
+	var text string
+	if cl.co != nil {
+		if cl.fatal {
+			return nil, cl.initErr
+		}
+		var err error
+		if text, err = cl.co.nodeStatsJSON(); err != nil {
+			return nil, err
+		}
+	} else {
+		cl.mu.Lock()
+		if err := cl.usable(); err != nil {
+			cl.mu.Unlock()
+			return nil, err
+		}
+		s := C.clusterc_node_stats_json(cl.c)
+		if s == nil {
+			err := cl.lastError()
+			cl.mu.Unlock()
+			return nil, err
+		}
+		text = C.GoString(s)
+		C.clusterc_free_string(s)
 		cl.mu.Unlock()
-		return nil, err
 	}
-	s := C.clusterc_node_stats_json(cl.c)
-	if s == nil {
-		err := cl.lastError()
-		cl.mu.Unlock()
-		return nil, err
-	}
-	text := C.GoString(s)
-	C.clusterc_free_string(s)
-	cl.mu.Unlock()
 	var raw []json.RawMessage
 	if err := json.Unmarshal([]byte(text), &raw); err != nil {
 		return nil, fmt.Errorf("clusterc: node stats JSON: %w", err)
