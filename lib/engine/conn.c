@@ -291,9 +291,8 @@ void clusterc__conn_shutdown(clusterc__conn *n)
 void clusterc__conn_fini(clusterc__conn *n)
 {
     conn_reset(n);
-    redisReaderFree(n->reader);   /* a half-read arena reply goes back to actx */
+    redisReaderFree(n->reader);
     n->reader = NULL;
-    clusterc__arena_ctx_fini(&n->actx);
     free(n->fifo);
     if (n->cfg->password)   /* AUTH went through this buffer */
         clusterc__secret_wipe(n->obuf, n->ocap);

@@ -19,36 +19,23 @@
 #define ARENA_MAGIC ((size_t)0x5eed0a4e0a4e5eedULL)   /* never a string's length */
 #define CHUNK_FIRST ((size_t)16 << 10)
 #define CHUNK_MAX ((size_t)64 << 10)
-#ifndef ARENA_SPARE_MAX   /* kept per connection: enough for a 30,000-node map */
-#define ARENA_SPARE_MAX ((size_t)32 << 20)
-#endif
 
-typedef struct clusterc__chunk {
-    struct clusterc__chunk *next;
+typedef struct chunk {
+    struct chunk *next;
     size_t used, cap;   /* bytes after the header */
 } chunk;
 
 struct clusterc__arena {
     chunk *head;        /* the chunk being filled; its next is older */
     size_t next_cap;    /* the size of the next chunk (doubling to CHUNK_MAX) */
-    clusterc__arena_ctx *ctx;   /* where its chunks go back to */
 };
 
 #define ALIGN_OF(t) _Alignof(t)
 #define ROUND_UP(x, a) (((x) + (a) - 1) & ~((size_t)(a) - 1))
 
-/* A chunk of at least cap bytes: a kept one when it is big enough. */
-static chunk *chunk_new(clusterc__arena_ctx *ctx, size_t cap)
+static chunk *chunk_new(size_t cap)
 {
-    chunk *c = ctx->spare;
-    if (c && c->cap >= cap) {
-        ctx->spare = c->next;
-        ctx->spare_bytes -= c->cap;
-        c->next = NULL;
-        c->used = 0;
-        return c;
-    }
-    c = malloc(sizeof(chunk) + cap);
+    chunk *c = malloc(sizeof(chunk) + cap);
     if (c) {
         c->next = NULL;
         c->used = 0;
@@ -63,7 +50,7 @@ static void *arena_alloc(struct clusterc__arena *a, size_t size)
     size_t at = ROUND_UP(c->used, ALIGN_OF(redisReply));
     if (at > c->cap || size > c->cap - at) {
         size_t cap = a->next_cap > size ? a->next_cap : size;
-        chunk *n = chunk_new(a->ctx, cap);
+        chunk *n = chunk_new(cap);
         if (!n)
             return NULL;
         n->next = c;
@@ -75,33 +62,14 @@ static void *arena_alloc(struct clusterc__arena *a, size_t size)
     return (char *)(c + 1) + at;
 }
 
-/* The chunks go back to the connection's spare list (full-size ones, up
- * to the cap) or to malloc. The arena's header lives in one of them. */
 static void arena_free(struct clusterc__arena *a)
 {
-    clusterc__arena_ctx *ctx = a->ctx;
     chunk *c = a->head;
     while (c) {
         chunk *next = c->next;
-        if (c->cap == CHUNK_MAX && ctx->spare_bytes + c->cap <= ARENA_SPARE_MAX) {
-            c->next = ctx->spare;
-            ctx->spare = c;
-            ctx->spare_bytes += c->cap;
-        } else {
-            free(c);
-        }
+        free(c);
         c = next;
     }
-}
-
-void clusterc__arena_ctx_fini(clusterc__arena_ctx *ctx)
-{
-    while (ctx->spare) {
-        chunk *next = ctx->spare->next;
-        free(ctx->spare);
-        ctx->spare = next;
-    }
-    ctx->spare_bytes = 0;
 }
 
 void clusterc__reply_free(void *reply)
@@ -167,15 +135,12 @@ static void *create_root(const redisReadTask *task, size_t elements)
     size_t need = head + sizeof(redisReply) + elements * sizeof(redisReply *);
     if (elements > SIZE_MAX / 4 / sizeof(redisReply *))
         return NULL;
-    /* A kept chunk is full-size: start with one when there is one. */
-    chunk *c = chunk_new(ctx, ctx->spare && need <= CHUNK_MAX ? CHUNK_MAX
-                              : need > CHUNK_FIRST ? need : CHUNK_FIRST);
+    chunk *c = chunk_new(need > CHUNK_FIRST ? need : CHUNK_FIRST);
     if (!c)
         return NULL;
     struct clusterc__arena *a = (struct clusterc__arena *)(void *)(c + 1);
     a->head = c;
-    a->ctx = ctx;
-    a->next_cap = ctx->spare ? CHUNK_MAX : CHUNK_FIRST * 2;
+    a->next_cap = CHUNK_FIRST * 2;
     c->used = head;
     redisReply *o = arena_alloc(a, sizeof(redisReply) + elements * sizeof(redisReply *));
     memset(o, 0, sizeof(*o));

@@ -18,22 +18,11 @@
 #define CLUSTERC_REPLY_ARENA_H
 #include <hiredis/hiredis.h>
 
-/* The reader's privdata while the arena functions are set. It lives in the
- * connection, beside the reader, and keeps the chunks of the last map
- * load's reply for the next one (up to ARENA_SPARE_MAX bytes): handing
- * them back to malloc let it give the memory back to the system, and the
- * next load paid a page fault per 4 KB again (about 1,900 a load at 30,000
- * nodes, the largest part of the time that grew faster than the work). */
+/* The reader's privdata while the arena functions are set. */
 typedef struct clusterc__arena_ctx {
     redisReplyObjectFunctions *plain;   /* the reader's own functions */
     struct clusterc__arena *cur;        /* the arena of the reply being read */
-    struct clusterc__chunk *spare;      /* chunks kept for the next reply */
-    size_t spare_bytes;
 } clusterc__arena_ctx;
-
-/* Release the kept chunks (the connection is going away). Every arena
- * reply read through ctx must have been freed first. */
-void clusterc__arena_ctx_fini(clusterc__arena_ctx *ctx);
 
 extern redisReplyObjectFunctions clusterc__arena_fns;
 

@@ -22,7 +22,6 @@ static void areader_init(areader *a)
 {
     a->r = redisReaderCreate();
     assert_non_null(a->r);
-    memset(&a->ctx, 0, sizeof(a->ctx));
     a->ctx.plain = a->r->fn;
     a->ctx.cur = NULL;
     a->r->privdata = &a->ctx;
@@ -83,41 +82,10 @@ static void test_same_map(void **state)
         clusterc__topology_free(got);
         clusterc__reply_free(r);
         redisReaderFree(a.r);
-        clusterc__arena_ctx_fini(&a.ctx);
     }
     clusterc__topology_free(want);
     freeReplyObject(ref);
     redisReaderFree(plain);
-    free(map);
-}
-
-/* The chunks of one reply serve the next (kept by the context), and the
- * second reply reads the same. */
-static void test_chunks_kept(void **state)
-{
-    (void)state;
-    size_t len;
-    char *map = fake_shards_reply(1000, 2, NULL, &len);
-    areader a;
-    areader_init(&a);
-    clusterc__topology *first = NULL, *second = NULL;
-    char err[256];
-    redisReply *r = read_all(&a, map, len, (size_t)-1);
-    assert_int_equal(clusterc__topology_from_shards(r, "127.0.0.1", &first, err, sizeof(err)), 0);
-    clusterc__reply_free(r);
-    size_t kept = a.ctx.spare_bytes;
-    assert_true(kept > 0);
-    r = read_all(&a, map, len, 4096);
-    assert_true(a.ctx.spare_bytes < kept);   /* taken from the kept chunks */
-    assert_int_equal(clusterc__topology_from_shards(r, "127.0.0.1", &second, err, sizeof(err)), 0);
-    same_topology(first, second);
-    clusterc__reply_free(r);
-    assert_int_equal(a.ctx.spare_bytes, kept);
-    clusterc__topology_free(first);
-    clusterc__topology_free(second);
-    redisReaderFree(a.r);
-    clusterc__arena_ctx_fini(&a.ctx);
-    assert_null(a.ctx.spare);
     free(map);
 }
 
@@ -149,7 +117,6 @@ static void test_all_kinds(void **state)
     assert_int_equal(r->element[6]->element[1]->str[big], '\0');
     clusterc__reply_free(r);
     redisReaderFree(a.r);
-    clusterc__arena_ctx_fini(&a.ctx);
     free(buf);
 }
 
@@ -165,7 +132,6 @@ static void test_plain_roots(void **state)
         redisReply *r = read_all(&a, roots[i], strlen(roots[i]), 64);
         freeReplyObject(r);
         redisReaderFree(a.r);
-        clusterc__arena_ctx_fini(&a.ctx);
     }
 }
 
@@ -190,7 +156,6 @@ static void test_cut_short(void **state)
             assert_int_equal(redisReaderGetReply(a.r, &reply), REDIS_ERR);
         }
         redisReaderFree(a.r);
-        clusterc__arena_ctx_fini(&a.ctx);
     }
     clusterc__reply_free(NULL);
     free(map);
@@ -201,7 +166,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_map),
         cmocka_unit_test(test_all_kinds),
-        cmocka_unit_test(test_chunks_kept),
         cmocka_unit_test(test_plain_roots),
         cmocka_unit_test(test_cut_short),
     };
