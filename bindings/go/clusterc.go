@@ -50,8 +50,8 @@
 //
 // A client with hooks (OnEvent, OnCommand) runs on the blocking face
 // instead, one command at a time under a mutex, so that the hooks run on
-// the calling goroutine as described below. Pub/Sub and ScanIter use a
-// blocking client of their own, made on first use.
+// the calling goroutine as described below. Pub/Sub, ScanIter and Admin use
+// a blocking client of their own, made on first use.
 //
 // # Hooks
 //
@@ -404,7 +404,7 @@ func (opt *ClusterOptions) URL() (string, error) {
 // unclosed is closed by a finalizer.
 type ClusterClient struct {
 	co  *core  // the threaded face (threaded.go); nil for a client with hooks
-	url string // for the blocking client, made when Pub/Sub or SCAN first need it
+	url string // for the blocking client, made when Pub/Sub, SCAN or Admin first need it
 
 	mu      sync.Mutex         // guards what follows
 	c       *C.clusterc_client // the blocking face: hooks, Pub/Sub, SCAN

@@ -7,7 +7,9 @@ package clusterc
 // binary is killed.
 //
 // Environment: CLUSTERC_HARNESS (path of harness.py; default
-// ../../tests/cluster/harness.py), CLUSTERC_PYTHON (default python3).
+// ../../tests/cluster/harness.py), CLUSTERC_PYTHON (default python3),
+// CLUSTERC_GO_TEST_PORT (the first of 50 ports the tests may use; default
+// 20850, see setPorts).
 // Without redis-server / redis-cli the cluster tests print
 // "clusterc-go: SKIP" and pass (ctest marks the run skipped).
 
@@ -28,7 +30,36 @@ import (
 	"time"
 )
 
-const basePort = 20850
+// The ports of the tests (setPorts). By default the cluster is on
+// 20850-20855, the admin tests' extra nodes on 20856-20859, 20899 is never
+// listened on, and the TLS cluster is on 23150-23155 with 23199 closed.
+var (
+	basePort      = 20850 // TestMain's cluster: basePort .. basePort+5
+	closedPort    = 20899 // in the range, never listened on
+	tlsBasePort   = 23150 // TestTLSCluster's cluster: tlsBasePort .. +5
+	tlsClosedPort = 23199
+)
+
+// extraPort is the i-th port (0..3) for a node of the tests' own (admin).
+func extraPort(i int) int { return basePort + 6 + i }
+
+// setPorts reads CLUSTERC_GO_TEST_PORT: with it set to P, every port of the
+// tests is in P..P+49 (the cluster P..P+5, extra nodes P+6..P+9, the TLS
+// cluster P+20..P+25, closed ports P+48 (TLS) and P+49), so runs with
+// different values can share a machine.
+func setPorts() error {
+	v := os.Getenv("CLUSTERC_GO_TEST_PORT")
+	if v == "" {
+		return nil
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1024 || p+49 > 55535 { // bus ports are +10000
+		return fmt.Errorf("CLUSTERC_GO_TEST_PORT=%q: want a port in 1024..55486", v)
+	}
+	basePort, closedPort = p, p+49
+	tlsBasePort, tlsClosedPort = p+20, p+48
+	return nil
+}
 
 type harnessNode struct {
 	Port       int    `json:"port"`
@@ -63,6 +94,10 @@ func harness(args ...string) ([]byte, error) {
 }
 
 func TestMain(m *testing.M) {
+	if err := setPorts(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	for _, prog := range []string{"redis-server", "redis-cli", python()} {
 		if _, err := exec.LookPath(prog); err != nil {
 			fmt.Printf("clusterc-go: SKIP: %s not found; the cluster tests need it\n", prog)
@@ -320,15 +355,16 @@ func TestBadOptions(t *testing.T) {
 }
 
 func TestConnectFailure(t *testing.T) {
-	// 20899 is in this package's range and never listened on.
-	cl := NewClusterClient(&ClusterOptions{Addrs: []string{"127.0.0.1:20899"},
+	// closedPort is in this package's range and never listened on.
+	closed := fmt.Sprintf("127.0.0.1:%d", closedPort)
+	cl := NewClusterClient(&ClusterOptions{Addrs: []string{closed},
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 500 * time.Millisecond})
 	defer cl.Close()
 	var ce *ClientError
 	if !errors.As(cl.Err(), &ce) {
 		t.Fatalf("Err() = %v, want a *ClientError", cl.Err())
 	}
-	if !strings.Contains(ce.Msg, "20899") {
+	if !strings.Contains(ce.Msg, closed) {
 		t.Errorf("message does not name the seed: %v", ce)
 	}
 	err := cl.Ping()

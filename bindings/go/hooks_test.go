@@ -150,8 +150,8 @@ func TestOnCommandFailure(t *testing.T) {
 	var r recorder
 	opt := r.options()
 	opt.OnEvent = nil
-	// 20899 is in this package's range and never listened on.
-	opt.Addrs = []string{"127.0.0.1:20899"}
+	// closedPort is in this package's range and never listened on.
+	opt.Addrs = []string{fmt.Sprintf("127.0.0.1:%d", closedPort)}
 	opt.DialTimeout = 200 * time.Millisecond
 	opt.ReadTimeout = 500 * time.Millisecond
 	cl := NewClusterClient(&opt)

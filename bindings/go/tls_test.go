@@ -2,7 +2,8 @@ package clusterc
 
 // TLS: the options' URL keys (offline), and a TLS cluster of its own
 // (harness.py start --tls --tls-auth-clients, 3 primaries + 3 replicas on
-// 127.0.0.1:23150-23155; 23199 stays closed) when the harness and the
+// 127.0.0.1:23150-23155; 23199 stays closed; CLUSTERC_GO_TEST_PORT moves
+// them, see setPorts) when the harness and the
 // library support TLS. The certificates are the harness's, made by
 // examples/lab/tls-certs.sh in <dir>/tls.
 
@@ -19,11 +20,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
-
-const (
-	tlsBasePort   = 23150
-	tlsClosedPort = 23199
 )
 
 func urlQuery(t *testing.T, opt *ClusterOptions) url.Values {
