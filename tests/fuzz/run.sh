@@ -7,7 +7,7 @@
 # crashes, leaks, hits undefined behaviour or breaks an invariant (the input
 # is saved under <build>/fuzz-artifacts/).
 # HARNESS: topology_shards topology_slots redirect info_repl cluster_nodes
-# cluster_info url addr cmdtable cmd_inspect fanout_merge push engine (default: all).
+# cluster_info url addr cmdtable cmd_inspect fanout_merge push encode engine (default: all).
 #
 # Env knobs:
 #   FUZZ_BUILD_DIR  build directory (default build-fuzz/)
@@ -22,7 +22,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 secs=${1:?usage: tests/fuzz/run.sh SECONDS [HARNESS...]}
 shift
 all=(topology_shards topology_slots redirect info_repl cluster_nodes cluster_info url addr
-     cmdtable cmd_inspect fanout_merge push engine)
+     cmdtable cmd_inspect fanout_merge push encode engine)
 [ $# -gt 0 ] && harnesses=("$@") || harnesses=("${all[@]}")
 
 if [ -n "${FUZZ_BIN_DIR:-}" ]; then
