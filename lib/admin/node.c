@@ -464,6 +464,37 @@ static int is_primary(const clusterc_cluster_node *x, const void *arg)
     return (x->flags & CLUSTERC_NODE_MASTER) != 0;
 }
 
+/* The old primary after a failover: a replica now, or failing. */
+static int is_demoted(const clusterc_cluster_node *x, const void *arg)
+{
+    (void)arg;
+    return (x->flags & (CLUSTERC_NODE_SLAVE | CLUSTERC_NODE_FAIL | CLUSTERC_NODE_PFAIL)) != 0;
+}
+
+/* A default failover is agreed with the old primary, which is alive and
+ * becomes a replica: wait until every node says so too, so that the next
+ * admin call (a fail-back, a reshard) does not find it still listed as a
+ * primary somewhere. FORCE and TAKEOVER run without it (often it is down,
+ * and being marked failing takes the node timeout): no such wait. */
+static int wait_demoted(clusterc_client *c, const char *addr, const clusterc_cluster_node *x,
+                        const clusterc_cluster_node *v, size_t n, int64_t end,
+                        const clusterc_admin_opts *o)
+{
+    char behind[272];
+    if (!x->primary_id[0])
+        return 0;
+    while (!clusterc__admin_every_view(c, v, n, x->primary_id, is_demoted, NULL, NULL, behind)) {
+        if (clusterc__admin_now_ms() >= end) {
+            clusterc__client_set_error(c, CLUSTERC_ETIMEOUT,
+                                       "%s: is the primary now, but %s still lists the old primary %s as a primary after %d ms",
+                                       addr, behind, x->primary_id, o->timeout_ms);
+            return -1;
+        }
+        clusterc__admin_sleep_ms(o->poll_ms);
+    }
+    return 0;
+}
+
 static int send_failover(clusterc_client *c, const char *addr, int mode)
 {
     const char *arg = mode == CLUSTERC_FAILOVER_FORCE      ? " FORCE"
@@ -501,6 +532,8 @@ static int failover(clusterc_client *c, const char *addr, const clusterc_cluster
         }
         clusterc__admin_sleep_ms(o->poll_ms);
     }
+    if (mode == CLUSTERC_FAILOVER_DEFAULT && wait_demoted(c, addr, x, v, n, end, o) < 0)
+        return -1;
     clusterc__admin_progress(o, t0, "failover", addr, "primary");
     return 0;
 }

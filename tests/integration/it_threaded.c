@@ -5,7 +5,7 @@
  * once, every value read back is the last one written), and a close with
  * thousands of commands in flight (nothing leaks: ASan in CI, and the
  * ThreadSanitizer build of .ci/run).
- * Ports: 24400-24405 (bus 34400-34405). */
+ * Ports: 25000-25005 (bus 15000-15005; 24400 is it_tls_valkey's). */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
 #include <pthread.h>
@@ -18,7 +18,7 @@
 #include <clusterc/threaded.h>
 #include "itest.h"
 
-#define BASE 24400
+#define BASE 25000
 
 static harness *H;
 
