@@ -212,11 +212,12 @@ CLUSTERC_API int clusterc_admin_replicate(clusterc_client *c, const char *node,
 #define CLUSTERC_FAILOVER_TAKEOVER 2
 
 /* CLUSTER FAILOVER [FORCE|TAKEOVER] on a replica, then wait until every
- * reachable node sees it as a primary; a default (agreed) failover also
- * waits until every reachable node lists the old primary as a replica (or
- * failing), so a fail-back or a reshard right after finds the roles
- * settled everywhere. CLUSTERC_ETIMEOUT when either takes longer than
- * o->timeout_ms, with the node that lags in the message. */
+ * reachable node sees it as a primary (CLUSTERC_ETIMEOUT after
+ * o->timeout_ms, naming the node that lags). A default (agreed) failover
+ * then also waits, up to 5 s more and within o->timeout_ms, until every
+ * reachable node lists the old primary as a replica (or failing), so a
+ * fail-back or a reshard right after usually finds the roles settled
+ * everywhere; that wait running out is not a failure. */
 CLUSTERC_API int clusterc_admin_failover(clusterc_client *c, const char *replica, int mode,
                                          const clusterc_admin_opts *o);
 

@@ -916,11 +916,13 @@ static void test_failover_asks_again(void **state)
      * gives the manual failover up after 5 s, and the library asks again. */
     kill(t.frozen, SIGSTOP);
     int rc = clusterc_admin_failover(C, "127.0.0.1:20708", CLUSTERC_FAILOVER_DEFAULT, &o);
+    char why[512];   /* before set_node_timeout's calls replace it */
+    snprintf(why, sizeof(why), "%s", clusterc_errstr(C));
     if (!t.again)
         kill(t.frozen, SIGCONT);
     set_node_timeout(2000);
     if (rc < 0)
-        fail_msg("failover: %s", clusterc_errstr(C));
+        fail_msg("failover: %s", why);
     assert_int_equal(t.again, 1);
     clusterc_replication r;
     assert_int_equal(clusterc_admin_replication(C, "127.0.0.1:20708", &r), 0);
