@@ -38,14 +38,9 @@ if [ -n "${BASE:-}" ]; then
   OB=$dir/base-build/examples/clusterc-benchmark
 fi
 
-peer=""
-if [ -f "$peer_prefix/include/valkey/cluster.h" ]; then
-  peer=$dir/peer-libvalkey
-  cc -O2 -o "$peer" "$root/examples/bench/peer_libvalkey.c" -I"$peer_prefix/include" \
-     -L"$peer_prefix/lib" -Wl,-rpath,"$peer_prefix/lib" -lvalkey -levent
-else
-  echo "# libvalkey not found under $peer_prefix: its columns are left out" >&2
-fi
+# shellcheck source=examples/bench/peer.sh
+. "$root/examples/bench/peer.sh"
+clusterc_peer_build "$root" "$dir" "$peer_prefix"
 
 sleep 7200 & owner=$!
 trap 'python3 "$root/tests/cluster/harness.py" stop --dir "$dir/cluster" >/dev/null 2>&1 || true;

@@ -14,6 +14,8 @@
  * packed   the same, each thread's window in one clusterc_threaded_submit_packed;
  * callback completions by callback on the loop thread;
  * async    the single-threaded libevent face, the baseline.
+ * --refill 1: instead of waiting for its whole window, a thread tops its
+ * window up each time half of it has come back (the pipeline never drains).
  * The threaded modes set the keys (bench:0 .. bench:999) first, not
  * measured; a GET of a missing key (nil) counts as answered. */
 #define _POSIX_C_SOURCE 200809L
@@ -33,12 +35,13 @@
 typedef struct sub {
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    int credits;              /* completions not yet waited for */
+    int credits;              /* completions the thread has not taken yet */
+    int want;                 /* wake the thread once credits reach it */
     long failed;
 } sub;
 
 static struct {
-    int port, threads, inflight;
+    int port, threads, inflight, refill;
     long n;
     const char *mode;
     clusterc_threaded *t;
@@ -66,7 +69,7 @@ static void credit(int w, int ok)
     sub *s = &B.subs[w];
     pthread_mutex_lock(&s->mu);
     s->failed += !ok;
-    if (++s->credits >= 0)   /* the window is done: wake the thread */
+    if (++s->credits == s->want)   /* enough done: wake the thread */
         pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->mu);
 }
@@ -127,6 +130,21 @@ static void submit_window(int id, int w, long k)
     }
 }
 
+/* Wait until want completions of thread s are in; take them all. */
+static int take_credits(sub *s, int want)
+{
+    pthread_mutex_lock(&s->mu);
+    s->want = want;
+    while (s->credits < want)
+        pthread_cond_wait(&s->cond, &s->mu);
+    int got = s->credits;
+    s->credits = 0;
+    pthread_mutex_unlock(&s->mu);
+    return got;
+}
+
+/* Windows: submit w, wait for all w. --refill: keep w in flight, topping
+ * up whenever half the window has come back. */
 static void *submitter(void *arg)
 {
     int id = (int)(intptr_t)arg;
@@ -136,17 +154,17 @@ static void *submitter(void *arg)
         w = 1;
     if (w > 64)
         w = 64;
-    long share = B.n / B.threads;
-    for (long done = 0; done < share; done += w) {
-        pthread_mutex_lock(&s->mu);
-        s->credits = -w;
-        pthread_mutex_unlock(&s->mu);
-        submit_window(id, w, done + id * 7);
-        pthread_mutex_lock(&s->mu);
-        while (s->credits < 0)
-            pthread_cond_wait(&s->cond, &s->mu);
-        pthread_mutex_unlock(&s->mu);
+    long share = B.n / B.threads, sent = 0, outstanding = 0;
+    while (sent < share) {
+        int k = (int)(share - sent < w - outstanding ? share - sent : w - outstanding);
+        submit_window(id, k, sent + id * 7);
+        sent += k;
+        outstanding += k;
+        int want = B.refill ? (w / 2 > 0 ? w / 2 : 1) : (int)outstanding;
+        outstanding -= take_credits(s, want < outstanding ? want : (int)outstanding);
     }
+    while (outstanding > 0)
+        outstanding -= take_credits(s, 1);
     return NULL;
 }
 
@@ -240,6 +258,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "-T") == 0) B.threads = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "-c") == 0) B.inflight = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--mode") == 0) B.mode = argv[i + 1];
+        else if (strcmp(argv[i], "--refill") == 0) B.refill = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "unknown flag %s\n", argv[i]);
             return 2;
@@ -247,7 +266,7 @@ int main(int argc, char **argv)
     }
     if (B.port <= 0 || B.threads < 1 || B.threads >= MAXT - 1 || B.n < 1 || B.inflight < 1) {
         fprintf(stderr, "usage: clusterc-threaded-bench -p PORT [-n GETS] [-T THREADS 1..62] "
-                        "[-c IN_FLIGHT] [--mode queue|packed|callback|async]\n");
+                        "[-c IN_FLIGHT] [--mode queue|packed|callback|async] [--refill 0|1]\n");
         return 2;
     }
     return strcmp(B.mode, "async") == 0 ? run_async() : run_threaded();

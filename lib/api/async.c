@@ -6,6 +6,7 @@
 #include "face_int.h"
 #include "engine/engine.h"
 #include "proto/options.h"
+#include "proto/encode.h"
 
 struct clusterc_async {
     clusterc__engine *e;
@@ -71,13 +72,13 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
                        void *pd, char *cmd, int len)
 {
     if (!a->e || a->closing) {
-        redisFreeCommand(cmd);
+        free(cmd);
         if (a->e)
             clusterc__err_set(&a->err, CLUSTERC_ECLOSED, "client is disconnecting");
         return -1;
     }
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
-        redisFreeCommand(cmd);
+        free(cmd);
         clusterc__err_set(&a->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return -1;
     }
@@ -106,7 +107,7 @@ CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *f
                                          void *privdata, const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len);
 }
 
@@ -125,7 +126,7 @@ CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_f
                                              const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len);
 }
 
@@ -135,7 +136,7 @@ CLUSTERC_API int clusterc_async_command_route(clusterc_async *a, int route, clus
     char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     va_end(ap);
     return submit(a, route, fn, privdata, cmd, len);
 }
@@ -146,7 +147,7 @@ CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
                                                    const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     return submit(a, route, fn, privdata, cmd, len);
 }
 
@@ -157,7 +158,7 @@ CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *n
     char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     va_end(ap);
     return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, cmd, len);
 }

@@ -13,6 +13,7 @@
 #include "face_int.h"
 #include "engine/engine.h"
 #include "proto/options.h"
+#include "proto/encode.h"
 
 /* A finished (or pending) pipelined command, kept until clusterc_get_reply. */
 typedef struct result {
@@ -201,7 +202,7 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
 static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc__done_fn *fn)
 {
     if (!c->e) {
-        redisFreeCommand(cmd);
+        free(cmd);
         return NULL;   /* err already says why the options were rejected */
     }
     if (len < 0) {
@@ -218,7 +219,7 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
 {
     single s;
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
-        redisFreeCommand(cmd);
+        free(cmd);
         clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return NULL;
     }
@@ -251,7 +252,7 @@ CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
                                                  const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     return run_single(c, cmd, len, route, NULL);
 }
 
@@ -269,7 +270,7 @@ CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int rou
                                                      const char **argv, const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     return run_single(c, cmd, len, route, NULL);
 }
 
@@ -277,7 +278,7 @@ CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const cha
                                                    const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     return run_single(c, cmd, len, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
@@ -296,7 +297,7 @@ CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const
                                                        const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     return run_single(c, cmd, len, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
@@ -378,7 +379,7 @@ static int append(clusterc_client *c, char *cmd, int len)
 CLUSTERC_API int clusterc_vappend_command(clusterc_client *c, const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     return append(c, cmd, len);
 }
 
@@ -395,7 +396,7 @@ CLUSTERC_API int clusterc_append_command_argv(clusterc_client *c, int argc,
                                               const char **argv, const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     return append(c, cmd, len);
 }
 

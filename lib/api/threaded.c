@@ -7,6 +7,7 @@
 #include <string.h>
 #include "threaded_int.h"
 #include "face_int.h"
+#include "proto/encode.h"
 
 /* --------------------------------------------------------------- setup */
 
@@ -198,7 +199,7 @@ CLUSTERC_API int clusterc_threaded_command(clusterc_threaded *t, int route,
     char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     va_end(ap);
     tjob *j = cmd_job(route, cmd, len, &code);
     if (j) {
@@ -219,7 +220,7 @@ CLUSTERC_API int clusterc_threaded_command_argv(clusterc_threaded *t, int route,
     if (argc < 1 || !argv)
         return CLUSTERC_EINVAL;
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     tjob *j = cmd_job(route, cmd, len, &code);
     if (j) {
         j->fn = fn;
@@ -246,7 +247,7 @@ CLUSTERC_API int clusterc_threaded_submit(clusterc_threaded *t, uint64_t token, 
     char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int len = redisvFormatCommand(&cmd, fmt, ap);
+    int len = clusterc__format_command(&cmd, fmt, ap);
     va_end(ap);
     tjob *j = queued(cmd_job(route, cmd, len, &code), token);   /* sets code first */
     return submit_one(t, j, code);
@@ -262,7 +263,7 @@ CLUSTERC_API int clusterc_threaded_submit_argv(clusterc_threaded *t, uint64_t to
     if (argc < 1 || !argv)
         return CLUSTERC_EINVAL;
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     tjob *j = queued(cmd_job(route, cmd, len, &code), token);   /* sets code first */
     return submit_one(t, j, code);
 }
@@ -277,7 +278,7 @@ CLUSTERC_API int clusterc_threaded_submit_to_node(clusterc_threaded *t, uint64_t
     if (argc < 1 || !argv || !node)
         return CLUSTERC_EINVAL;
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
     tjob *j = queued(cmd_job(CLUSTERC_ROUTE_DEFAULT, cmd, len, &code), token);
     if (j && !(j->node = strdup(node))) {
         clusterc__tjob_free(j);

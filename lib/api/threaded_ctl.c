@@ -5,6 +5,7 @@
 #include <string.h>
 #include "threaded_int.h"
 #include "face_int.h"
+#include "proto/encode.h"
 
 /* ------------------------------------------------------------ packed */
 
@@ -23,7 +24,7 @@ static tjob *packed_job(int argc, const size_t **lens, const char **buf, int rou
         p += (*lens)[a];
     }
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, *lens);
+    int len = clusterc__format_argv(&cmd, argc, argv, *lens);
     if (argv != small)
         free(argv);
     *lens += argc;

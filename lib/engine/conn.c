@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "conn_int.h"
 #include "proto/options.h"
+#include "proto/encode.h"
 
 #define READ_CHUNK 16384
 #if !defined(SCM_TIMESTAMPNS) && defined(SO_TIMESTAMPNS)
@@ -177,13 +178,13 @@ static int queue_cmd(clusterc__conn *n, void *tag, uint8_t kind,
 static int queue_fmt(clusterc__conn *n, uint8_t kind, int argc, const char **argv)
 {
     char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+    int len = clusterc__format_argv(&cmd, argc, argv, NULL);
     if (len < 0)
         return -1;
     int rc = queue_cmd(n, NULL, kind, cmd, (size_t)len);
     if (kind == FIFO_AUTH)
         clusterc__secret_wipe(cmd, (size_t)len);
-    redisFreeCommand(cmd);
+    free(cmd);
     return rc;
 }
 

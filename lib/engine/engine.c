@@ -19,6 +19,7 @@
 #include "proto/cmdname.h"
 #include "proto/fanout.h"
 #include "proto/redirect.h"
+#include "proto/encode.h"
 
 int64_t clusterc__now_us(void)
 {
@@ -106,17 +107,6 @@ fail:
     return NULL;
 }
 
-/* No map: shards freed, nothing routes until the next load. */
-void clusterc__engine_drop_map(clusterc__engine *e)
-{
-    for (size_t i = 0; i < e->nshards; i++)
-        free(e->shards[i].nodes);
-    free(e->shards);
-    e->shards = NULL;
-    e->nshards = 0;
-    e->map_gen = 0;
-}
-
 void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *arg)
 {
     e->on_destroy = fn;
@@ -139,6 +129,7 @@ static void engine_destroy(clusterc__engine *e)
     clusterc__dns_release(e->dns);   /* outlives e while lookups are owed a callback */
     clusterc__tls_free(e->tls);      /* after every connection (sessions use its BIO) */
     clusterc__cmdtable_free(e->learned);
+    clusterc__reqpool_fini(e);   /* last: every request is gone by now */
     free(e->seeds);
     free((char *)e->opt.seeds);
     free((char *)e->opt.username);
@@ -274,21 +265,21 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     char why[160];
     if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
         clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: %s", why);
-        redisFreeCommand(cmd);
+        free(cmd);
         return NULL;
     }
     if (clusterc__cmd_not_here(info.name, info.namelen, why, sizeof(why))) {
         clusterc__err_set(err, CLUSTERC_EUSAGE, "%s", why);
-        redisFreeCommand(cmd);
+        free(cmd);
         return NULL;
     }
     /* One allocation: the request and its two timers. Only the fields are
      * zeroed: event_assign prepares the timers, and zeroing the message
      * buffer would cost more than the rest of the request together. */
-    clusterc__req *r = malloc(base + 2 * evsz);
+    clusterc__req *r = clusterc__req_mem_get(e, base + 2 * evsz);   /* reqpool.c */
     if (!r) {
         clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
-        redisFreeCommand(cmd);
+        free(cmd);
         return NULL;
     }
     memset(r, 0, offsetof(clusterc__req, last));
@@ -326,9 +317,9 @@ void clusterc__req_free(clusterc__req *r)
 {
     if (!r)
         return;
-    redisFreeCommand(r->cmd);
+    free(r->cmd);
     free(r->fail_msg);
-    free(r);
+    clusterc__req_mem_put(r->e, r);
 }
 
 static void wait_unlink(clusterc__engine *e, clusterc__req *r)
@@ -768,7 +759,7 @@ clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
 {
     char *cmd = NULL;
     clusterc__err err;
-    int len = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+    int len = clusterc__format_argv(&cmd, argc, argv, NULL);
     if (len < 0)
         return NULL;
     clusterc__req *r = clusterc__req_new(e, cmd, (size_t)len, done, &err);

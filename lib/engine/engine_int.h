@@ -117,6 +117,8 @@ struct clusterc__engine {
     clusterc__node **nodes;        /* every node we know or knew */
     size_t nnodes, nodes_cap;
     clusterc__nindex by_name, by_id;   /* O(1) lookups into nodes */
+    void *req_free;                /* reqpool.c: requests kept for reuse */
+    size_t req_nfree, req_size;
 
     clusterc__shard *shards;
     size_t nshards;
@@ -232,7 +234,15 @@ void clusterc__nodes_fini(clusterc__engine *e);
 
 void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int code, const char *msg);
 /* No map: shards freed, map_gen 0 (a drained engine, engine free). */
-void clusterc__engine_drop_map(clusterc__engine *e);
+void clusterc__engine_drop_map(clusterc__engine *e);   /* refresh.c */
+
+/* reqpool.c: the memory of requests (a request and its two timers, all of
+ * one size per engine) kept on a free list for the next one, so a steady
+ * load allocates none. get returns size bytes (uninitialised) or NULL;
+ * put takes back what get gave; fini releases the list. */
+void *clusterc__req_mem_get(clusterc__engine *e, size_t size);
+void clusterc__req_mem_put(clusterc__engine *e, void *p);
+void clusterc__reqpool_fini(clusterc__engine *e);
 void clusterc__engine_fetch_commands(clusterc__engine *e);
 /* MOVED: point one slot at a node's shard right away (a refresh follows). */
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);

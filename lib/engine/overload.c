@@ -18,7 +18,7 @@ clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len
         clusterc__err_set(err, CLUSTERC_EOVERLOAD, "overloaded: %zu commands are in flight "
                           "(max_inflight %d): this one was not sent", e->user_pending,
                           e->opt.max_inflight);
-        redisFreeCommand(cmd);
+        free(cmd);
         return NULL;
     }
     return clusterc__req_new(e, cmd, len, done, err);

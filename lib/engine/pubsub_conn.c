@@ -18,6 +18,7 @@
 #include "pubsub_int.h"
 #include "proto/push.h"
 #include "proto/redirect.h"
+#include "proto/encode.h"
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg);
 static void reap_cb(evutil_socket_t fd, short what, void *arg);
@@ -77,10 +78,10 @@ int clusterc__ps_send(ps_conn *pc, int kind, const char *name, size_t len, int s
     t->sub = sub != 0;
     t->len = len;
     memcpy(t->name, name, len);
-    int n = redisFormatCommandArgv(&cmd, 2, argv, lens);
+    int n = clusterc__format_argv(&cmd, 2, argv, lens);
     int rc = n < 0 ? -1 : clusterc__conn_send_raw(&pc->conn, cmd, (size_t)n);
     if (n >= 0)
-        redisFreeCommand(cmd);
+        free(cmd);
     if (rc < 0) {
         free(t);
         return -1;

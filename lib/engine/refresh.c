@@ -708,3 +708,14 @@ void clusterc__engine_fetch_commands(clusterc__engine *e)
     if (!clusterc__engine_internal(e, to, 1, argv, on_commands, NULL))
         e->cmds_state = 0;
 }
+
+/* No map: shards freed, nothing routes until the next load. */
+void clusterc__engine_drop_map(clusterc__engine *e)
+{
+    for (size_t i = 0; i < e->nshards; i++)
+        free(e->shards[i].nodes);
+    free(e->shards);
+    e->shards = NULL;
+    e->nshards = 0;
+    e->map_gen = 0;
+}

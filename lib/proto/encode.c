@@ -457,3 +457,15 @@ long long clusterc__format_command_argv(char **target, int argc, const char *con
     *target = cmd;
     return (long long)size;
 }
+
+int clusterc__format_argv(char **target, int argc, const char *const *argv,
+                          const size_t *argvlen)
+{
+    long long n = clusterc__format_command_argv(target, argc, argv, argvlen);
+    if (n > INT_MAX) {   /* the faces keep lengths in an int, as hiredis 0.14 */
+        free(*target);
+        *target = NULL;
+        return -1;
+    }
+    return (int)n;
+}

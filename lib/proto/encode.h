@@ -94,4 +94,8 @@ char *clusterc__argv_write(char *dst, int argc, const char *const *argv, const s
 int clusterc__format_command(char **target, const char *fmt, va_list ap);
 long long clusterc__format_command_argv(char **target, int argc, const char *const *argv,
                                         const size_t *argvlen);
+/* The same with an int result (-1 also when the command passes INT_MAX
+ * bytes), as the faces keep command lengths. */
+int clusterc__format_argv(char **target, int argc, const char *const *argv,
+                          const size_t *argvlen);
 #endif
