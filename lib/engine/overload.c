@@ -8,8 +8,8 @@
  * deadlines catch up.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include "engine_int.h"
-#include <hiredis/hiredis.h>
 
 clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len,
                                       clusterc__done_fn *done, clusterc__err *err)
