@@ -189,44 +189,33 @@ static int refused(clusterc_threaded *t)
     return t->err.code ? t->err.code : 0;
 }
 
-CLUSTERC_API int clusterc_threaded_command(clusterc_threaded *t, int route,
-                                           clusterc_threaded_fn *fn, void *privdata,
-                                           const char *fmt, ...)
+/* The job of a command given by a format or by argv; NULL with *code set. */
+static tjob *fmt_job(int route, int *code, const char *fmt, va_list ap)
 {
-    int code = refused(t);
-    if (code)
-        return code;
     char *cmd = NULL;
-    va_list ap;
-    va_start(ap, fmt);
     int len = clusterc__format_command(&cmd, fmt, ap);
-    va_end(ap);
-    tjob *j = cmd_job(route, cmd, len, &code);
-    if (j) {
-        j->fn = fn;
-        j->pd = privdata;
-    }
-    return submit_one(t, j, code);
+    return cmd_job(route, cmd, len, code);
 }
 
-CLUSTERC_API int clusterc_threaded_command_argv(clusterc_threaded *t, int route,
-                                                clusterc_threaded_fn *fn, void *privdata,
-                                                int argc, const char **argv,
-                                                const size_t *argvlen)
+static tjob *argv_job(int route, int *code, int argc, const char **argv, const size_t *argvlen)
 {
-    int code = refused(t);
-    if (code)
-        return code;
-    if (argc < 1 || !argv)
-        return CLUSTERC_EINVAL;
+    if (argc < 1 || !argv) {
+        *code = CLUSTERC_EINVAL;
+        return NULL;
+    }
     char *cmd = NULL;
     int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    tjob *j = cmd_job(route, cmd, len, &code);
+    return cmd_job(route, cmd, len, code);
+}
+
+/* Where the completion goes: fn on the loop thread, or the queue. */
+static tjob *by_callback(tjob *j, clusterc_threaded_fn *fn, void *privdata)
+{
     if (j) {
         j->fn = fn;
         j->pd = privdata;
     }
-    return submit_one(t, j, code);
+    return j;
 }
 
 static tjob *queued(tjob *j, uint64_t token)
@@ -238,18 +227,42 @@ static tjob *queued(tjob *j, uint64_t token)
     return j;
 }
 
+CLUSTERC_API int clusterc_threaded_command(clusterc_threaded *t, int route,
+                                           clusterc_threaded_fn *fn, void *privdata,
+                                           const char *fmt, ...)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    tjob *j = by_callback(fmt_job(route, &code, fmt, ap), fn, privdata);
+    va_end(ap);
+    return submit_one(t, j, code);
+}
+
+CLUSTERC_API int clusterc_threaded_command_argv(clusterc_threaded *t, int route,
+                                                clusterc_threaded_fn *fn, void *privdata,
+                                                int argc, const char **argv,
+                                                const size_t *argvlen)
+{
+    int code = refused(t);
+    if (code)
+        return code;
+    tjob *j = by_callback(argv_job(route, &code, argc, argv, argvlen), fn, privdata);
+    return submit_one(t, j, code);
+}
+
 CLUSTERC_API int clusterc_threaded_submit(clusterc_threaded *t, uint64_t token, int route,
                                           const char *fmt, ...)
 {
     int code = refused(t);
     if (code)
         return code;
-    char *cmd = NULL;
     va_list ap;
     va_start(ap, fmt);
-    int len = clusterc__format_command(&cmd, fmt, ap);
+    tjob *j = queued(fmt_job(route, &code, fmt, ap), token);
     va_end(ap);
-    tjob *j = queued(cmd_job(route, cmd, len, &code), token);   /* sets code first */
     return submit_one(t, j, code);
 }
 
@@ -260,11 +273,7 @@ CLUSTERC_API int clusterc_threaded_submit_argv(clusterc_threaded *t, uint64_t to
     int code = refused(t);
     if (code)
         return code;
-    if (argc < 1 || !argv)
-        return CLUSTERC_EINVAL;
-    char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    tjob *j = queued(cmd_job(route, cmd, len, &code), token);   /* sets code first */
+    tjob *j = queued(argv_job(route, &code, argc, argv, argvlen), token);
     return submit_one(t, j, code);
 }
 
@@ -275,11 +284,9 @@ CLUSTERC_API int clusterc_threaded_submit_to_node(clusterc_threaded *t, uint64_t
     int code = refused(t);
     if (code)
         return code;
-    if (argc < 1 || !argv || !node)
+    if (!node)
         return CLUSTERC_EINVAL;
-    char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    tjob *j = queued(cmd_job(CLUSTERC_ROUTE_DEFAULT, cmd, len, &code), token);
+    tjob *j = queued(argv_job(CLUSTERC_ROUTE_DEFAULT, &code, argc, argv, argvlen), token);
     if (j && !(j->node = strdup(node))) {
         clusterc__tjob_free(j);
         return CLUSTERC_ENOMEM;
