@@ -719,13 +719,7 @@ func (cl *ClusterClient) doRoute(route int, args [][]byte) (interface{}, error) 
 		return nil, cl.lastError()
 	}
 	defer C.clusterc_reply_free(r) // the reply is ours; converted before it goes
-	switch C.clusterc_reply_type(r) {
-	case C.CLUSTERC_REPLY_NIL:
-		return nil, Nil
-	case C.CLUSTERC_REPLY_ERROR:
-		return nil, Error(replyString(r))
-	}
-	return convert(r), nil
+	return replyValue(r)
 }
 
 // RESP3 reply types of hiredis 1.x (absent from hiredis 0.14's header).
@@ -739,57 +733,6 @@ const (
 	replyBignum = 13
 	replyVerb   = 14
 )
-
-func replyString(r *C.redisReply) string {
-	var n C.size_t
-	p := C.clusterc_reply_str(r, &n)
-	if p == nil {
-		return ""
-	}
-	return C.GoStringN(p, C.int(n))
-}
-
-// convert copies a reply into Go values, through the accessors only.
-func convert(r *C.redisReply) interface{} {
-	switch t := C.clusterc_reply_type(r); t {
-	case C.CLUSTERC_REPLY_STRING, C.CLUSTERC_REPLY_STATUS, replyBignum, replyVerb:
-		return replyString(r)
-	case C.CLUSTERC_REPLY_INTEGER:
-		return int64(C.clusterc_reply_integer(r))
-	case C.CLUSTERC_REPLY_NIL:
-		return nil
-	case C.CLUSTERC_REPLY_ERROR:
-		return Error(replyString(r))
-	case replyDouble:
-		s := replyString(r)
-		if f, err := strconv.ParseFloat(s, 64); err == nil {
-			return f
-		}
-		return s
-	case replyBool:
-		return C.clusterc_reply_integer(r) != 0
-	case replyMap, replyAttr:
-		n := C.clusterc_reply_elements(r)
-		m := make(map[interface{}]interface{}, int(n/2))
-		for i := C.size_t(0); i+1 < n; i += 2 {
-			k := convert(C.clusterc_reply_element(r, i))
-			v := convert(C.clusterc_reply_element(r, i+1))
-			if isHashable(k) {
-				m[k] = v
-			} else {
-				m[fmt.Sprint(k)] = v
-			}
-		}
-		return m
-	default: // arrays, sets, pushes
-		n := C.clusterc_reply_elements(r)
-		out := make([]interface{}, int(n))
-		for i := range out {
-			out[i] = convert(C.clusterc_reply_element(r, C.size_t(i)))
-		}
-		return out
-	}
-}
 
 func isHashable(v interface{}) bool {
 	switch v.(type) {

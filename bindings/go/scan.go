@@ -117,7 +117,7 @@ func (it *ScanIterator) fetch() {
 		keys := make([]string, 0, n)
 		for i := 0; i < n; i++ {
 			if e := C.clusterc_reply_element(r, C.size_t(i)); e != nil {
-				keys = append(keys, replyString(e))
+				keys = append(keys, replyStr(e))
 			}
 		}
 		C.clusterc_reply_free(r)

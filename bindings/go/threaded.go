@@ -503,7 +503,9 @@ func replyElems(r *C.redisReply) []*C.redisReply {
 	return unsafe.Slice(r.element, int(r.elements))
 }
 
-// replyConv is convert (clusterc.go) reading the fields directly.
+// replyConv copies a reply into Go values, reading the redisReply fields
+// directly (cgo compiles them against the installed hiredis header, 0.14 or
+// 1.x): no crossing per element. Both faces' replies come through here.
 func replyConv(r *C.redisReply) interface{} {
 	if r == nil {
 		return nil
