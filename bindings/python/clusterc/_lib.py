@@ -173,9 +173,11 @@ def _candidates():
     return out
 
 
-def _bind(lib):
+def _bind(lib, signatures=None):
+    """Set restype/argtypes of each function of signatures (default: the
+    blocking face's) on lib; returns the names lib lacks."""
     missing = []
-    for name, (restype, argtypes) in _SIGNATURES.items():
+    for name, (restype, argtypes) in (signatures or _SIGNATURES).items():
         try:
             fn = getattr(lib, name)
         except AttributeError:

@@ -103,15 +103,7 @@ def load():
     if _bound is not None:
         return _bound
     lib = _lib.load()
-    missing = []
-    for name, (restype, argtypes) in _SIGNATURES.items():
-        try:
-            fn = getattr(lib, name)
-        except AttributeError:
-            missing.append(name)
-            continue
-        fn.restype = restype
-        fn.argtypes = argtypes
+    missing = _lib._bind(lib, _SIGNATURES)
     if missing:
         raise ClusterError("%s has no thread-safe face (<clusterc/threaded.h>): lacks %s; "
                            "clusterc.asyncio needs a newer libclusterc"

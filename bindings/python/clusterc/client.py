@@ -853,25 +853,33 @@ class Pipeline(_Commands):
         entries, self._entries = self._entries, []
         packs = [p for ps, _ in entries for p in ps]
         raw = self._client._pipeline_raw(packs) if packs else []
-        out = []
-        pos = 0
-        for n, (ps, combine) in enumerate(entries):
-            rs = raw[pos:pos + len(ps)]
-            pos += len(ps)
-            err = next((r for r in rs if isinstance(r, Exception)), None)
-            if err is not None:
-                if not getattr(err, "_clusterc_noted", False) and hasattr(err, "add_note"):
-                    args = b" ".join(ps[0].args[:3]).decode("utf-8", "replace") if ps else ""
-                    err.add_note("Command # %d (%s) of pipeline caused error" % (n + 1, args))
-                    err._clusterc_noted = True
-                out.append(err)
-            else:
-                try:
-                    out.append(combine(rs) if combine else rs[0])
-                except Exception as e:
-                    out.append(e)
-        if raise_on_error:
-            for r in out:
-                if isinstance(r, Exception):
-                    raise r
-        return out
+        return _pipeline_results(raw, entries, lambda p: p.args, raise_on_error)
+
+
+def _pipeline_results(raw, entries, args_of, raise_on_error):
+    """One result per queued call of a pipeline (both clients' execute):
+    raw holds the replies of every packed command in order; an entry is
+    (its packed commands, a function combining their replies or None).
+    An error names the call it came from (add_note, Python 3.11+)."""
+    out = []
+    pos = 0
+    for n, (ps, combine) in enumerate(entries):
+        rs = raw[pos:pos + len(ps)]
+        pos += len(ps)
+        err = next((r for r in rs if isinstance(r, Exception)), None)
+        if err is not None:
+            if not getattr(err, "_clusterc_noted", False) and hasattr(err, "add_note"):
+                args = b" ".join(args_of(ps[0])[:3]).decode("utf-8", "replace") if ps else ""
+                err.add_note("Command # %d (%s) of pipeline caused error" % (n + 1, args))
+                err._clusterc_noted = True
+            out.append(err)
+        else:
+            try:
+                out.append(combine(rs) if combine else rs[0])
+            except Exception as e:
+                out.append(e)
+    if raise_on_error:
+        for r in out:
+            if isinstance(r, Exception):
+                raise r
+    return out

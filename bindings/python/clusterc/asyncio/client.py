@@ -36,8 +36,8 @@ import json
 import weakref
 
 from .. import _lib, _threaded
-from ..client import (_Commands, _ROUTE_NAMES, _encoder, _with_tls, build_url,
-                      ROUTE_DEFAULT)
+from ..client import (_Commands, _ROUTE_NAMES, _pipeline_results, _encoder, _with_tls,
+                      build_url, ROUTE_DEFAULT)
 from ..errors import (ClientClosedError, ClusterError, DataError, InvalidOptionError,
                       ResponseError, ECLOSED, EINVAL, error_for)
 from ..tls import SSL_KEYWORDS, tls_params
@@ -658,25 +658,4 @@ class Pipeline(_Commands):
         entries, self._entries = self._entries, []
         packs = [p for ps, _ in entries for p in ps]
         raw = await self._client._submit_many(packs) if packs else []
-        out = []
-        pos = 0
-        for n, (ps, combine) in enumerate(entries):
-            rs = raw[pos:pos + len(ps)]
-            pos += len(ps)
-            err = next((r for r in rs if isinstance(r, Exception)), None)
-            if err is not None:
-                if not getattr(err, "_clusterc_noted", False) and hasattr(err, "add_note"):
-                    args = b" ".join(ps[0][:3]).decode("utf-8", "replace") if ps else ""
-                    err.add_note("Command # %d (%s) of pipeline caused error" % (n + 1, args))
-                    err._clusterc_noted = True
-                out.append(err)
-            else:
-                try:
-                    out.append(combine(rs) if combine else rs[0])
-                except Exception as e:
-                    out.append(e)
-        if raise_on_error:
-            for r in out:
-                if isinstance(r, Exception):
-                    raise r
-        return out
+        return _pipeline_results(raw, entries, lambda p: p, raise_on_error)
