@@ -43,7 +43,7 @@ static clusterc__req *release(clusterc__bconn *b, void *tag)
     clusterc__req *r = tag;
     b->r = NULL;
     r->node = NULL;
-    r->bconn = NULL;
+    r->x->bconn = NULL;
     return r;
 }
 
@@ -152,7 +152,7 @@ static int send_on(clusterc__bconn *b, clusterc__req *r)
     r->state = CLUSTERC__REQ_QUEUED;
     r->node = n;
     r->last_node = n;
-    r->bconn = b;
+    r->x->bconn = b;
     b->r = r;
     return 0;
 }
@@ -213,12 +213,12 @@ void clusterc__bpool_abandon(clusterc__req *r)
         bwait_unlink(r->node, r);
         return;
     }
-    clusterc__bconn *b = r->bconn;
+    clusterc__bconn *b = r->x->bconn;
     if (!b)
         return;
     clusterc__conn_orphan(&b->conn, r->seq);
     b->r = NULL;
-    r->bconn = NULL;
+    r->x->bconn = NULL;
     r->node = NULL;
     clusterc__conn_shutdown(&b->conn);   /* its reply may still come: never reused */
     start_next(b->n);
@@ -226,7 +226,7 @@ void clusterc__bpool_abandon(clusterc__req *r)
 
 int clusterc__bpool_sent(const clusterc__req *r)
 {
-    return r->bconn && clusterc__conn_sent(&r->bconn->conn, r->seq);
+    return r->x->bconn && clusterc__conn_sent(&r->x->bconn->conn, r->seq);
 }
 
 int clusterc__bpool_busy(const clusterc__node *n)
@@ -253,7 +253,7 @@ void clusterc__bpool_fail_all(clusterc__engine *e, clusterc__node *n, int code, 
         if (!r)
             continue;
         b->r = NULL;
-        r->bconn = NULL;
+        r->x->bconn = NULL;
         r->node = NULL;
         clusterc__conn_shutdown(&b->conn);
         r->state = CLUSTERC__REQ_NEW;

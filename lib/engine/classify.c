@@ -35,11 +35,19 @@ static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
         e->stats.moved++;
         clusterc__engine_patch_slot(e, rd->slot, to);
         clusterc__refresh_request(e, "MOVED", 1);
-        r->target = NULL;
+        if (r->x)
+            r->x->target = NULL;
         r->asking = 0;
     } else {
+        clusterc__req_x *x = clusterc__req_ext(r);
         e->stats.ask++;
-        r->target = to;   /* only this command, only once: the map stays */
+        if (!x) {
+            clusterc__engine_fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory following a "
+                                  "redirect", r->name);
+            freeReplyObject(reply);
+            return 1;
+        }
+        x->target = to;   /* only this command, only once: the map stays */
         r->asking = 1;
     }
     freeReplyObject(reply);
@@ -81,8 +89,8 @@ void clusterc__engine_on_reply(clusterc__engine *e, clusterc__node *n,
         case CLUSTERC__ERR_LOADING:
         case CLUSTERC__ERR_MASTERDOWN:
             if (clusterc__reads_replica_refused(e, n, r)) {
-                snprintf(r->last, sizeof(r->last), "%s replied %.*s", n->name,
-                         (int)(reply->len > 60 ? 60 : reply->len), reply->str);
+                clusterc__req_note(r, 0, "%s replied %.*s", n->name,
+                                   (int)(reply->len > 60 ? 60 : reply->len), reply->str);
                 freeReplyObject(reply);
                 r->state = CLUSTERC__REQ_NEW;
                 clusterc__engine_dispatch(e, r);

@@ -46,7 +46,8 @@ int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
     /* Only when r is the engine's one live request: a probe, a lag poll or
      * a refresh in flight elsewhere must be read when it lands (a PONG left
      * unread would count the wait as that node's latency). */
-    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || r->bconn || !n->conn.blocking ||
+    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || clusterc__req_bconn(r) ||
+        !n->conn.blocking ||
         n->conn.fcount != 1 || clusterc__conn_unwritten(&n->conn) || e->dirty || r->retries ||
         r->redirects || clusterc__now_us() - e->last_loop_us > 10000)
         return 0;
@@ -84,7 +85,6 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
                                        clusterc__err *errp)
 {
     clusterc__engine *e = calloc(1, sizeof(*e));
-    struct timeval tv = { o->command_timeout_ms / 1000, (o->command_timeout_ms % 1000) * 1000 };
     char err[256];
     if (!e)
         return NULL;
@@ -97,8 +97,8 @@ clusterc__engine *clusterc__engine_new(struct event_base *base, const clusterc_o
         goto fail;
     if (clusterc__remap_parse(o->node_address_map, &e->remap, &e->nremap, err, sizeof(err)) < 0)
         goto fail;
-    e->cmd_tv = event_base_init_common_timeout(base, &tv);
-    if (!e->cmd_tv || clusterc__nodes_init(e) < 0 || clusterc__refresh_init(e) < 0 ||
+    if (clusterc__timers_init(e) < 0 || clusterc__nodes_init(e) < 0 ||
+        clusterc__refresh_init(e) < 0 ||
         clusterc__reads_init(e) < 0 || clusterc__pubsub_init(e) < 0)
         goto fail;
     return e;
@@ -129,6 +129,7 @@ static void engine_destroy(clusterc__engine *e)
     clusterc__dns_release(e->dns);   /* outlives e while lookups are owed a callback */
     clusterc__tls_free(e->tls);      /* after every connection (sessions use its BIO) */
     clusterc__cmdtable_free(e->learned);
+    clusterc__timers_fini(e);
     clusterc__reqpool_fini(e);   /* last: every request is gone by now */
     free(e->seeds);
     free((char *)e->opt.seeds);
@@ -166,8 +167,8 @@ static void bound_forever(void *tag, void *arg)
 {
     clusterc__req *r = tag;
     clusterc__engine *e = arg;
-    if (r->blocking && r->block_ms == 0 && !event_pending(r->deadline_ev, EV_TIMEOUT, NULL))
-        event_add(r->deadline_ev, e->cmd_tv);
+    if (r->blocking && clusterc__req_block_ms(r) == 0 && !r->dl && r->state != CLUSTERC__REQ_DONE)
+        clusterc__dl_add(e, r, e->opt.command_timeout_ms);
 }
 
 void clusterc__engine_drain(clusterc__engine *e)
@@ -182,6 +183,8 @@ void clusterc__engine_drain(clusterc__engine *e)
     for (clusterc__req *r = e->wait_head; r; r = r->wnext)
         bound_forever(r, e);
     for (clusterc__req *r = e->backoff_head; r; r = r->wnext)
+        bound_forever(r, e);
+    for (clusterc__req *r = e->later_head; r; r = r->wnext)
         bound_forever(r, e);
     clusterc__refresh_drain(e);      /* no scheduled or periodic load */
     clusterc__pubsub_drain(e);       /* subscriptions end with the drain */
@@ -246,21 +249,37 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
         if (!clusterc__engine_in_map(e, n))
             n->retired = 0;   /* not in the map: kept until the next map */
     }
-    r->target = n;
+    clusterc__req_x *x = clusterc__req_ext(r);
+    if (!x) {
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory", r->name);
+        return -1;
+    }
+    x->target = n;
     r->pinned = 1;
     return 0;
 }
 
 /* -------------------------------------------------------------- requests */
 
-static void deadline_cb(evutil_socket_t fd, short what, void *arg);
-static void retry_cb(evutil_socket_t fd, short what, void *arg);
+/* A blocking command's timeout, read once at creation. -1 when out of
+ * memory (its rare part holds it). */
+static int set_blocking(clusterc__req *r)
+{
+    int64_t ms;
+    int b = clusterc__block_timeout(r->cmd, r->len, &ms);
+    if (b <= 0)
+        return 0;
+    clusterc__req_x *x = clusterc__req_ext(r);
+    if (!x)
+        return -1;
+    r->blocking = (uint8_t)b;
+    x->block_ms = ms;
+    return 0;
+}
 
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err)
 {
-    size_t evsz = event_get_struct_event_size();
-    size_t base = (sizeof(clusterc__req) + 15) & ~(size_t)15;
     clusterc__cmdinfo info;
     char why[160];
     if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
@@ -273,22 +292,18 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         free(cmd);
         return NULL;
     }
-    /* One allocation: the request and its two timers. Only the fields are
-     * zeroed: event_assign prepares the timers, and zeroing the message
-     * buffer would cost more than the rest of the request together. */
-    clusterc__req *r = clusterc__req_mem_get(e, base + 2 * evsz);   /* reqpool.c */
+    clusterc__req *r = clusterc__req_mem_get(e);   /* reqpool.c */
     if (!r) {
         clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
         free(cmd);
         return NULL;
     }
-    memset(r, 0, offsetof(clusterc__req, last));
-    r->last[0] = '\0';
+    memset(r, 0, sizeof(*r));
     r->e = e;
     r->cmd = cmd;
     r->len = len;
     r->flags = info.flags;
-    r->slot = info.slot;
+    r->slot = (int16_t)info.slot;
     r->done = done;
     /* For messages and the command hook: "GET", "CLUSTER SHARDS". */
     size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;
@@ -298,19 +313,24 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         clusterc__cmd_display_name(cmd, len, info.name, info.namelen, r->name, sizeof(r->name));
     if (clusterc__fanout_maybe(info.name, info.slot))   /* two tests for GET and SET */
         clusterc__fanout_mark(e, r, info.name, info.namelen);
-    if (info.flags & CLUSTERC__CMD_BLOCKING) {
-        int64_t ms;
-        int b = clusterc__block_timeout(cmd, len, &ms);
-        if (b > 0) {
-            r->blocking = (uint8_t)b;
-            r->block_ms = ms;
-        }
+    /* The rare part, where this command will need it: made now, so running
+     * out of memory is said here and not half-way. */
+    if (((info.flags & CLUSTERC__CMD_BLOCKING) && set_blocking(r) < 0) ||
+        (e->opt.on_command && !clusterc__req_ext(r)) ||
+        (e->opt.read_your_writes && !(info.flags & CLUSTERC__CMD_READONLY) &&
+         !clusterc__req_ext(r))) {
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
+        clusterc__req_free(r);
+        return NULL;
     }
-    r->deadline_ev = (struct event *)((char *)r + base);
-    r->retry_ev = (struct event *)((char *)r + base + evsz);
-    event_assign(r->deadline_ev, e->base, -1, 0, deadline_cb, r);
-    event_assign(r->retry_ev, e->base, -1, 0, retry_cb, r);
     return r;
+}
+
+clusterc__req_x *clusterc__req_ext(clusterc__req *r)
+{
+    if (!r->x)
+        r->x = calloc(1, sizeof(*r->x));
+    return r->x;
 }
 
 void clusterc__req_free(clusterc__req *r)
@@ -318,7 +338,12 @@ void clusterc__req_free(clusterc__req *r)
     if (!r)
         return;
     free(r->cmd);
-    free(r->fail_msg);
+    if (r->x) {
+        if (r->x->retry_ev)
+            event_free(r->x->retry_ev);
+        free(r->x->fail_msg);
+        free(r->x);
+    }
     clusterc__req_mem_put(r->e, r);
 }
 
@@ -347,23 +372,9 @@ void clusterc__engine_forget_node(clusterc__engine *e, const clusterc__node *n)
     for (clusterc__req *r = e->backoff_head; r; r = r->wnext)
         if (r->last_node == n)
             r->last_node = NULL;
-}
-
-/* Requests in backoff are linked too, so a closing engine can find them. */
-static void backoff_push(clusterc__engine *e, clusterc__req *r)
-{
-    r->wprev = NULL;
-    r->wnext = e->backoff_head;
-    if (e->backoff_head)
-        e->backoff_head->wprev = r;
-    e->backoff_head = r;
-}
-
-static void backoff_unlink(clusterc__engine *e, clusterc__req *r)
-{
-    if (r->wprev) r->wprev->wnext = r->wnext; else e->backoff_head = r->wnext;
-    if (r->wnext) r->wnext->wprev = r->wprev;
-    r->wnext = r->wprev = NULL;
+    for (clusterc__req *r = e->later_head; r; r = r->wnext)
+        if (r->last_node == n)
+            r->last_node = NULL;
 }
 
 /* Take a request out of wherever it waits. */
@@ -371,12 +382,9 @@ static void detach(clusterc__engine *e, clusterc__req *r)
 {
     switch (r->state) {
     case CLUSTERC__REQ_WAITING: wait_unlink(e, r); break;
-    case CLUSTERC__REQ_BACKOFF:
-        event_del(r->retry_ev);
-        backoff_unlink(e, r);
-        break;
+    case CLUSTERC__REQ_BACKOFF: clusterc__backoff_detach(e, r); break;   /* timers.c */
     case CLUSTERC__REQ_QUEUED:
-        if (r->bconn)
+        if (clusterc__req_bconn(r))
             clusterc__bpool_abandon(r);
         else if (r->node)
             clusterc__conn_orphan(&r->node->conn, r->seq);
@@ -397,10 +405,10 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
                      int code, const char *msg)
 {
     detach(e, r);
-    event_del(r->deadline_ev);
-    if (r->synth) {   /* a local answer that never went out */
-        freeReplyObject(r->synth);
-        r->synth = NULL;
+    clusterc__dl_unlink(e, r);
+    if (r->x && r->x->synth) {   /* a local answer that never went out */
+        freeReplyObject(r->x->synth);
+        r->x->synth = NULL;
     }
     r->state = CLUSTERC__REQ_DONE;
     if (!r->internal && !r->child) {
@@ -439,6 +447,8 @@ static void fail_all(clusterc__engine *e, int code, const char *msg)
         clusterc__engine_complete(e, e->wait_head, NULL, code, msg);
     while (e->backoff_head)
         clusterc__engine_complete(e, e->backoff_head, NULL, code, msg);
+    while (e->later_head)
+        clusterc__engine_complete(e, e->later_head, NULL, code, msg);
 }
 
 /* ---------------------------------------------------------------- submit */
@@ -448,14 +458,12 @@ static void fail_all(clusterc__engine *e, int code, const char *msg)
 static void arm_deadline(clusterc__engine *e, clusterc__req *r)
 {
     if (!r->blocking) {
-        event_add(r->deadline_ev, e->cmd_tv);   /* common timeout: O(1) */
+        clusterc__dl_add(e, r, e->opt.command_timeout_ms);   /* in order: O(1) */
         return;
     }
-    if (r->block_ms == 0)
-        return;
-    int64_t ms = r->block_ms + e->opt.command_timeout_ms;
-    struct timeval tv = { (long)(ms / 1000), (long)(ms % 1000) * 1000 };
-    event_add(r->deadline_ev, &tv);
+    int64_t ms = clusterc__req_block_ms(r);
+    if (ms > 0)
+        clusterc__dl_add(e, r, ms + e->opt.command_timeout_ms);
 }
 
 void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
@@ -465,40 +473,14 @@ void clusterc__engine_submit(clusterc__engine *e, clusterc__req *r)
         e->stats.commands++;
         e->user_pending++;
     }
-    if (e->opt.on_command)
-        r->t0_us = clusterc__now_us();
+    if (e->opt.on_command && r->x)   /* made by req_new */
+        r->x->t0_us = clusterc__now_us();
     if (r->route_mode > CLUSTERC_ROUTE_ANY)
         r->fan = 3;   /* CLUSTERC_ROUTE_ALL_* / EACH_*: fanout.c */
     int local = !r->internal && !r->child && clusterc__tx_submit(e, r);   /* in MULTI: not blocking */
     arm_deadline(e, r);
     if (!local)   /* else answered locally, or pinned to the transaction's node */
         clusterc__engine_dispatch(e, r);
-}
-
-void clusterc__engine_complete_later(clusterc__engine *e, clusterc__req *r, redisReply *reply)
-{
-    static const struct timeval now = { 0, 0 };
-    r->synth = reply;   /* retry_cb completes it from the loop */
-    r->state = CLUSTERC__REQ_BACKOFF;
-    backoff_push(e, r);
-    event_add(r->retry_ev, &now);
-}
-
-void clusterc__engine_fail_later(clusterc__engine *e, clusterc__req *r, int code, const char *fmt,
-                                 ...)
-{
-    static const struct timeval now = { 0, 0 };
-    char msg[CLUSTERC__ERRSTR_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    free(r->fail_msg);
-    r->fail_msg = strdup(msg);   /* NULL: retry_cb says "out of memory" */
-    r->fail_code = code;
-    r->state = CLUSTERC__REQ_BACKOFF;
-    backoff_push(e, r);
-    event_add(r->retry_ev, &now);
 }
 
 clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e)
@@ -516,8 +498,8 @@ clusterc__node *clusterc__engine_route_keyless(clusterc__engine *e)
 clusterc__node *clusterc__engine_route(clusterc__engine *e, clusterc__req *r, int *noreplica)
 {
     *noreplica = 0;
-    if (r->target)
-        return r->target;
+    if (r->x && r->x->target)
+        return r->x->target;
     if (e->map_gen == 0)
         return NULL;
     if (r->slot < 0)
@@ -543,7 +525,8 @@ static int no_dial(clusterc__engine *e, clusterc__req *r, clusterc__node *n)
 {
     if (e->draining && n->conn.dials > 0) {
         r->state = CLUSTERC__REQ_NEW;
-        clusterc__engine_fail_later(e, r, r->last_code ? r->last_code : CLUSTERC_ECLOSED,
+        clusterc__engine_fail_later(e, r, r->x && r->x->last_code ? r->x->last_code
+                                                                 : CLUSTERC_ECLOSED,
                                     "%s: not reconnecting to %s while the client drains%s%s",
                                     r->name, n->name, n->conn.last_err[0] ? "; " : "",
                                     n->conn.last_err);
@@ -576,7 +559,8 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     if (noreplica) {
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOREPLICA,
                                     "%s: no eligible replica serves slot %d%s%s", r->name, r->slot,
-                                    r->last[0] ? "; last error: " : "", r->last);
+                                    clusterc__req_last(r)[0] ? "; last error: " : "",
+                                    clusterc__req_last(r));
         return;
     }
     if (!n) {
@@ -641,118 +625,6 @@ void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int co
     }
 }
 
-/* ---------------------------------------------------------- retries */
-
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    clusterc__req *r = arg;
-    clusterc__engine *e = r->e;
-    (void)fd; (void)what;
-    e->depth++;
-    backoff_unlink(e, r);
-    r->state = CLUSTERC__REQ_NEW;
-    if (r->synth) {
-        redisReply *reply = r->synth;
-        r->synth = NULL;
-        clusterc__engine_complete(e, r, reply, 0, NULL);
-    } else if (r->fail_code) {
-        clusterc__engine_complete(e, r, NULL, r->fail_code,
-                                  r->fail_msg ? r->fail_msg : "out of memory");
-    } else {
-        clusterc__engine_dispatch(e, r);
-    }
-    clusterc__engine_leave(e);
-}
-
-/* Try again after a backoff, within the retry budget. why names the cause. */
-void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int code, const char *why)
-{
-    snprintf(r->last, sizeof(r->last), "%s", why);
-    r->last_code = code;
-    /* Giving up is reported from the loop: this may run inside the caller's
-     * submit (a dial that failed moments ago), where no callback may run. */
-    if (r->pinned || r->retries >= e->opt.max_retries) {
-        if (r->pinned)
-            clusterc__engine_fail_later(e, r, code, "%s: %s", r->name, why);
-        else   /* connection trouble keeps its code; refusals become ERETRIES */
-            clusterc__engine_fail_later(e, r,
-                                        code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT
-                                            ? code : CLUSTERC_ERETRIES,
-                                        "%s: gave up after %d retries: %s", r->name, r->retries,
-                                        why);
-        return;
-    }
-    uint32_t ms = clusterc__backoff_ms(r->retries, (uint32_t)e->opt.retry_backoff_min_ms,
-                                       (uint32_t)e->opt.retry_backoff_max_ms, &e->rng);
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    r->retries++;
-    e->stats.retries++;
-    r->state = CLUSTERC__REQ_BACKOFF;
-    r->target = NULL;   /* re-route: the map may have changed meanwhile */
-    r->asking = 0;
-    backoff_push(e, r);
-    event_add(r->retry_ev, &tv);
-}
-
-/* A command whose bytes went out and whose reply did not come in time
- * leaves its connection in an unknown state: the reply may still come, or
- * come half-way. The connection is closed (as hiredis's async timeout
- * does) so it is never reused with a stale reply at its head, and nothing
- * (a drain, a map load) waits on it. The others it held are handed back:
- * reads are retried, writes that went out fail as timed out (classify.c),
- * saying they may have run. */
-static void close_stuck(clusterc__engine *e, clusterc__node *n, const char *cmd)
-{
-    char msg[CLUSTERC__ADDR_MAX + 96];
-    if (n->conn.state != CLUSTERC__CONN_UP)
-        return;
-    snprintf(msg, sizeof(msg), "connection to %s closed: no reply to %s within %d ms", n->name,
-             cmd, e->opt.command_timeout_ms);
-    clusterc__conn_close(&n->conn, CLUSTERC_ETIMEOUT, msg);
-}
-
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-    clusterc__req *r = arg;
-    clusterc__engine *e = r->e;
-    const char *where = "waiting for the slot map";
-    char buf[CLUSTERC__ERRSTR_MAX], name[sizeof(r->name)];
-    clusterc__node *stuck = NULL;
-    (void)fd; (void)what;
-    if (r->state == CLUSTERC__REQ_QUEUED && r->node) {
-        /* A pool connection is closed by the abandon itself (bpool.c). */
-        int sent = r->bconn ? clusterc__bpool_sent(r) : clusterc__conn_sent(&r->node->conn, r->seq);
-        snprintf(buf, sizeof(buf), "waiting for %s%s", r->node->name,
-                 sent ? (r->flags & CLUSTERC__CMD_READONLY ? " (sent)" : " (sent: it may have run)")
-                      : " (never sent)");
-        where = buf;
-        stuck = sent && !r->bconn && !clusterc__conn_was_held(&r->node->conn, r->seq)
-                    ? r->node : NULL;
-        clusterc__refresh_request(e, "command timeout", 0);
-    } else if (r->state == CLUSTERC__REQ_BACKOFF) {
-        where = "between retries";
-    } else if (r->state == CLUSTERC__REQ_FANOUT) {
-        where = "waiting for its parts on several nodes";
-    } else if (r->state == CLUSTERC__REQ_WAITING) {
-        char status[CLUSTERC__ERRSTR_MAX - 64];
-        clusterc__refresh_status(e, status, sizeof(status));
-        snprintf(buf, sizeof(buf), "waiting for the slot map%s", status);
-        where = buf;
-    }
-    e->depth++;
-    memcpy(name, r->name, sizeof(name));
-    /* A blocking command's deadline is its own timeout plus the command
-     * timeout (or, in a drain, the command timeout): say which passed. */
-    long long ms = e->opt.command_timeout_ms;
-    if (r->blocking && r->block_ms > 0 && !e->draining)
-        ms += r->block_ms;
-    clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %lld ms %s%s%s", r->name,
-         ms, where, r->last[0] ? "; last error: " : "", r->last);
-    if (stuck && !e->dead)
-        close_stuck(e, stuck, name);
-    clusterc__engine_leave(e);
-}
-
 clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
                                          int argc, const char **argv,
                                          clusterc__done_fn *done, void *u1)
@@ -765,9 +637,14 @@ clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
     clusterc__req *r = clusterc__req_new(e, cmd, (size_t)len, done, &err);
     if (!r)
         return NULL;
+    clusterc__req_x *x = clusterc__req_ext(r);
+    if (!x) {
+        clusterc__req_free(r);
+        return NULL;
+    }
     r->internal = 1;
     r->pinned = 1;
-    r->target = n;
+    x->target = n;
     if (argc > 1)   /* "CLUSTER SHARDS": the sub-command is the telling part */
         snprintf(r->name, sizeof(r->name), "%s %s", argv[0], argv[1]);
     r->u1 = u1;

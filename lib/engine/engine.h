@@ -37,47 +37,84 @@ enum clusterc__req_state {
     CLUSTERC__REQ_DONE
 };
 
+/* What only some requests need (a blocking command's timeout, a retry's
+ * timer and last error, a local answer, a fan-out, read-your-writes, the
+ * command hook's clock): allocated on first use (clusterc__req_x), so the
+ * request every GET pays for stays small (issue 17: 184 bytes, from 640). */
+typedef struct clusterc__req_x {
+    int64_t block_ms;         /* the server-side timeout, 0 = forever */
+    struct clusterc__bconn *bconn; /* QUEUED on a pool connection: which */
+    struct clusterc__fan *fanout;  /* FANOUT: its parts */
+    int64_t t0_us;            /* submitted (only with the command hook set) */
+    redisReply *synth;        /* a reply made locally (MULTI), delivered from the loop */
+    char *fail_msg;           /* a failure decided in the caller's call, delivered
+                                 from the loop (malloc'ed), with r->fail_code */
+    clusterc__node *ryw_node; /* read_your_writes: the primary counting this write */
+    clusterc__node *target;   /* ASK target or pinned node, else NULL */
+    struct event *retry_ev;   /* the backoff timer, made on the first retry */
+    int last_code;            /* the code of the last transient error */
+    char last[128];           /* last transient error, for the final message */
+} clusterc__req_x;
+
 struct clusterc__req {
     clusterc__engine *e;
     char *cmd;                /* RESP text, owned (free()) */
     size_t len;
     unsigned flags;           /* CLUSTERC__CMD_* */
-    int slot;                 /* -1 keyless */
-    char name[24];            /* command name for messages, NUL-terminated */
+    int fail_code;            /* a failure delivered from the loop (x->fail_msg) */
+    int16_t slot;             /* -1 keyless */
+    uint16_t redirects, retries;
     uint8_t state;
     uint8_t asking;           /* send ASKING before it (ASK redirect) */
     uint8_t internal;         /* engine's own (refresh, COMMAND) */
     uint8_t pinned;           /* target is fixed: no redirects, no retries */
     uint8_t route_mode;       /* clusterc__route_mode for reads */
     uint8_t blocking;         /* 1: blocks on a pool connection (bpool.c); 2: blocks
-                                 on its node's connection (WAIT); block_ms its timeout */
-    int64_t block_ms;         /* the server-side timeout, 0 = forever */
-    struct clusterc__bconn *bconn; /* QUEUED on a pool connection: which */
+                                 on its node's connection (WAIT); x->block_ms its timeout */
     uint8_t fan;              /* fanout.c: 1 may split by slot, 2 all shards/nodes by
                                  its policy, 3 explicit route to all or each */
     uint8_t child;            /* a part of a fanned-out caller's command */
-    struct clusterc__fan *fanout; /* FANOUT: its parts */
-    int redirects, retries;
+    uint8_t reply_pool;       /* the async face frees its reply after the callback:
+                                 it may be built in the reply pool (reply_pool.h) */
+    uint8_t dl;               /* on a deadline list (timers.c): 0 no, 1 the
+                                 command timeout's, 2 a blocking command's own */
+    uint8_t later;            /* BACKOFF: on the later list (completes next turn) */
+    char name[31];            /* command name for messages, NUL-terminated */
     clusterc__node *node;     /* QUEUED: the node holding it */
-    uint64_t seq;             /* QUEUED: its FIFO position on that node */
-    clusterc__node *target;   /* ASK target or pinned node, else NULL */
+    union {
+        uint64_t seq;         /* QUEUED: its FIFO position on that node */
+        uint64_t waited_gen;  /* WAITING: map generation when it started */
+    };
     clusterc__node *last_node;/* where its last attempt went (the command hook) */
-    int64_t t0_us;            /* submitted (only with the command hook set) */
-    int last_code;            /* the code of the last transient error */
-    redisReply *synth;        /* a reply made locally (MULTI), delivered from the loop */
-    char *fail_msg;           /* a failure decided in the caller's call, delivered
-                                 from the loop (malloc'ed), with fail_code */
-    int fail_code;
-    clusterc__node *ryw_node; /* read_your_writes: the primary counting this write */
-    uint64_t waited_gen;      /* WAITING: map generation when it started */
-    clusterc__req *wnext, *wprev; /* WAITING list links */
+    clusterc__req *wnext, *wprev; /* the one list it waits on (WAITING, BACKOFF,
+                                     POOLWAIT) */
+    clusterc__req *dnext, *dprev; /* its deadline list (timers.c) */
+    int64_t deadline_us;      /* on a deadline list: when it times out */
     clusterc__done_fn *done;
     void *u1, *u2;            /* the face's data (client, privdata) */
     void (*fn)(void);         /* the face's callback, cast back by the face */
-    char last[128];           /* last transient error, for the final message */
-    struct event *deadline_ev;/* both live in the same allocation */
-    struct event *retry_ev;
+    clusterc__req_x *x;       /* NULL until needed */
 };
+
+/* r's rare part, allocated (zeroed) on first use; NULL when out of memory. */
+clusterc__req_x *clusterc__req_ext(clusterc__req *r);
+/* Read-only views of the rare part (no allocation). */
+static inline int64_t clusterc__req_block_ms(const clusterc__req *r)
+{
+    return r->x ? r->x->block_ms : 0;
+}
+static inline struct clusterc__bconn *clusterc__req_bconn(const clusterc__req *r)
+{
+    return r->x ? r->x->bconn : NULL;
+}
+static inline clusterc__node *clusterc__req_target(const clusterc__req *r)
+{
+    return r->x ? r->x->target : NULL;
+}
+static inline const char *clusterc__req_last(const clusterc__req *r)
+{
+    return r->x ? r->x->last : "";
+}
 
 /* clusterc__req_new for a caller's command: refused at once, with
  * CLUSTERC_EOVERLOAD in err (cmd freed), when max_inflight of them are

@@ -112,13 +112,12 @@ struct clusterc__engine {
     clusterc__dns *dns;            /* created on the first host name */
     clusterc__conn_cfg conn_cfg;   /* what every node connection shares */
     clusterc__tls *tls;            /* TLS context (opt.tls), else NULL */
-    const struct timeval *cmd_tv;  /* libevent common timeout: O(1) arming */
 
     clusterc__node **nodes;        /* every node we know or knew */
     size_t nnodes, nodes_cap;
     clusterc__nindex by_name, by_id;   /* O(1) lookups into nodes */
     void *req_free;                /* reqpool.c: requests kept for reuse */
-    size_t req_nfree, req_size;
+    size_t req_nfree;
 
     clusterc__shard *shards;
     size_t nshards;
@@ -136,6 +135,15 @@ struct clusterc__engine {
 
     clusterc__req *wait_head, *wait_tail; /* requests waiting for a map */
     clusterc__req *backoff_head;   /* requests waiting out a retry backoff */
+    clusterc__req *later_head, *later_tail; /* complete next loop turn (timers.c) */
+    size_t nlater;
+    struct event *later_ev;
+    /* timers.c: deadlines, in submission order (the command timeout) and
+     * sorted (blocking commands' own); one timer for both. */
+    clusterc__req *dl_head, *dl_tail, *bl_head, *bl_tail;
+    struct event *dl_ev;
+    int64_t dl_armed_us;           /* when dl_ev fires, if dl_armed */
+    int dl_armed;
 
     struct event *flush_ev;        /* one write per node per loop turn */
     clusterc__node *dirty;
@@ -236,11 +244,10 @@ void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int co
 /* No map: shards freed, map_gen 0 (a drained engine, engine free). */
 void clusterc__engine_drop_map(clusterc__engine *e);   /* refresh.c */
 
-/* reqpool.c: the memory of requests (a request and its two timers, all of
- * one size per engine) kept on a free list for the next one, so a steady
- * load allocates none. get returns size bytes (uninitialised) or NULL;
- * put takes back what get gave; fini releases the list. */
-void *clusterc__req_mem_get(clusterc__engine *e, size_t size);
+/* reqpool.c: the memory of requests kept on a free list for the next one,
+ * so a steady load allocates none. get returns an uninitialised request or
+ * NULL; put takes back what get gave; fini releases the list. */
+clusterc__req *clusterc__req_mem_get(clusterc__engine *e);
 void clusterc__req_mem_put(clusterc__engine *e, void *p);
 void clusterc__reqpool_fini(clusterc__engine *e);
 void clusterc__engine_fetch_commands(clusterc__engine *e);
@@ -260,6 +267,18 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
                                int code, const char *msg);
 void clusterc__engine_fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
     CLUSTERC_PRINTF(4, 5);
+/* timers.c: the deadline lists, the later list and retry timers. */
+int clusterc__timers_init(clusterc__engine *e);
+void clusterc__timers_fini(clusterc__engine *e);
+/* r times out ms from now (it must be on no deadline list). */
+void clusterc__dl_add(clusterc__engine *e, clusterc__req *r, int64_t ms);
+void clusterc__dl_unlink(clusterc__engine *e, clusterc__req *r);   /* if on one */
+/* r leaves BACKOFF (its timer stopped, or taken off the later list). */
+void clusterc__backoff_detach(clusterc__engine *e, clusterc__req *r);
+/* r's deadline passed: it fails, saying where it was. */
+void clusterc__engine_timed_out(clusterc__engine *e, clusterc__req *r);
+/* Keep a transient error for r's final message (code 0: keep the code). */
+void clusterc__req_note(clusterc__req *r, int code, const char *fmt, ...) CLUSTERC_PRINTF(3, 4);
 /* Try again after a backoff, within the retry budget; why names the cause. */
 void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int code,
                                   const char *why);

@@ -35,7 +35,7 @@ void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int cod
     ci.route = r->route_mode;
     ci.redirects = r->redirects;
     ci.retries = r->retries;
-    ci.duration_us = clusterc__now_us() - r->t0_us;
+    ci.duration_us = r->x ? clusterc__now_us() - r->x->t0_us : 0;   /* x: made by req_new */
     ci.code = code;
     e->depth++;
     e->opt.on_command(&ci, e->opt.command_privdata);

@@ -100,13 +100,13 @@ static void fan_free(clusterc__fan *f)
 
 void clusterc__fanout_abandon(clusterc__req *r)
 {
-    clusterc__fan *f = r->fanout;
+    clusterc__fan *f = r->x ? r->x->fanout : NULL;
     if (!f)
         return;
     for (size_t i = 0; i < f->n; i++)
         if (f->kids[i])
             f->kids[i]->u1 = NULL;   /* its completion is dropped */
-    r->fanout = NULL;
+    r->x->fanout = NULL;
     fan_free(f);
 }
 
@@ -210,7 +210,12 @@ static clusterc__req *part_new(clusterc__engine *e, clusterc__fan *f, size_t i, 
     kid->u1 = f;
     kid->u2 = (void *)(uintptr_t)i;
     if (to) {
-        kid->target = to;
+        clusterc__req_x *x = clusterc__req_ext(kid);
+        if (!x) {
+            clusterc__req_free(kid);
+            return NULL;
+        }
+        x->target = to;
         kid->pinned = 1;
     }
     f->kids[i] = kid;
@@ -276,9 +281,10 @@ static int route_all(const clusterc__req *r)
 /* Start every part; they complete from the loop, never in here. */
 static int start(clusterc__engine *e, clusterc__req *r, clusterc__fan *f)
 {
+    clusterc__req_x *x = clusterc__req_ext(r);
     for (size_t i = 0; i < f->n; i++) {
-        if (!f->kids[i]) {
-            for (size_t k = 0; k < i; k++)
+        if (!f->kids[i] || !x) {
+            for (size_t k = 0; k < f->n; k++)   /* calloc'ed: a NULL is fine */
                 clusterc__req_free(f->kids[k]);
             fan_free(f);
             clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory fanning out",
@@ -287,7 +293,7 @@ static int start(clusterc__engine *e, clusterc__req *r, clusterc__fan *f)
         }
     }
     r->state = CLUSTERC__REQ_FANOUT;
-    r->fanout = f;
+    x->fanout = f;
     for (size_t i = 0; i < f->n; i++)
         clusterc__engine_submit(e, f->kids[i]);
     return 1;

@@ -126,14 +126,15 @@ void clusterc__reads_sent(clusterc__engine *e, clusterc__req *r, clusterc__node 
         return;
     }
     n->writes++;
-    if (!e->opt.read_your_writes || r->ryw_node == n)
+    /* r->x was made by req_new for a write under read_your_writes. */
+    if (!e->opt.read_your_writes || !r->x || r->x->ryw_node == n)
         return;
     /* Read-your-writes: stamp the primary with this write's clock; replicas
      * become eligible again only when a poll sent after it (with no write
      * of ours still unanswered there) shows them caught up. */
-    if (r->ryw_node)
-        r->ryw_node->writes_inflight--;
-    r->ryw_node = n;
+    if (r->x->ryw_node)
+        r->x->ryw_node->writes_inflight--;
+    r->x->ryw_node = n;
     n->writes_inflight++;
     n->ryw_write_clock = ++e->ryw_clock;
 }
@@ -141,9 +142,9 @@ void clusterc__reads_sent(clusterc__engine *e, clusterc__req *r, clusterc__node 
 void clusterc__reads_done(clusterc__engine *e, clusterc__req *r)
 {
     (void)e;
-    if (r->ryw_node) {
-        r->ryw_node->writes_inflight--;
-        r->ryw_node = NULL;
+    if (r->x && r->x->ryw_node) {
+        r->x->ryw_node->writes_inflight--;
+        r->x->ryw_node = NULL;
     }
 }
 

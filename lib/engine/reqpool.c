@@ -1,7 +1,7 @@
 /* reqpool.c -- requests reused (issue 17): a free list per engine.
  *
- * Every request of an engine is one allocation of the same size (the
- * request and its two timers), so a freed one can serve the next without
+ * Every request of an engine is one allocation of the same size, so a
+ * freed one can serve the next without
  * going back to malloc: in a steady load (N in flight, one completing, one
  * submitted) no request is allocated at all. The list is kept short
  * (REQPOOL_MAX): a burst of thousands of commands gives its memory back
@@ -12,16 +12,15 @@
 
 #define REQPOOL_MAX 512
 
-void *clusterc__req_mem_get(clusterc__engine *e, size_t size)
+clusterc__req *clusterc__req_mem_get(clusterc__engine *e)
 {
-    if (e->req_free && size == e->req_size) {
+    if (e->req_free) {
         void *p = e->req_free;
         e->req_free = *(void **)p;
         e->req_nfree--;
         return p;
     }
-    e->req_size = size;   /* the same for the engine's life (libevent's event size) */
-    return malloc(size);
+    return malloc(sizeof(clusterc__req));
 }
 
 void clusterc__req_mem_put(clusterc__engine *e, void *p)
@@ -46,3 +45,7 @@ void clusterc__reqpool_fini(clusterc__engine *e)
     }
     e->req_nfree = 0;
 }
+
+/* What a queued GET costs (docs/benchmarks.md): keep it in sight. */
+_Static_assert(sizeof(void *) != 8 || sizeof(clusterc__req) <= 184,
+               "the request grew: move what few commands need into clusterc__req_x");

@@ -125,7 +125,13 @@ int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r)
     if (e->tx_state == 1 && (r->slot >= 0 || ends) && open_tx(e, r))
         return 1;
     if (e->tx_state == 2) {
-        r->target = e->tx_node;
+        clusterc__req_x *x = clusterc__req_ext(r);
+        if (!x) {
+            clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory inside MULTI",
+                                        r->name);
+            return 1;
+        }
+        x->target = e->tx_node;
         r->pinned = 1;
         r->blocking = 0;   /* queued by the server, not blocking: on the tx's connection */
     }
