@@ -287,7 +287,8 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         free(cmd);
         return NULL;
     }
-    if (clusterc__cmd_not_here(info.name, info.namelen, why, sizeof(why))) {
+    if ((info.props & CLUSTERC__CMDP_NOT_HERE) &&   /* from the same lookup */
+        clusterc__cmd_not_here(info.name, info.namelen, why, sizeof(why))) {
         clusterc__err_set(err, CLUSTERC_EUSAGE, "%s", why);
         free(cmd);
         return NULL;
@@ -309,9 +310,11 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;
     memcpy(r->name, info.name, k);
     r->name[k] = '\0';
-    if (clusterc__cmd_maybe_container(info.name, info.namelen))
+    if (info.props & CLUSTERC__CMDP_CONTAINER)
         clusterc__cmd_display_name(cmd, len, info.name, info.namelen, r->name, sizeof(r->name));
-    if (clusterc__fanout_maybe(info.name, info.slot))   /* two tests for GET and SET */
+    /* A name in no table may still have a policy ("CONFIG|SET" as one word). */
+    if ((info.props & CLUSTERC__CMDP_FANOUT) ||
+        (info.slot < 0 && !(info.flags & CLUSTERC__CMD_KNOWN)))
         clusterc__fanout_mark(e, r, info.name, info.namelen);
     /* The rare part, where this command will need it: made now, so running
      * out of memory is said here and not half-way. */

@@ -398,16 +398,7 @@ void clusterc__bpool_fini(clusterc__node *n);
 /* fanout.c: commands that span the cluster (the COMMAND tips' routing
  * policies): all shards / all nodes with merged replies, multi-key commands
  * split by slot, the explicit ALL / EACH routes. */
-/* Whether a command may fan out: keyless, or a name fanout.c may split
- * (DEL, MGET, MSET, TOUCH, UNLINK, EXISTS). Inline: every request asks. */
-static inline int clusterc__fanout_maybe(const char *name, int slot)
-{
-    switch (name[0] | 0x20) {
-    case 'd': case 'm': case 't': case 'u': case 'e': return 1;
-    default: return slot < 0;
-    }
-}
-/* Mark r at creation (cheap: only names that can fan out are looked up). */
+/* Mark r at creation (only names whose props say they may fan out). */
 void clusterc__fanout_mark(clusterc__engine *e, clusterc__req *r, const char *name, size_t len);
 /* r (r->fan set) runs as parts now: 1 when it took r over, 0 to route it
  * as one command (one slot after all, or no map yet: it waits). */

@@ -1,63 +1,62 @@
-/* cmdtable.c -- where a command's key is and whether it only reads (pure).
+/* cmdtable.c -- where a command's key is, whether it only reads, and what
+ * else the engine asks of its name (pure).
  *
- * Two tables share one shape: the built-in one below (Redis 7.0 core
- * commands, so routing works before COMMAND has been asked, and against
- * servers that deny COMMAND by ACL), and one learned from a COMMAND reply
- * (modules, newer commands). Both are sorted by lowercase name and searched
- * by bisection: lookups happen once per command sent.
+ * Two tables share one shape (cmdtable_int.h): the built-in one below
+ * (Redis 7.0 core commands, so routing works before COMMAND has been asked,
+ * and against servers that deny COMMAND by ACL), and one learned from a
+ * COMMAND reply (modules, newer commands). Both are found by one hash of
+ * the name (cmdtable_int.h): a lookup happens once per command sent, and
+ * its entry answers every question the engine has about the name
+ * (CLUSTERC__CMDP_*). Inspecting the RESP command is cmdinspect.c.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cmdtable.h"
+#include "cmdtable_int.h"
+#include "fanout.h"
 #include "clusterc/clusterc.h"
-
-/* How to find the first key. RULE_FIXED is the server's first-key field;
- * the others are the "movable keys" commands whose key the server can only
- * locate by parsing the arguments, as we do. */
-typedef enum {
-    RULE_FIXED = 0, /* argv[first] (keyless when first is 0) */
-    RULE_NUMKEYS,   /* numkeys at argv[nk], first key argv[nk + 1] if numkeys > 0 */
-    RULE_STREAMS,   /* XREAD / XREADGROUP: the argument after STREAMS */
-    RULE_MIGRATE,   /* argv[3], or after KEYS when argv[3] is "" */
-    RULE_SUBKEY,    /* CONTAINER <sub> key: argv[2] when present */
-    RULE_MEMORY     /* MEMORY USAGE key: argv[2]; other MEMORY subcommands keyless */
-} keyrule;
-
-typedef struct cmdent {
-    const char *name; /* lowercase, NUL-terminated */
-    unsigned flags;
-    int first, last, step;
-    keyrule rule;
-    int nk;           /* RULE_NUMKEYS: position of numkeys */
-} cmdent;
-
-struct clusterc__cmdtable {
-    const cmdent *ents;
-    size_t n;
-    cmdent *owned;    /* learned tables: the entries, freed with the table */
-    char *names;      /* learned tables: one block holding every name */
-};
 
 #define R CLUSTERC__CMD_READONLY
 #define W CLUSTERC__CMD_WRITE
 #define B CLUSTERC__CMD_BLOCKING
 #define MU CLUSTERC__CMD_MULTI
 #define EX CLUSTERC__CMD_EXEC
-#define K(name, fl, f, l, s) {name, (fl) | CLUSTERC__CMD_KNOWN, f, l, s, RULE_FIXED, 0}
-#define NK(name, fl, nk) {name, (fl) | CLUSTERC__CMD_KNOWN, 0, 0, 0, RULE_NUMKEYS, nk}
-#define X(name, fl, rule) {name, (fl) | CLUSTERC__CMD_KNOWN, 0, 0, 0, rule, 0}
+#define KN CLUSTERC__CMD_KNOWN
+#define NH CLUSTERC__CMDP_NOT_HERE
+#define CO CLUSTERC__CMDP_CONTAINER
+#define FO CLUSTERC__CMDP_FANOUT
+#define E(name, fl, f, l, s, rule, nk, props) \
+    {name, sizeof(name) - 1, fl, props, f, l, s, rule, nk}
+#define K(name, fl, f, l, s) E(name, (fl) | KN, f, l, s, RULE_FIXED, 0, 0)
+#define KP(name, fl, f, l, s, props) E(name, (fl) | KN, f, l, s, RULE_FIXED, 0, props)
+#define NK(name, fl, nk) E(name, (fl) | KN, 0, 0, 0, RULE_NUMKEYS, nk, 0)
+#define X(name, fl, rule) E(name, (fl) | KN, 0, 0, 0, rule, 0, 0)
+#define XP(name, fl, rule, props) E(name, (fl) | KN, 0, 0, 0, rule, 0, props)
+/* Kept only for its props: not KNOWN and key argv[1], so it inspects
+ * exactly as a name in no table does (flags 0, the slot of argv[1]). */
+#define U(name, props) E(name, 0, 1, 1, 1, RULE_FIXED, 0, props)
 
-/* Sorted by name (byte order, '_' before letters): bisection depends on it,
- * and clusterc__cmdtable_selfcheck() (run by the unit tests) verifies it.
- * Flags are the server's readonly/write as COMMAND reports them in 7.0; EVAL
- * and FCALL are neither (the script decides), so they go to primaries. */
+/* Sorted by name (byte order, '_' before letters): clusterc__cmdtable_selfcheck()
+ * (run by the unit tests) verifies it. Flags are the server's readonly/write
+ * as COMMAND reports them in 7.0; EVAL and FCALL are neither (the script
+ * decides), so they go to primaries.
+ *
+ * Props (CLUSTERC__CMDP_*, cmdtable.h), checked name by name against the
+ * functions that answered them before by test_cmdtable's test_props_agree:
+ * NH  clusterc__cmd_not_here refuses it (blocking.c: Pub/Sub and MONITOR,
+ *     AUTH, HELLO);
+ * CO  a container, shown with its sub-command (cmdname.c's list);
+ * FO  engine/fanout.c's clusterc__fanout_mark can mark it: a multi-key
+ *     command it splits (DEL, EXISTS, MGET, MSET, TOUCH, UNLINK), or a name
+ *     with a built-in policy (proto/fanout.c) of all_shards or all_nodes
+ *     whose response policy is not "special", alone or as "name|sub". */
 static const cmdent builtin_ents[] = {
-    K("acl", 0, 0, 0, 0),
+    KP("acl", 0, 0, 0, 0, CO),
     K("append", W, 1, 1, 1),
     K("asking", 0, 0, 0, 0),
-    K("auth", 0, 0, 0, 0),
+    KP("auth", 0, 0, 0, 0, NH),
     K("bgrewriteaof", 0, 0, 0, 0),
     K("bgsave", 0, 0, 0, 0),
     K("bitcount", R, 1, 1, 1),
@@ -73,16 +72,16 @@ static const cmdent builtin_ents[] = {
     NK("bzmpop", W | B, 2),
     K("bzpopmax", W | B, 1, -2, 1),
     K("bzpopmin", W | B, 1, -2, 1),
-    K("client", 0, 0, 0, 0),
-    K("cluster", 0, 0, 0, 0),
-    K("command", 0, 0, 0, 0),
-    K("config", 0, 0, 0, 0),
+    KP("client", 0, 0, 0, 0, CO),
+    KP("cluster", 0, 0, 0, 0, CO),
+    KP("command", 0, 0, 0, 0, CO),
+    KP("config", 0, 0, 0, 0, CO | FO),
     K("copy", W, 1, 2, 1),
-    K("dbsize", R, 0, 0, 0),
+    KP("dbsize", R, 0, 0, 0, FO),
     K("debug", 0, 0, 0, 0),
     K("decr", W, 1, 1, 1),
     K("decrby", W, 1, 1, 1),
-    K("del", W, 1, -1, 1),
+    KP("del", W, 1, -1, 1, FO),
     K("discard", EX, 0, 0, 0),
     K("dump", R, 1, 1, 1),
     K("echo", 0, 0, 0, 0),
@@ -91,15 +90,15 @@ static const cmdent builtin_ents[] = {
     NK("evalsha", 0, 2),
     NK("evalsha_ro", R, 2),
     K("exec", EX, 0, 0, 0),
-    K("exists", R, 1, -1, 1),
+    KP("exists", R, 1, -1, 1, FO),
     K("expire", W, 1, 1, 1),
     K("expireat", W, 1, 1, 1),
     K("expiretime", R, 1, 1, 1),
     NK("fcall", 0, 2),
     NK("fcall_ro", R, 2),
-    K("flushall", W, 0, 0, 0),
-    K("flushdb", W, 0, 0, 0),
-    K("function", 0, 0, 0, 0),
+    KP("flushall", W, 0, 0, 0, FO),
+    KP("flushdb", W, 0, 0, 0, FO),
+    KP("function", 0, 0, 0, 0, CO | FO),
     K("geoadd", W, 1, 1, 1),
     K("geodist", R, 1, 1, 1),
     K("geohash", R, 1, 1, 1),
@@ -117,7 +116,7 @@ static const cmdent builtin_ents[] = {
     K("getrange", R, 1, 1, 1),
     K("getset", W, 1, 1, 1),
     K("hdel", W, 1, 1, 1),
-    K("hello", 0, 0, 0, 0),
+    KP("hello", 0, 0, 0, 0, NH),
     K("hexists", R, 1, 1, 1),
     K("hget", R, 1, 1, 1),
     K("hgetall", R, 1, 1, 1),
@@ -137,9 +136,9 @@ static const cmdent builtin_ents[] = {
     K("incrby", W, 1, 1, 1),
     K("incrbyfloat", W, 1, 1, 1),
     K("info", 0, 0, 0, 0),
-    K("keys", R, 0, 0, 0),
+    KP("keys", R, 0, 0, 0, FO),
     K("lastsave", 0, 0, 0, 0),
-    K("latency", 0, 0, 0, 0),
+    KP("latency", 0, 0, 0, 0, CO | FO),
     K("lcs", R, 1, 2, 1),
     K("lindex", R, 1, 1, 1),
     K("linsert", W, 1, 1, 1),
@@ -155,15 +154,16 @@ static const cmdent builtin_ents[] = {
     K("lrem", W, 1, 1, 1),
     K("lset", W, 1, 1, 1),
     K("ltrim", W, 1, 1, 1),
-    X("memory", R, RULE_MEMORY),
-    K("mget", R, 1, -1, 1),
+    XP("memory", R, RULE_MEMORY, CO | FO),
+    KP("mget", R, 1, -1, 1, FO),
     X("migrate", W, RULE_MIGRATE),
-    K("monitor", 0, 0, 0, 0),
+    U("module", CO),
+    KP("monitor", 0, 0, 0, 0, NH),
     K("move", W, 1, 1, 1),
-    K("mset", W, 1, -1, 2),
+    KP("mset", W, 1, -1, 2, FO),
     K("msetnx", W, 1, -1, 2),
     K("multi", MU, 0, 0, 0),
-    X("object", R, RULE_SUBKEY),
+    XP("object", R, RULE_SUBKEY, CO),
     K("persist", W, 1, 1, 1),
     K("pexpire", W, 1, 1, 1),
     K("pexpireat", W, 1, 1, 1),
@@ -171,11 +171,13 @@ static const cmdent builtin_ents[] = {
     K("pfadd", W, 1, 1, 1),
     K("pfcount", R, 1, -1, 1),
     K("pfmerge", W, 1, -1, 1),
-    K("ping", 0, 0, 0, 0),
+    KP("ping", 0, 0, 0, 0, FO),
     K("psetex", W, 1, 1, 1),
+    U("psubscribe", NH),
     K("pttl", R, 1, 1, 1),
     K("publish", 0, 0, 0, 0),
-    K("pubsub", 0, 0, 0, 0),
+    KP("pubsub", 0, 0, 0, 0, CO),
+    U("punsubscribe", NH),
     K("quit", 0, 0, 0, 0),
     K("randomkey", R, 0, 0, 0),
     K("readonly", 0, 0, 0, 0),
@@ -193,7 +195,7 @@ static const cmdent builtin_ents[] = {
     K("save", 0, 0, 0, 0),
     K("scan", R, 0, 0, 0),
     K("scard", R, 1, 1, 1),
-    K("script", 0, 0, 0, 0),
+    KP("script", 0, 0, 0, 0, CO | FO),
     K("sdiff", R, 1, -1, 1),
     K("sdiffstore", W, 1, -1, 1),
     K("select", 0, 0, 0, 0),
@@ -207,7 +209,7 @@ static const cmdent builtin_ents[] = {
     NK("sintercard", R, 1),
     K("sinterstore", W, 1, -1, 1),
     K("sismember", R, 1, 1, 1),
-    K("slowlog", 0, 0, 0, 0),
+    KP("slowlog", 0, 0, 0, 0, CO | FO),
     K("smembers", R, 1, 1, 1),
     K("smismember", R, 1, 1, 1),
     K("smove", W, 1, 2, 1),
@@ -218,26 +220,30 @@ static const cmdent builtin_ents[] = {
     K("srandmember", R, 1, 1, 1),
     K("srem", W, 1, 1, 1),
     K("sscan", R, 1, 1, 1),
+    U("ssubscribe", NH),
     K("strlen", R, 1, 1, 1),
+    U("subscribe", NH),
     K("substr", R, 1, 1, 1),
     K("sunion", R, 1, -1, 1),
     K("sunionstore", W, 1, -1, 1),
+    U("sunsubscribe", NH),
     K("swapdb", W, 0, 0, 0),
     K("time", 0, 0, 0, 0),
-    K("touch", R, 1, -1, 1),
+    KP("touch", R, 1, -1, 1, FO),
     K("ttl", R, 1, 1, 1),
     K("type", R, 1, 1, 1),
-    K("unlink", W, 1, -1, 1),
+    KP("unlink", W, 1, -1, 1, FO),
+    U("unsubscribe", NH),
     K("unwatch", 0, 0, 0, 0),
-    K("wait", B, 0, 0, 0),
+    KP("wait", B, 0, 0, 0, FO),
     K("watch", 0, 1, -1, 1),
     K("xack", W, 1, 1, 1),
     K("xadd", W, 1, 1, 1),
     K("xautoclaim", W, 1, 1, 1),
     K("xclaim", W, 1, 1, 1),
     K("xdel", W, 1, 1, 1),
-    X("xgroup", W, RULE_SUBKEY),
-    X("xinfo", R, RULE_SUBKEY),
+    XP("xgroup", W, RULE_SUBKEY, CO),
+    XP("xinfo", R, RULE_SUBKEY, CO),
     K("xlen", R, 1, 1, 1),
     K("xpending", R, 1, 1, 1),
     K("xrange", R, 1, 1, 1),
@@ -280,62 +286,101 @@ static const cmdent builtin_ents[] = {
     K("zunionstore", W, 1, 1, 1),
 };
 
+#undef E
 #undef K
+#undef KP
 #undef NK
 #undef X
+#undef XP
+#undef U
 
-static const clusterc__cmdtable builtin = {
-    builtin_ents, sizeof(builtin_ents) / sizeof(builtin_ents[0]), NULL, NULL};
+/* ============================================================ the index */
+
+#define NBUILTIN (sizeof(builtin_ents) / sizeof(builtin_ents[0]))
+#define BUILTIN_CAP 512u   /* a power of two, at least twice the entries */
+_Static_assert(2 * NBUILTIN <= BUILTIN_CAP, "raise BUILTIN_CAP to the next power of two");
+
+/*
+ * The built-in index (8 KB) is built at run time, once per process, by
+ * pthread_once, rather than generated into this file: generated, it would
+ * be 512 slots of hashes and words to regenerate by a script at every edit
+ * of the table above; built, it costs a few microseconds once. Thread
+ * safety without a lock on the lookup path: every way to reach the
+ * built-in table (clusterc__cmdtable_builtin(), clusterc__cmd_inspect with
+ * NULL, a learned table's fallback, set by clusterc__cmdtable_from_reply)
+ * goes through pthread_once first, which returns only after the build and
+ * makes its writes visible to the caller; engines in other threads get
+ * their table pointer from such a caller through whatever synchronisation
+ * hands them the engine. After that the index is only read.
+ */
+static cmdslot builtin_index[BUILTIN_CAP];
+static clusterc__cmdtable builtin = {
+    .ents = builtin_ents, .n = NBUILTIN, .index = builtin_index, .mask = BUILTIN_CAP - 1};
+static pthread_once_t builtin_once = PTHREAD_ONCE_INIT;
+
+/* Put entry i of ents at its hash's first free slot; cap (mask + 1) is at
+ * least 2n, so a free slot is always near. Also records the longest name. */
+static void index_fill(cmdslot *index, size_t mask, const cmdent *ents, size_t n,
+                       size_t *maxlen)
+{
+    *maxlen = 0;
+    for (size_t i = 0; i < n; i++) {
+        cmdkey k = clusterc__cmd_key(ents[i].name, ents[i].len, ents[i].len);
+        size_t s = k.h & mask;
+        while (index[s].ent != 0)
+            s = (s + 1) & mask;
+        index[s].w = k.w;
+        index[s].ent = (uint32_t)(i + 1);
+        index[s].len = (uint32_t)ents[i].len;
+        if (ents[i].len > *maxlen)
+            *maxlen = ents[i].len;
+    }
+}
+
+static void builtin_build(void)
+{
+    index_fill(builtin_index, BUILTIN_CAP - 1, builtin_ents, NBUILTIN, &builtin.maxlen);
+}
 
 const clusterc__cmdtable *clusterc__cmdtable_builtin(void)
 {
+    pthread_once(&builtin_once, builtin_build);
     return &builtin;
 }
 
-/* ASCII only: command names are ASCII, and the C library's tolower()
- * depends on the locale (Turkish 'I'). */
-static int lower(int c)
+static const cmdent *find(const clusterc__cmdtable *t, const char *s, size_t len)
 {
-    return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+    return clusterc__cmd_find(t, s, len, clusterc__cmd_key(s, len, len));
 }
 
-/* Compare len bytes of s (any case) with a lowercase NUL-terminated name. */
-static int name_cmp(const char *s, size_t len, const char *name)
+const char *clusterc__cmdtable_at(const clusterc__cmdtable *t, size_t i, unsigned *flags,
+                                  unsigned *props)
 {
-    for (size_t i = 0; i < len; i++) {
-        int a = lower((unsigned char)s[i]), b = (unsigned char)name[i];
-        if (b == 0 || a != b)
-            return b == 0 ? 1 : a - b;
-    }
-    return name[len] == 0 ? 0 : -1;
-}
-
-static const cmdent *lookup(const clusterc__cmdtable *t, const char *s, size_t len)
-{
-    size_t lo = 0, hi = t->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = name_cmp(s, len, t->ents[mid].name);
-        if (c == 0)
-            return &t->ents[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    if (t == NULL || i >= t->n)
+        return NULL;
+    *flags = t->ents[i].flags;
+    *props = t->ents[i].props;
+    return t->ents[i].name;
 }
 
 int clusterc__cmdtable_selfcheck(const clusterc__cmdtable *t)
 {
+    size_t used = 0;
+    for (size_t i = 0; i <= t->mask; i++)
+        if (t->index[i].ent != 0 && (t->index[i].ent > t->n || ++used > t->n))
+            return -1;
+    if (used != t->n || 2 * t->n > t->mask + 1)
+        return -1;   /* every entry indexed once; half empty, so misses end */
     for (size_t i = 0; i < t->n; i++) {
         const char *nm = t->ents[i].name;
         for (const char *p = nm; *p; p++)
-            if (lower((unsigned char)*p) != (unsigned char)*p) /* bytes >= 0x80 too */
+            if (clusterc__cmd_lower((unsigned char)*p) != (unsigned char)*p) /* bytes >= 0x80 too */
                 return -1;
+        if (strlen(nm) != t->ents[i].len || t->ents[i].len > t->maxlen)
+            return -1;
         if (i > 0 && strcmp(t->ents[i - 1].name, nm) >= 0)
             return -1;
-        if (lookup(t, nm, strlen(nm)) != &t->ents[i])
+        if (find(t, nm, t->ents[i].len) != &t->ents[i])
             return -1;
     }
     return 0;
@@ -362,14 +407,26 @@ static int entry_fail(char *err, size_t errcap, size_t i, const char *fmt, ...)
     return -1;
 }
 
+static int reply_fail(char *err, size_t errcap, const char *what)
+{
+    if (err != NULL && errcap > 0)
+        snprintf(err, errcap, "COMMAND reply: %s", what);
+    return -1;
+}
+
 static int is_str(const redisReply *r)
 {
     return r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS;
 }
 
+/* r's text (any case) is the lowercase word s; equal only at equal length. */
 static int str_is(const redisReply *r, const char *s)
 {
-    return name_cmp(r->str, r->len, s) == 0;   /* equal only at equal length */
+    size_t i = 0;
+    for (; i < r->len && s[i] != '\0'; i++)
+        if (clusterc__cmd_lower((unsigned char)r->str[i]) != (unsigned char)s[i])
+            return 0;
+    return i == r->len && s[i] == '\0';
 }
 
 /* Check one entry's shape and return the server flags as CLUSTERC__CMD_*;
@@ -420,13 +477,16 @@ static int entry_check(const redisReply *e, size_t i, unsigned *flags, int *mova
     return 0;
 }
 
-/* Fill a learned entry; name already copied. Movable-key commands and
- * containers take the built-in rule of the same name when there is one:
- * the reply's legacy key range cannot describe them. */
+/* Fill a learned entry; name and len already set. The props are the
+ * built-in entry's (they are this library's questions, not the server's;
+ * FANOUT may be added from the reply's tips by learn_fanout). Movable-key
+ * commands and containers take the built-in rule of the same name when
+ * there is one: the reply's legacy key range cannot describe them. */
 static void entry_fill(cmdent *c, const redisReply *e, unsigned flags, int movable)
 {
-    const cmdent *b = lookup(&builtin, c->name, strlen(c->name));
+    const cmdent *b = find(&builtin, c->name, c->len);
     c->flags = flags;
+    c->props = 0;
     c->first = (int)e->element[3]->integer;
     c->last = (int)e->element[4]->integer;
     c->step = (int)e->element[5]->integer;
@@ -434,6 +494,9 @@ static void entry_fill(cmdent *c, const redisReply *e, unsigned flags, int movab
     c->nk = 0;
     if (b == NULL)
         return;
+    c->props = b->props;
+    if (!(b->flags & CLUSTERC__CMD_KNOWN))
+        return;   /* kept for its props only (SUBSCRIBE): no rules to lend */
     /* MULTI/EXEC and "may block" are client-side notions (WAIT, XREAD have
      * no server "blocking" flag in every version): keep ours. */
     c->flags |= b->flags & (CLUSTERC__CMD_MULTI | CLUSTERC__CMD_EXEC | CLUSTERC__CMD_BLOCKING);
@@ -453,15 +516,86 @@ static int ent_cmp(const void *a, const void *b)
     return strcmp(((const cmdent *)a)->name, ((const cmdent *)b)->name);
 }
 
+/* Whether engine/fanout.c's clusterc__fanout_mark marks a keyless command
+ * with policy p (it must say the same). */
+static int policy_fans_out(const clusterc__fanpolicy *p)
+{
+    return (p->req == CLUSTERC__REQ_ALL_SHARDS || p->req == CLUSTERC__REQ_ALL_NODES) &&
+           p->resp != CLUSTERC__RESP_SPECIAL;
+}
+
+/* A policy named nm ("dbsize", "config|set", "a|b|c") is reached by the
+ * command whose name is nm or nm up to a '|' (clusterc__policy_lookup tries
+ * "argv[0]|argv[1]", then argv[0]). Each such name gets FANOUT: on its
+ * entry; or, when this table lacks it but the built-in table (the
+ * fallback) has it, on every miss of this table (miss_props), since the
+ * fallback entry does not know this server's tips. A name in neither
+ * table is unknown: clusterc__cmdinfo's contract covers it. */
+static void mark_fanout(clusterc__cmdtable *t, const char *nm)
+{
+    size_t len = strlen(nm);
+    for (size_t k = 0; k <= len; k++) {
+        if (k < len && nm[k] != '|')
+            continue;
+        const cmdent *e = find(t, nm, k);
+        if (e != NULL)
+            t->owned[e - t->ents].props |= CLUSTERC__CMDP_FANOUT;
+        else if (find(&builtin, nm, k) != NULL)
+            t->miss_props |= CLUSTERC__CMDP_FANOUT;
+    }
+}
+
+/* FANOUT from the reply's own tips, read by proto/fanout.c's parser (the
+ * engine learns its policies from this same reply): a module command with
+ * request_policy:all_shards is marked as DBSIZE is. Only what can add
+ * marks is looked at: the built-in props stay (a server whose tips say
+ * less just costs the engine a lookup that marks nothing). */
+static int learn_fanout(clusterc__cmdtable *t, const redisReply *r)
+{
+    clusterc__policytable *pt = NULL;
+    clusterc__fanpolicy pol;
+    const char *nm;
+    if (clusterc__policytable_from_reply(r, &pt, NULL, 0) != 0)
+        return -1;   /* r is an array: out of memory */
+    for (size_t i = 0; (nm = clusterc__policytable_at(pt, i, &pol)) != NULL; i++)
+        if (policy_fans_out(&pol))
+            mark_fanout(t, nm);
+    clusterc__policytable_free(pt);
+    return 0;
+}
+
+/* Copy every entry's lowercase name into names and fill it; sort by name
+ * and keep one entry per name (a name listed twice is one command). */
+static size_t ents_fill(cmdent *ents, char *names, const redisReply *r)
+{
+    char *p = names;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i], *nm = e->element[0];
+        unsigned flags;
+        int movable;
+        entry_check(e, i, &flags, &movable, NULL, 0); /* checked before */
+        for (size_t k = 0; k < nm->len; k++)
+            p[k] = (char)clusterc__cmd_lower((unsigned char)nm->str[k]);
+        p[nm->len] = '\0';
+        ents[i].name = p;
+        ents[i].len = nm->len;
+        p += nm->len + 1;
+        entry_fill(&ents[i], e, flags, movable);
+    }
+    qsort(ents, r->elements, sizeof(*ents), ent_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (n == 0 || strcmp(ents[n - 1].name, ents[i].name) != 0)
+            ents[n++] = ents[i];
+    return n;
+}
+
 int clusterc__cmdtable_from_reply(const redisReply *r, clusterc__cmdtable **out,
                                   char *err, size_t errcap)
 {
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-        if (err != NULL && errcap > 0)
-            snprintf(err, errcap, "COMMAND reply: not an array");
-        return -1;
-    }
-    size_t namebytes = 0;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+        return reply_fail(err, errcap, "not an array");
+    size_t namebytes = 0, cap = 8;
     for (size_t i = 0; i < r->elements; i++) {
         unsigned flags;
         int movable;
@@ -469,39 +603,32 @@ int clusterc__cmdtable_from_reply(const redisReply *r, clusterc__cmdtable **out,
             return -1;
         namebytes += r->element[i]->element[0]->len + 1;
     }
+    if (r->elements > UINT32_MAX / 4)
+        return reply_fail(err, errcap, "too many entries");
+    while (cap < 2 * r->elements)
+        cap *= 2;
     clusterc__cmdtable *t = calloc(1, sizeof(*t));
     cmdent *ents = malloc((r->elements + 1) * sizeof(*ents));
     char *names = malloc(namebytes + 1);
-    if (t == NULL || ents == NULL || names == NULL) {
+    cmdslot *index = calloc(cap, sizeof(*index));
+    if (t == NULL || ents == NULL || names == NULL || index == NULL) {
         free(t);
         free(ents);
         free(names);
-        if (err != NULL && errcap > 0)
-            snprintf(err, errcap, "COMMAND reply: out of memory");
-        return -1;
+        free(index);
+        return reply_fail(err, errcap, "out of memory");
     }
-    char *p = names;
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *e = r->element[i], *nm = e->element[0];
-        unsigned flags;
-        int movable;
-        entry_check(e, i, &flags, &movable, NULL, 0); /* checked above */
-        for (size_t k = 0; k < nm->len; k++)
-            p[k] = (char)lower((unsigned char)nm->str[k]);
-        p[nm->len] = '\0';
-        ents[i].name = p;
-        p += nm->len + 1;
-        entry_fill(&ents[i], e, flags, movable);
-    }
-    qsort(ents, r->elements, sizeof(*ents), ent_cmp);
-    /* A name listed twice would break bisection's uniqueness: keep one. */
-    size_t n = 0;
-    for (size_t i = 0; i < r->elements; i++)
-        if (n == 0 || strcmp(ents[n - 1].name, ents[i].name) != 0)
-            ents[n++] = ents[i];
+    t->fallback = clusterc__cmdtable_builtin();   /* built before entry_fill reads it */
     t->ents = t->owned = ents;
-    t->n = n;
     t->names = names;
+    t->n = ents_fill(ents, names, r);
+    t->index = t->owned_index = index;
+    t->mask = cap - 1;
+    index_fill(index, t->mask, ents, t->n, &t->maxlen);
+    if (learn_fanout(t, r) != 0) {
+        clusterc__cmdtable_free(t);
+        return reply_fail(err, errcap, "out of memory");
+    }
     *out = t;
     return 0;
 }
@@ -512,249 +639,6 @@ void clusterc__cmdtable_free(clusterc__cmdtable *t)
         return;
     free(t->owned);
     free(t->names);
+    free(t->owned_index);
     free(t);
-}
-
-/* ========================================================= inspecting RESP */
-
-typedef struct arg {
-    const char *p;
-    size_t len;
-} arg;
-
-/* Walks "$len\r\n<bytes>\r\n" elements; never reads at or past end. */
-typedef struct cursor {
-    const char *p, *end;
-} cursor;
-
-/* A decimal length after the type byte, then CRLF. 18 digits at most so
- * the value cannot overflow; RESP lengths beyond that are garbage anyway. */
-static int read_len(cursor *c, char type, long long *out)
-{
-    const char *p = c->p;
-    long long v = 0;
-    int digits = 0;
-    if (p >= c->end || *p != type)
-        return -1;
-    for (p++; p < c->end && *p >= '0' && *p <= '9'; p++) {
-        if (++digits > 18)
-            return -1;
-        v = v * 10 + (*p - '0');
-    }
-    if (digits == 0 || c->end - p < 2 || p[0] != '\r' || p[1] != '\n')
-        return -1;
-    c->p = p + 2;
-    *out = v;
-    return 0;
-}
-
-static int next_arg(cursor *c, arg *a)
-{
-    long long n;
-    if (read_len(c, '$', &n) != 0)
-        return -1;
-    if ((unsigned long long)(c->end - c->p) < (unsigned long long)n + 2)
-        return -1;
-    a->p = c->p;
-    a->len = (size_t)n;
-    if (a->p[n] != '\r' || a->p[n + 1] != '\n')
-        return -1;
-    c->p += n + 2;
-    return 0;
-}
-
-/* The command after validation: argc, and where argv[1] starts, so the key
- * rules can walk from there without re-checking. */
-typedef struct cmdargs {
-    const char *resp, *end;
-    long long argc;
-    arg argv[4]; /* the first four arguments (fewer when argc < 4) */
-} cmdargs;
-
-/* A cursor before argv[i] (i <= argc) of an already validated command. */
-static cursor cursor_at(const cmdargs *ca, long long i)
-{
-    cursor c = {ca->resp, ca->end};
-    long long n;
-    arg a;
-    read_len(&c, '*', &n);
-    for (long long k = 0; k < i; k++)
-        next_arg(&c, &a);
-    return c;
-}
-
-/* argv[i] (i < argc): kept for the first four, else walked to; key
- * positions past argv[3] are rare and scans below use one cursor. */
-static arg arg_at(const cmdargs *ca, long long i)
-{
-    if (i < 4)
-        return ca->argv[i];
-    cursor c = cursor_at(ca, i);
-    arg a = {NULL, 0};
-    next_arg(&c, &a);
-    return a;
-}
-
-static int arg_is(arg a, const char *lower_word)
-{
-    return name_cmp(a.p, a.len, lower_word) == 0;   /* per argument: no strlen */
-}
-
-/* numkeys as a small non-negative decimal; -1 when not a number. */
-static long long arg_num(arg a)
-{
-    long long v = 0;
-    if (a.len == 0 || a.len > 9)
-        return -1;
-    for (size_t i = 0; i < a.len; i++) {
-        if (a.p[i] < '0' || a.p[i] > '9')
-            return -1;
-        v = v * 10 + (a.p[i] - '0');
-    }
-    return v;
-}
-
-/* Scan argv[from..] for the keyword `word` (any case), skipping the values
- * that follow each option in opts. Returns the index after the keyword, or
- * -1. One cursor pass, so a huge command costs O(n), not O(n^2). */
-typedef struct opt {
-    const char *name;
-    int nvalues;
-} opt;
-
-static long long key_after(const cmdargs *ca, long long from, const char *word,
-                           const opt *opts, size_t nopts)
-{
-    if (from >= ca->argc)
-        return -1;
-    cursor c = cursor_at(ca, from);
-    long long skip = 0;
-    for (long long i = from; i < ca->argc; i++) {
-        arg a;
-        next_arg(&c, &a);
-        if (skip > 0) {
-            skip--;
-            continue;
-        }
-        if (arg_is(a, word))
-            return i + 1;
-        for (size_t k = 0; k < nopts; k++)
-            if (arg_is(a, opts[k].name))
-                skip = opts[k].nvalues;
-    }
-    return -1;
-}
-
-/* XREAD [COUNT n] [BLOCK ms] STREAMS k...; XREADGROUP GROUP g c [COUNT n]
- * [BLOCK ms] [NOACK] STREAMS k... Option values are skipped so a group or
- * consumer named "streams" is not taken for the keyword. */
-static long long key_after_streams(const cmdargs *ca)
-{
-    static const opt opts[] = {{"group", 2}, {"count", 1}, {"block", 1}};
-    return key_after(ca, 1, "streams", opts, sizeof(opts) / sizeof(opts[0]));
-}
-
-/* MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw]
- * [AUTH2 user pw] [KEYS k...] */
-static long long key_migrate(const cmdargs *ca)
-{
-    static const opt opts[] = {{"auth", 1}, {"auth2", 2}};
-    if (ca->argc > 3 && arg_at(ca, 3).len > 0)
-        return 3;
-    return key_after(ca, 6, "keys", opts, sizeof(opts) / sizeof(opts[0]));
-}
-
-/* Index of the first key in argv, or -1 when the command has none. */
-static long long first_key(const cmdent *e, const cmdargs *ca)
-{
-    long long n;
-    switch (e->rule) {
-    case RULE_FIXED:
-        return e->first > 0 ? e->first : -1;
-    case RULE_NUMKEYS:
-        if (ca->argc <= e->nk)
-            return -1;
-        n = arg_num(arg_at(ca, e->nk));
-        return n > 0 ? e->nk + 1 : -1;
-    case RULE_STREAMS:
-        return key_after_streams(ca);
-    case RULE_MIGRATE:
-        return key_migrate(ca);
-    case RULE_SUBKEY:
-        return 2;
-    case RULE_MEMORY:
-        return (ca->argc > 1 && arg_is(ca->argv[1], "usage")) ? 2 : -1;
-    }
-    return -1;
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int resp_fail(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (err != NULL && errcap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
-/* Check the whole buffer is one array of bulk strings, keeping argv[0..3]. */
-static int parse_args(const char *resp, size_t len, cmdargs *ca, char *err, size_t errcap)
-{
-    cursor c = {resp, resp + len};
-    memset(ca, 0, sizeof(*ca));
-    ca->resp = resp;
-    ca->end = resp + len;
-    if (read_len(&c, '*', &ca->argc) != 0)
-        return resp_fail(err, errcap, "command: bad array header");
-    if (ca->argc < 1)
-        return resp_fail(err, errcap, "command: empty array");
-    for (long long i = 0; i < ca->argc; i++) {
-        arg a;
-        if (next_arg(&c, &a) != 0)
-            return resp_fail(err, errcap, "command: argument %lld is not a bulk string "
-                             "or is truncated (byte %zu)", i, (size_t)(c.p - resp));
-        if (i < 4)
-            ca->argv[i] = a;
-    }
-    if (c.p != c.end)
-        return resp_fail(err, errcap, "command: %zu trailing bytes",
-                         (size_t)(c.end - c.p));
-    return 0;
-}
-
-int clusterc__cmd_inspect(const clusterc__cmdtable *t, const char *resp, size_t len,
-                          clusterc__cmdinfo *out, char *err, size_t errcap)
-{
-    cmdargs ca;
-    if (resp == NULL)
-        return resp_fail(err, errcap, "command: no buffer");
-    if (parse_args(resp, len, &ca, err, errcap) != 0)
-        return -1;
-    const cmdent *e = lookup(t != NULL ? t : &builtin, ca.argv[0].p, ca.argv[0].len);
-    /* Not in a learned table may still be a core command the server hides
-     * from COMMAND (ACL): the built-in rules beat guessing. */
-    if (e == NULL && t != NULL && t != &builtin)
-        e = lookup(&builtin, ca.argv[0].p, ca.argv[0].len);
-    long long k;
-    out->name = ca.argv[0].p;
-    out->namelen = ca.argv[0].len;
-    if (e != NULL) {
-        out->flags = e->flags;
-        k = first_key(e, &ca);
-    } else {
-        out->flags = 0; /* unknown: primary only, never repeated */
-        k = 1;
-    }
-    if (k >= 1 && k < ca.argc) {
-        arg key = arg_at(&ca, k);
-        out->slot = clusterc_keyslot(key.p, key.len);
-    } else {
-        out->slot = -1;
-    }
-    return 0;
 }

@@ -1,10 +1,45 @@
 /* fuzz_cmd_inspect.c -- a command in RESP form (what redisFormatCommand
  * makes) -> clusterc__cmd_inspect, clusterc__policy_lookup and
- * clusterc__fanout_split; every part of a split inspects to its slot. */
+ * clusterc__fanout_split; every part of a split inspects to its slot, and
+ * the props agree with the tests the engine made before them. */
 #include <string.h>
+#include <strings.h>
 #include "fuzz_common.h"
+#include "proto/blocking.h"
+#include "proto/cmdname.h"
 #include "proto/cmdtable.h"
 #include "proto/fanout.h"
+
+/* The props against clusterc__cmd_not_here, clusterc__cmd_display_name and
+ * what clusterc__fanout_mark (engine/fanout.c) can mark, under the built-in
+ * policies: FANOUT, or unknown and keyless (cmdtable.h), whenever it can. */
+static void check_props(const char *resp, size_t size, const clusterc__cmdinfo *ci)
+{
+    static const char *const split[] = {"del", "mget", "mset", "touch", "unlink", "exists"};
+    char why[200], shown[64];
+    int not_here = clusterc__cmd_not_here(ci->name, ci->namelen, why, sizeof(why));
+    if (((ci->props & CLUSTERC__CMDP_NOT_HERE) != 0) != not_here)
+        fuzz_fail("props: NOT_HERE disagrees with clusterc__cmd_not_here");
+    clusterc__cmd_display_name(resp, size, ci->name, ci->namelen, shown, sizeof(shown));
+    if (!(ci->props & CLUSTERC__CMDP_CONTAINER) && ci->namelen < sizeof(shown) - 1 &&
+        shown[ci->namelen] == ' ')
+        fuzz_fail("props: a container without CONTAINER");
+    if ((ci->props & CLUSTERC__CMDP_CONTAINER) &&
+        !clusterc__cmd_maybe_container(ci->name, ci->namelen))
+        fuzz_fail("props: CONTAINER where the inline pre-test says no");
+    int marks = 0;
+    for (size_t i = 0; i < sizeof(split) / sizeof(split[0]); i++)
+        if (strlen(split[i]) == ci->namelen && strncasecmp(split[i], ci->name, ci->namelen) == 0)
+            marks = 1;
+    clusterc__fanpolicy pol;
+    if (ci->slot < 0 && clusterc__policy_lookup(NULL, resp, size, &pol) == 1 &&
+        (pol.req == CLUSTERC__REQ_ALL_SHARDS || pol.req == CLUSTERC__REQ_ALL_NODES) &&
+        pol.resp != CLUSTERC__RESP_SPECIAL)
+        marks = 1;
+    if (marks && !(ci->props & CLUSTERC__CMDP_FANOUT) &&
+        !(ci->slot < 0 && !(ci->flags & CLUSTERC__CMD_KNOWN)))
+        fuzz_fail("props: the engine's test would miss a fan-out");
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,6 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz_fail("inspect: slot out of range");
         if (ci.name < resp || ci.namelen > size || ci.name + ci.namelen > resp + size)
             fuzz_fail("inspect: name outside the buffer");
+        check_props(resp, size, &ci);
     }
     clusterc__fanpolicy fp;
     (void)clusterc__policy_lookup(NULL, resp, size, &fp);
