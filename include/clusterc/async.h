@@ -25,7 +25,10 @@ typedef struct clusterc_async clusterc_async;
  * A reply callback. reply is the server's reply, or NULL when the command
  * failed (clusterc_async_error / clusterc_async_errstr say why, valid during
  * the callback). The library frees reply after the callback returns: copy
- * what you keep. The callback may send more commands, and may call
+ * what you keep, and never pass it to freeReplyObject. A string, status,
+ * integer or nil reply is taken from a pool of the client's and reused for
+ * a later reply (its `element` is then not NULL: read `type`, as for any
+ * reply). The callback may send more commands, and may call
  * clusterc_async_disconnect() or clusterc_async_free() on its own client.
  */
 typedef void clusterc_async_fn(clusterc_async *a, redisReply *reply, void *privdata);

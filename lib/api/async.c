@@ -5,6 +5,7 @@
 #include "clusterc/async.h"
 #include "face_int.h"
 #include "engine/engine.h"
+#include "engine/reply_arena.h"
 #include "proto/options.h"
 #include "proto/encode.h"
 
@@ -56,7 +57,9 @@ static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
         clusterc__err_set(&a->err, code, "%s", msg ? msg : "failed");
     if (fn)
         fn(a, reply, r->u2);
-    freeReplyObject(reply);   /* the reply lives for the callback only */
+    /* The reply lives for the callback only, which is why it may come from
+     * the engine's reply pool (r->reply_pool): it goes back there now. */
+    clusterc__reply_free(reply);
 }
 
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
@@ -94,6 +97,7 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     r->u1 = a;
     r->u2 = pd;
     r->route_mode = (uint8_t)route;
+    r->reply_pool = 1;   /* async_done frees the reply when the callback returns */
     if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
         clusterc__req_free(r);
         return -1;

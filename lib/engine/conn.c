@@ -60,6 +60,7 @@ static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
     ent->tag = tag;
     ent->kind = kind;
     ent->arena = 0;
+    ent->pool = 0;
     ent->start = start;
     n->fcount++;
     return 0;
@@ -200,9 +201,10 @@ static redisReader *new_reader(clusterc__conn *c)
     if (r)
         r->maxbuf = 0;
 #endif
-    if (r) {   /* the arena functions find their state here (reply_arena.h) */
+    if (r) {   /* the arena and pool functions find their state here (reply_arena.h) */
         c->actx.plain = r->fn;
         c->actx.cur = NULL;
+        c->actx.pool = c->cfg->reply_pool;
         r->privdata = &c->actx;
     }
     return r;
@@ -405,12 +407,18 @@ static int send_prelude(clusterc__conn *n, unsigned flags)
 int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t len,
                         unsigned flags, uint64_t *seq)
 {
-    if ((n->state == CLUSTERC__CONN_DOWN || flags) && send_prelude(n, flags) < 0)
+    /* ARENA and POOL only mark the FIFO entry: the common send (an async
+     * GET asks for POOL) skips the prelude. */
+    if ((n->state == CLUSTERC__CONN_DOWN ||
+         (flags & (CLUSTERC__CONN_ASKING | CLUSTERC__CONN_READONLY))) &&
+        send_prelude(n, flags) < 0)
         return -1;
     *seq = n->fseq + n->fcount;
     if (queue_cmd(n, tag, tag ? FIFO_USER : FIFO_SKIP, cmd, len) < 0)
         return -1;
-    n->fifo[(n->fhead + n->fcount - 1) % n->fcap].arena = (flags & CLUSTERC__CONN_ARENA) != 0;
+    clusterc__fifo_ent *ent = &n->fifo[(n->fhead + n->fcount - 1) % n->fcap];
+    ent->arena = (flags & CLUSTERC__CONN_ARENA) != 0;
+    ent->pool = (flags & CLUSTERC__CONN_POOL) != 0;
     if (n->state == CLUSTERC__CONN_UP)
         n->ops->want_write(n->owner);
     return 0;
@@ -587,6 +595,19 @@ static void protocol_error(clusterc__conn *n)
     clusterc__conn_close(n, tls_bytes ? CLUSTERC_ETLS : CLUSTERC_EPROTOCOL, msg);
 }
 
+/* How the next reply is built: as the command at the head of the FIFO
+ * asked (an arena, the reply pool), else by the reader's own functions
+ * (handshake replies, which conn.c frees with freeReplyObject, included). */
+static redisReplyObjectFunctions *reply_fns(const clusterc__conn *n)
+{
+    if (!n->fcount)
+        return n->actx.plain;
+    const clusterc__fifo_ent *head = &n->fifo[n->fhead];
+    if (head->arena)
+        return &clusterc__arena_fns;
+    return head->pool && n->actx.pool ? &clusterc__pool_fns : n->actx.plain;
+}
+
 /* Hand out every complete reply the reader holds; then, if the stream
  * ended (lost[0] set), close. Runs inside enter/leave. */
 static void process(clusterc__conn *n, char *lost)
@@ -598,8 +619,7 @@ static void process(clusterc__conn *n, char *lost)
          * keeps the functions it began with, whatever happens to its
          * entry meanwhile (orphaned), so a tree is never of two kinds. */
         if (n->reader->ridx == -1)
-            n->reader->fn = n->fcount && n->fifo[n->fhead].arena ? &clusterc__arena_fns
-                                                                  : n->actx.plain;
+            n->reader->fn = reply_fns(n);
         if (redisReaderGetReply(n->reader, &reply) != REDIS_OK) {
             protocol_error(n);
             return;

@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "tls.h"
 #include "reply_arena.h"
+#include "reply_pool.h"
 
 typedef struct clusterc__conn clusterc__conn;
 
@@ -42,6 +43,8 @@ typedef struct clusterc__conn_cfg {
     const char *username, *password, *client_name;
     clusterc__tls *tls;        /* NULL: plain TCP; else every connection
                                   does a TLS handshake once TCP is up */
+    clusterc__reply_pool *reply_pool; /* CLUSTERC__CONN_POOL replies come from it
+                                  (owned by the owner; NULL: none are pooled) */
 } clusterc__conn_cfg;
 
 /*
@@ -75,6 +78,7 @@ typedef struct clusterc__fifo_ent {
     uint64_t start;            /* its first byte's offset in the output stream */
     uint8_t kind;
     uint8_t arena;             /* its reply is built in an arena (CLUSTERC__CONN_ARENA) */
+    uint8_t pool;              /* its reply may come from the pool (CLUSTERC__CONN_POOL) */
 } clusterc__fifo_ent;
 
 struct clusterc__conn {
@@ -138,6 +142,10 @@ void clusterc__conn_fini(clusterc__conn *c);
 /* Its reply, when an aggregate, is built in an arena (reply_arena.h): the
  * owner frees it with clusterc__reply_free. For the map load only. */
 #define CLUSTERC__CONN_ARENA 4u
+/* Its reply, when a string, status, integer or nil, comes from cfg's reply
+ * pool (reply_pool.h): the owner frees it with clusterc__reply_free. For
+ * replies whose life ends in the owner's hands (the async face). */
+#define CLUSTERC__CONN_POOL 8u
 
 /* Queue a command (tag NULL: nobody wants its reply). Starts connecting
  * when the connection is down; failures come later, from the loop. Returns

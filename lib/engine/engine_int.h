@@ -351,6 +351,8 @@ static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
     unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
     if (r->done == clusterc__refresh_on_map)
         flags |= CLUSTERC__CONN_ARENA;
+    if (r->reply_pool && !r->child && !r->internal)   /* the async face's: reply_pool.h */
+        flags |= CLUSTERC__CONN_POOL;
     /* Without read routing READONLY is not in the handshake: a keyed read
      * the caller forces onto a replica gets it first, once per connection.
      * Keyless reads (PING, INFO) need none, and the connection would keep

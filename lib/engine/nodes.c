@@ -199,10 +199,13 @@ int clusterc__nodes_init(clusterc__engine *e)
     cfg->username = o->username;
     cfg->password = o->password;
     cfg->client_name = o->client_name;
+    /* The async face's replies (reply_pool.h); every connection's reader
+     * uses it, so it goes in nodes_fini, after them. */
+    cfg->reply_pool = clusterc__reply_pool_new();
     e->by_id.by_id = 1;
     e->flush_ev = event_new(e->base, -1, 0, flush_cb, e);
     e->reap_ev = event_new(e->base, -1, 0, reap_cb, e);
-    return e->flush_ev && e->reap_ev ? 0 : -1;
+    return e->flush_ev && e->reap_ev && cfg->reply_pool ? 0 : -1;
 }
 
 void clusterc__nodes_fini(clusterc__engine *e)
@@ -217,6 +220,10 @@ void clusterc__nodes_fini(clusterc__engine *e)
     if (e->flush_ev) event_free(e->flush_ev);
     if (e->reap_ev) event_free(e->reap_ev);
     e->flush_ev = e->reap_ev = NULL;
+    /* After every node's connections (and their readers) are gone; the
+     * subscriber connections went before (clusterc__pubsub_fini). */
+    clusterc__reply_pool_free(e->conn_cfg.reply_pool);
+    e->conn_cfg.reply_pool = NULL;
 }
 
 /* ------------------------------------------------------------ sending */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "reply_arena.h"
+#include "reply_pool.h"
 
 #define ARENA_MAGIC ((size_t)0x5eed0a4e0a4e5eedULL)   /* never a string's length */
 #define CHUNK_FIRST ((size_t)16 << 10)
@@ -75,9 +76,13 @@ static void arena_free(struct clusterc__arena *a)
 void clusterc__reply_free(void *reply)
 {
     redisReply *r = reply;
-    if (r && r->len == ARENA_MAGIC && r->str)
+    if (!r)
+        return;
+    if (r->len == ARENA_MAGIC && r->str)
         arena_free((struct clusterc__arena *)(void *)r->str);
-    else if (r)
+    else if (clusterc__reply_pooled(r))
+        clusterc__reply_pool_put(r);
+    else
         freeReplyObject(r);
 }
 

@@ -18,14 +18,17 @@
 #define CLUSTERC_REPLY_ARENA_H
 #include <hiredis/hiredis.h>
 
-/* The reader's privdata while the arena functions are set. */
+/* The reader's privdata, for these functions and the reply pool's
+ * (reply_pool.h), whichever are set. */
 typedef struct clusterc__arena_ctx {
     redisReplyObjectFunctions *plain;   /* the reader's own functions */
     struct clusterc__arena *cur;        /* the arena of the reply being read */
+    struct clusterc__reply_pool *pool;  /* where pooled replies come from (NULL: none) */
 } clusterc__arena_ctx;
 
 extern redisReplyObjectFunctions clusterc__arena_fns;
 
-/* Free a reply built either way (NULL is fine). */
+/* Free a reply built any way: in an arena, from a reply pool
+ * (reply_pool.h), or by hiredis's functions (NULL is fine). */
 void clusterc__reply_free(void *reply);
 #endif
