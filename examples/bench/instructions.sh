@@ -72,5 +72,5 @@ row() {   # row <name> <our flags> <peer inflight or ""> <GETs for the CPU run>
   printf '%-30s %14s %12s %14s %12s\n' "$name" "$oi" "$oc" "$pi" "$pc"
 }
 row "async, 50 in flight" "-c 50" 50 "$n_cpu"
-row "pipelined, blocking face x50" "--face sync -P 50" "" "$n_cpu"
+row "pipelined, blocking face x50" "--face sync -P 50" -50 "$n_cpu"
 row "blocking, one at a time" "--face sync -P 1" 0 "$((n_cpu / 10))"

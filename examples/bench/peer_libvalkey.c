@@ -6,7 +6,9 @@
  * peer's column out when there is none.
  *
  *   peer-libvalkey PORT REQUESTS INFLIGHT KEYSPACE   (INFLIGHT 0 = blocking,
- *                                                     one command at a time)
+ *                                                     one command at a time;
+ *                                                     -P = blocking, P appended
+ *                                                     then P replies read)
  * Prints one CSV line: face,requests,seconds,ops_per_sec,cpu_us_per_req,failures
  * Keys are key:000000000000 .. as clusterc-benchmark writes them (it fills
  * the keyspace first; run it before this).
@@ -149,6 +151,52 @@ static void run_sync(const char *seed, double *secs, double *cpu)
     valkeyClusterFree(cc);
 }
 
+/* The blocking face pipelined: p commands appended (valkeyClusterAppendCommandArgv),
+ * then their p replies read, as clusterc-benchmark --face sync -P p does. */
+static void run_pipelined(const char *seed, long long p, double *secs, double *cpu)
+{
+    valkeyClusterOptions o;
+    memset(&o, 0, sizeof(o));
+    o.initial_nodes = seed;
+    valkeyClusterContext *cc = valkeyClusterConnectWithOptions(&o);
+    if (!cc || cc->err) {
+        fprintf(stderr, "peer-libvalkey: connect: %s\n", cc ? cc->errstr : "no memory");
+        exit(2);
+    }
+    const char *argv[2] = { "GET", keybuf };
+    size_t argvlen[2] = { 3, sizeof(keybuf) - 1 };
+    double t0 = 0, c0 = 0;
+    for (long long done = -200; done < requests;) {   /* 200 uncounted first */
+        if (done == 0) {
+            t0 = now_s();
+            c0 = cpu_s();
+        }
+        long long n = done < 0 ? 200 : (requests - done < p ? requests - done : p);
+        for (long long i = 0; i < n; i++) {
+            key_random();
+            if (valkeyClusterAppendCommandArgv(cc, 2, argv, argvlen) != VALKEY_OK) {
+                fprintf(stderr, "peer-libvalkey: append: %s\n", cc->errstr);
+                exit(2);
+            }
+        }
+        for (long long i = 0; i < n; i++) {
+            void *r = NULL;
+            int rc = valkeyClusterGetReply(cc, &r);
+            if (done >= 0) {
+                completed++;
+                failures += rc != VALKEY_OK || !r || ((valkeyReply *)r)->type == VALKEY_REPLY_ERROR;
+            }
+            if (r)
+                freeReplyObject(r);
+        }
+        valkeyClusterReset(cc);
+        done += n;
+    }
+    *secs = now_s() - t0;
+    *cpu = cpu_s() - c0;
+    valkeyClusterFree(cc);
+}
+
 int main(int argc, char **argv)
 {
     char seed[64];
@@ -161,15 +209,18 @@ int main(int argc, char **argv)
     requests = atoll(argv[2]);
     long long inflight = atoll(argv[3]);
     keyspace = (uint64_t)atoll(argv[4]);
-    if (requests <= 0 || inflight < 0 || keyspace == 0) {
+    if (requests <= 0 || keyspace == 0) {
         fprintf(stderr, "peer-libvalkey: bad arguments\n");
         return 2;
     }
     if (inflight > 0)
         run_async(seed, inflight, &secs, &cpu);
+    else if (inflight < 0)
+        run_pipelined(seed, -inflight, &secs, &cpu);
     else
         run_sync(seed, &secs, &cpu);
-    printf("%s,%lld,%.3f,%.0f,%.3f,%lld\n", inflight > 0 ? "async" : "sync", completed, secs,
+    printf("%s,%lld,%.3f,%.0f,%.3f,%lld\n",
+           inflight > 0 ? "async" : inflight < 0 ? "pipelined" : "sync", completed, secs,
            (double)completed / secs, cpu * 1e6 / (double)completed, failures);
     return failures ? 1 : 0;
 }
