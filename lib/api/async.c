@@ -63,16 +63,16 @@ static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
 }
 
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
-                       void *pd, char *cmd, int len);
+                       void *pd, char *cmd, int len, int pooled);
 
 static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
-                  char *cmd, int len)
+                  char *cmd, int len, int pooled)
 {
-    return submit_node(a, route, NULL, fn, pd, cmd, len);
+    return submit_node(a, route, NULL, fn, pd, cmd, len, pooled);
 }
 
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
-                       void *pd, char *cmd, int len)
+                       void *pd, char *cmd, int len, int pooled)
 {
     if (!a->e || a->closing) {
         free(cmd);
@@ -98,6 +98,7 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     r->u2 = pd;
     r->route_mode = (uint8_t)route;
     r->reply_pool = 1;   /* async_done frees the reply when the callback returns */
+    r->cmd_pooled = (uint8_t)pooled;   /* a block of the engine's command pool */
     if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
         clusterc__req_free(r);
         return -1;
@@ -107,12 +108,29 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     return 0;
 }
 
+/* The command text, in a block of the engine's pool when small (reqpool.c). */
+static int format_cmd(clusterc_async *a, char **cmd, int *pooled, const char *f, va_list ap)
+{
+    *pooled = 0;
+    return a->e ? clusterc__engine_format(a->e, cmd, pooled, f, ap)
+                : clusterc__format_command(cmd, f, ap);
+}
+
+static int format_cmd_argv(clusterc_async *a, char **cmd, int *pooled, int argc,
+                           const char **argv, const size_t *argvlen)
+{
+    *pooled = 0;
+    return a->e ? clusterc__engine_format_argv(a->e, cmd, pooled, argc, argv, argvlen)
+                : clusterc__format_argv(cmd, argc, argv, argvlen);
+}
+
 CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *fn,
                                          void *privdata, const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = clusterc__format_command(&cmd, fmt, ap);
-    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len);
+    int pooled;
+    int len = format_cmd(a, &cmd, &pooled, fmt, ap);
+    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len, pooled);
 }
 
 CLUSTERC_API int clusterc_async_command(clusterc_async *a, clusterc_async_fn *fn,
@@ -130,19 +148,21 @@ CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_f
                                              const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len);
+    int pooled;
+    int len = format_cmd_argv(a, &cmd, &pooled, argc, argv, argvlen);
+    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len, pooled);
 }
 
 CLUSTERC_API int clusterc_async_command_route(clusterc_async *a, int route, clusterc_async_fn *fn,
                                               void *privdata, const char *fmt, ...)
 {
     char *cmd = NULL;
+    int pooled;
     va_list ap;
     va_start(ap, fmt);
-    int len = clusterc__format_command(&cmd, fmt, ap);
+    int len = format_cmd(a, &cmd, &pooled, fmt, ap);
     va_end(ap);
-    return submit(a, route, fn, privdata, cmd, len);
+    return submit(a, route, fn, privdata, cmd, len, pooled);
 }
 
 CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
@@ -151,8 +171,9 @@ CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
                                                    const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    return submit(a, route, fn, privdata, cmd, len);
+    int pooled;
+    int len = format_cmd_argv(a, &cmd, &pooled, argc, argv, argvlen);
+    return submit(a, route, fn, privdata, cmd, len, pooled);
 }
 
 CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *node,
@@ -160,11 +181,13 @@ CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *n
                                                 const char *fmt, ...)
 {
     char *cmd = NULL;
+    int pooled;
     va_list ap;
     va_start(ap, fmt);
-    int len = clusterc__format_command(&cmd, fmt, ap);
+    int len = format_cmd(a, &cmd, &pooled, fmt, ap);
     va_end(ap);
-    return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, cmd, len);
+    return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, cmd, len,
+                       pooled);
 }
 
 CLUSTERC_API int clusterc_async_node_stats(const clusterc_async *a, clusterc_node_info *out,

@@ -340,7 +340,10 @@ void clusterc__req_free(clusterc__req *r)
 {
     if (!r)
         return;
-    free(r->cmd);
+    if (r->cmd_pooled)
+        clusterc__cmdbuf_put(r->e, r->cmd);
+    else
+        free(r->cmd);
     if (r->x) {
         if (r->x->retry_ev)
             event_free(r->x->retry_ev);

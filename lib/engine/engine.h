@@ -7,6 +7,7 @@
  */
 #ifndef CLUSTERC_ENGINE_H
 #define CLUSTERC_ENGINE_H
+#include <stdarg.h>
 #include <stdint.h>
 #include <event2/event.h>
 #include "clusterc/clusterc.h"
@@ -79,7 +80,8 @@ struct clusterc__req {
     uint8_t dl;               /* on a deadline list (timers.c): 0 no, 1 the
                                  command timeout's, 2 a blocking command's own */
     uint8_t later;            /* BACKOFF: on the later list (completes next turn) */
-    char name[31];            /* command name for messages, NUL-terminated */
+    uint8_t cmd_pooled;       /* cmd is a block of the engine's command pool (reqpool.c) */
+    char name[30];            /* command name for messages, NUL-terminated */
     clusterc__node *node;     /* QUEUED: the node holding it */
     union {
         uint64_t seq;         /* QUEUED: its FIFO position on that node */
@@ -146,6 +148,18 @@ int clusterc__engine_drained(const clusterc__engine *e);
  * (err set). */
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err);
+
+/* A command formatted for a request (reqpool.c): in a block of the
+ * engine's pool of small buffers when it fits (CLUSTERC__CMDBUF bytes with
+ * its NUL), else malloc'ed; *pooled says which: set the request's
+ * cmd_pooled to it, and its free gives the block back. Returns the length,
+ * -1 out of memory or -2 an invalid format, as clusterc__format_command.
+ * Only on the engine's thread. */
+#define CLUSTERC__CMDBUF 64
+int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, const char *fmt,
+                            va_list ap);
+int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
+                                 const char *const *argv, const size_t *argvlen);
 
 /* Free a request that was never submitted (the face gave up on it). */
 void clusterc__req_free(clusterc__req *r);

@@ -118,6 +118,8 @@ struct clusterc__engine {
     clusterc__nindex by_name, by_id;   /* O(1) lookups into nodes */
     void *req_free;                /* reqpool.c: requests kept for reuse */
     size_t req_nfree;
+    void *cmd_free;                /* reqpool.c: small command buffers kept */
+    size_t cmd_nfree;
 
     clusterc__shard *shards;
     size_t nshards;
@@ -250,6 +252,8 @@ void clusterc__engine_drop_map(clusterc__engine *e);   /* refresh.c */
 clusterc__req *clusterc__req_mem_get(clusterc__engine *e);
 void clusterc__req_mem_put(clusterc__engine *e, void *p);
 void clusterc__reqpool_fini(clusterc__engine *e);
+/* Give back a block of the command pool (a request's cmd, cmd_pooled). */
+void clusterc__cmdbuf_put(clusterc__engine *e, char *p);
 void clusterc__engine_fetch_commands(clusterc__engine *e);
 /* MOVED: point one slot at a node's shard right away (a refresh follows). */
 void clusterc__engine_patch_slot(clusterc__engine *e, int slot, clusterc__node *to);

@@ -7,8 +7,10 @@
  * (REQPOOL_MAX): a burst of thousands of commands gives its memory back
  * afterwards instead of holding it for the client's life. The engine is
  * single-threaded, so the list needs no lock. */
+#include <limits.h>
 #include <stdlib.h>
 #include "engine_int.h"
+#include "proto/encode.h"
 
 #define REQPOOL_MAX 512
 
@@ -36,8 +38,79 @@ void clusterc__req_mem_put(clusterc__engine *e, void *p)
     e->req_nfree++;
 }
 
+/* ------------------------------------------------- command buffers
+ * A GET's RESP is about 30 bytes: its buffer comes from a free list of
+ * CLUSTERC__CMDBUF-byte blocks instead of malloc, and goes back when the
+ * request is freed, so a steady load of small commands allocates nothing
+ * at all. A block is an ordinary malloc'ed one, so free() on it is never
+ * wrong (a path that does not know it came from here just loses it). */
+
+static char *cmdbuf_get(clusterc__engine *e)
+{
+    if (e->cmd_free) {
+        char *p = e->cmd_free;
+        e->cmd_free = *(void **)(void *)p;
+        e->cmd_nfree--;
+        return p;
+    }
+    return malloc(CLUSTERC__CMDBUF);
+}
+
+void clusterc__cmdbuf_put(clusterc__engine *e, char *p)
+{
+    if (e->cmd_nfree >= REQPOOL_MAX) {
+        free(p);
+        return;
+    }
+    *(void **)(void *)p = e->cmd_free;
+    e->cmd_free = p;
+    e->cmd_nfree++;
+}
+
+/* Room for total bytes and a NUL: a pooled block or malloc. */
+static char *cmd_room(clusterc__engine *e, size_t total, int *pooled)
+{
+    *pooled = total < CLUSTERC__CMDBUF;
+    return *pooled ? cmdbuf_get(e) : malloc(total + 1);
+}
+
+int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, const char *fmt,
+                            va_list ap)
+{
+    clusterc__enc enc;
+    int rc = clusterc__enc_parse(&enc, fmt, ap);
+    char *cmd = NULL;
+    if (rc == 0 && (enc.total > (size_t)INT_MAX || !(cmd = cmd_room(e, enc.total, pooled))))
+        rc = -1;
+    if (rc == 0) {
+        clusterc__enc_write(&enc, cmd)[0] = '\0';
+        *target = cmd;
+        rc = (int)enc.total;
+    }
+    clusterc__enc_release(&enc);
+    return rc;
+}
+
+int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
+                                 const char *const *argv, const size_t *argvlen)
+{
+    size_t total = clusterc__argv_size(argc, argv, argvlen);
+    char *cmd;
+    if (total == 0 || total > (size_t)INT_MAX || !(cmd = cmd_room(e, total, pooled)))
+        return -1;
+    clusterc__argv_write(cmd, argc, argv, argvlen)[0] = '\0';
+    *target = cmd;
+    return (int)total;
+}
+
 void clusterc__reqpool_fini(clusterc__engine *e)
 {
+    while (e->cmd_free) {
+        void *next = *(void **)e->cmd_free;
+        free(e->cmd_free);
+        e->cmd_free = next;
+    }
+    e->cmd_nfree = 0;
     while (e->req_free) {
         void *next = *(void **)e->req_free;
         free(e->req_free);
