@@ -155,7 +155,7 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
  * cmd_pooled to it, and its free gives the block back. Returns the length,
  * -1 out of memory or -2 an invalid format, as clusterc__format_command.
  * Only on the engine's thread. */
-#define CLUSTERC__CMDBUF 64
+#define CLUSTERC__CMDBUF 48
 int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, const char *fmt,
                             va_list ap);
 int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
