@@ -119,7 +119,8 @@ static void run_async(const char *seed, long long inflight, double *secs, double
     event_base_free(base);
 }
 
-static void run_sync(const char *seed, double *secs, double *cpu)
+/* The blocking cluster context, or exit 2. */
+static valkeyClusterContext *connect_sync(const char *seed)
 {
     valkeyClusterOptions o;
     memset(&o, 0, sizeof(o));
@@ -129,6 +130,12 @@ static void run_sync(const char *seed, double *secs, double *cpu)
         fprintf(stderr, "peer-libvalkey: connect: %s\n", cc ? cc->errstr : "no memory");
         exit(2);
     }
+    return cc;
+}
+
+static void run_sync(const char *seed, double *secs, double *cpu)
+{
+    valkeyClusterContext *cc = connect_sync(seed);
     const char *argv[2] = { "GET", keybuf };
     size_t argvlen[2] = { 3, sizeof(keybuf) - 1 };
     double t0 = 0, c0 = 0;
@@ -155,14 +162,7 @@ static void run_sync(const char *seed, double *secs, double *cpu)
  * then their p replies read, as clusterc-benchmark --face sync -P p does. */
 static void run_pipelined(const char *seed, long long p, double *secs, double *cpu)
 {
-    valkeyClusterOptions o;
-    memset(&o, 0, sizeof(o));
-    o.initial_nodes = seed;
-    valkeyClusterContext *cc = valkeyClusterConnectWithOptions(&o);
-    if (!cc || cc->err) {
-        fprintf(stderr, "peer-libvalkey: connect: %s\n", cc ? cc->errstr : "no memory");
-        exit(2);
-    }
+    valkeyClusterContext *cc = connect_sync(seed);
     const char *argv[2] = { "GET", keybuf };
     size_t argvlen[2] = { 3, sizeof(keybuf) - 1 };
     double t0 = 0, c0 = 0;
