@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "errors.h"
 #include "cmdtable_int.h"
 #include "clusterc/clusterc.h"
 
@@ -198,20 +199,6 @@ static long long first_key(const cmdent *e, const cmdargs *ca)
     return -1;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int resp_fail(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (err != NULL && errcap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Check the whole buffer is one array of bulk strings, keeping argv[0..3].
  * No memset of ca: only what the key rules read is written. */
 static int parse_args(const char *resp, size_t len, cmdargs *ca, char *err, size_t errcap)
@@ -220,14 +207,14 @@ static int parse_args(const char *resp, size_t len, cmdargs *ca, char *err, size
     uint64_t argc, n;
     ca->end = end;
     if ((p = read_len(resp, end, '*', &argc)) == NULL)
-        return resp_fail(err, errcap, "command: bad array header");
+        return clusterc__fail(err, errcap, "command: bad array header");
     if (argc < 1)
-        return resp_fail(err, errcap, "command: empty array");
+        return clusterc__fail(err, errcap, "command: empty array");
     ca->argc = (long long)argc;
     for (uint64_t i = 0; i < argc; i++) {
         q = read_len(p, end, '$', &n);
         if (q == NULL || (uint64_t)(end - q) < n + 2 || q[n] != '\r' || q[n + 1] != '\n')
-            return resp_fail(err, errcap, "command: argument %lld is not a bulk string "
+            return clusterc__fail(err, errcap, "command: argument %lld is not a bulk string "
                              "or is truncated (byte %zu)", (long long)i,
                              (size_t)((q != NULL ? q : p) - resp));
         if (i < 4) {
@@ -237,7 +224,7 @@ static int parse_args(const char *resp, size_t len, cmdargs *ca, char *err, size
         p = q + n + 2;
     }
     if (p != end)
-        return resp_fail(err, errcap, "command: %zu trailing bytes", (size_t)(end - p));
+        return clusterc__fail(err, errcap, "command: %zu trailing bytes", (size_t)(end - p));
     return 0;
 }
 
@@ -266,7 +253,7 @@ int clusterc__cmd_inspect(const clusterc__cmdtable *t, const char *resp, size_t 
     cmdargs ca;
     unsigned props;
     if (resp == NULL)
-        return resp_fail(err, errcap, "command: no buffer");
+        return clusterc__fail(err, errcap, "command: no buffer");
     if (parse_args(resp, len, &ca, err, errcap) != 0)
         return -1;
     const cmdent *e = lookup(t != NULL ? t : clusterc__cmdtable_builtin(), ca.argv[0], ca.end,

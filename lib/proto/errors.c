@@ -47,3 +47,14 @@ CLUSTERC_API const char *clusterc_event_name(int type)
     default: return "UNKNOWN";
     }
 }
+
+int clusterc__fail(char *err, size_t cap, const char *fmt, ...)
+{
+    if (err != NULL && cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}

@@ -17,4 +17,7 @@ void clusterc__err_set(clusterc__err *e, int code, const char *fmt, ...)
     CLUSTERC_PRINTF(3, 4);
 void clusterc__err_vset(clusterc__err *e, int code, const char *fmt, va_list ap);
 void clusterc__err_clear(clusterc__err *e);
+/* For the pure parsers' (char *err, size_t cap) convention: format the
+ * message into err when err is not NULL and cap > 0; returns -1. */
+int clusterc__fail(char *err, size_t cap, const char *fmt, ...) CLUSTERC_PRINTF(3, 4);
 #endif

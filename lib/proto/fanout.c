@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "errors.h"
 #include "fanout.h"
 #include "clusterc/clusterc.h"
 
@@ -444,20 +445,6 @@ static int key_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int fail(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (err != NULL && errcap > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errcap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Read the keys after the name; *nkeys 0 when the command does not split. */
 static int read_keys(cursor *c, long long argc, int stride, keyrec **out, size_t *nkeys)
 {
@@ -535,20 +522,20 @@ int clusterc__fanout_split(const char *resp, size_t len, clusterc__split *out,
     size_t n;
     memset(out, 0, sizeof(*out));
     if (resp == NULL)
-        return fail(err, errcap, "command: no buffer");
+        return clusterc__fail(err, errcap, "command: no buffer");
     cursor c = {resp, resp + len};
     if (read_len(&c, '*', &argc) != 0 || argc < 1)
-        return fail(err, errcap, "command: bad array header");
+        return clusterc__fail(err, errcap, "command: bad array header");
     const char *name_at = c.p;
     if (next_arg(&c, &name) != 0)
-        return fail(err, errcap, "command: the name is not a bulk string");
+        return clusterc__fail(err, errcap, "command: the name is not a bulk string");
     int stride = stride_of(name);
     int rc = read_keys(&c, argc, stride, &k, &n);
     if (rc == -2)
-        return fail(err, errcap, "command: out of memory splitting it");
+        return clusterc__fail(err, errcap, "command: out of memory splitting it");
     if (rc != 0 || (n > 0 && c.p != c.end)) {
         free(k);
-        return fail(err, errcap, "command: an argument is not a bulk string or is truncated");
+        return clusterc__fail(err, errcap, "command: an argument is not a bulk string or is truncated");
     }
     size_t i = 1;
     while (i < n && k[i].slot == k[0].slot)
@@ -562,7 +549,7 @@ int clusterc__fanout_split(const char *resp, size_t len, clusterc__split *out,
     free(k);
     if (rc != 0) {
         clusterc__split_free(out);
-        return fail(err, errcap, "command: out of memory splitting it");
+        return clusterc__fail(err, errcap, "command: out of memory splitting it");
     }
     return 1;
 }
