@@ -251,7 +251,8 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
     }
     clusterc__req_x *x = clusterc__req_ext(r);
     if (!x) {
-        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory", r->name);
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory pinning it to %s", r->name,
+                          n->name);
         return -1;
     }
     x->target = n;
@@ -295,7 +296,8 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     }
     clusterc__req *r = clusterc__req_mem_get(e);   /* reqpool.c */
     if (!r) {
-        clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%.*s: out of memory queuing the command",
+                          (int)(info.namelen > 30 ? 30 : info.namelen), info.name);
         free(cmd);
         return NULL;
     }
@@ -322,7 +324,7 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
         (e->opt.on_command && !clusterc__req_ext(r)) ||
         (e->opt.read_your_writes && !(info.flags & CLUSTERC__CMD_READONLY) &&
          !clusterc__req_ext(r))) {
-        clusterc__err_set(err, CLUSTERC_ENOMEM, "out of memory queuing a command");
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory queuing the command", r->name);
         clusterc__req_free(r);
         return NULL;
     }

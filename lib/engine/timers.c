@@ -172,9 +172,15 @@ static void later_cb(evutil_socket_t fd, short what, void *arg)
         if (reply) {
             r->x->synth = NULL;
             clusterc__engine_complete(e, r, reply, 0, NULL);
-        } else {
+        } else if (r->x && r->x->fail_msg) {
+            clusterc__engine_complete(e, r, NULL, r->fail_code, r->x->fail_msg);
+        } else {   /* the message could not be kept: say so, keep the code */
+            char msg[96];
+            snprintf(msg, sizeof(msg), "%s: %s", r->name,
+                     r->fail_code && r->fail_code != CLUSTERC_ENOMEM
+                         ? "failed; its message was lost (out of memory)" : "out of memory");
             clusterc__engine_complete(e, r, NULL, r->fail_code ? r->fail_code : CLUSTERC_ENOMEM,
-                                      r->x && r->x->fail_msg ? r->x->fail_msg : "out of memory");
+                                      msg);
         }
     }
     if (e->later_head && !e->dead)
