@@ -199,7 +199,26 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
 }
 
 /* Common front of every call: a usable engine and a formatted command. */
-static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc__done_fn *fn)
+/* The command text, in a block of the engine's pool when small (reqpool.c):
+ * the engine takes it back when the request is freed. */
+static int fmt_cmd(clusterc_client *c, char **cmd, int *pooled, const char *f, va_list ap)
+{
+    *pooled = 0;
+    return c->e ? clusterc__engine_format(c->e, cmd, pooled, f, ap)
+                : clusterc__format_command(cmd, f, ap);
+}
+
+static int fmt_argv(clusterc_client *c, char **cmd, int *pooled, int argc, const char **argv,
+                    const size_t *argvlen)
+{
+    *pooled = 0;
+    return c->e ? clusterc__engine_format_argv(c->e, cmd, pooled, argc, argv, argvlen)
+                : clusterc__format_argv(cmd, argc, argv, argvlen);
+}
+
+/* A pooled block is an ordinary malloc'ed one: free() on it is never wrong. */
+static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, int pooled,
+                               clusterc__done_fn *fn)
 {
     if (!c->e) {
         free(cmd);
@@ -211,10 +230,13 @@ static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, clusterc_
                           len == -2 ? "invalid format string" : "out of memory");
         return NULL;
     }
-    return clusterc__req_new_user(c->e, cmd, (size_t)len, fn, &c->err);
+    clusterc__req *r = clusterc__req_new_user(c->e, cmd, (size_t)len, fn, &c->err);
+    if (r)
+        r->cmd_pooled = (uint8_t)pooled;
+    return r;
 }
 
-static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
+static redisReply *run_single(clusterc_client *c, char *cmd, int len, int pooled, int route,
                               const char *node)
 {
     single s;
@@ -223,7 +245,7 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int route,
         clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return NULL;
     }
-    clusterc__req *r = make_req(c, cmd, len, single_done);
+    clusterc__req *r = make_req(c, cmd, len, pooled, single_done);
     if (!r)
         return NULL;
     r->route_mode = (uint8_t)route;
@@ -252,8 +274,9 @@ CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
                                                  const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = clusterc__format_command(&cmd, fmt, ap);
-    return run_single(c, cmd, len, route, NULL);
+    int pooled;
+    int len = fmt_cmd(c, &cmd, &pooled, fmt, ap);
+    return run_single(c, cmd, len, pooled, route, NULL);
 }
 
 CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
@@ -270,16 +293,18 @@ CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int rou
                                                      const char **argv, const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    return run_single(c, cmd, len, route, NULL);
+    int pooled;
+    int len = fmt_argv(c, &cmd, &pooled, argc, argv, argvlen);
+    return run_single(c, cmd, len, pooled, route, NULL);
 }
 
 CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const char *node,
                                                    const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = clusterc__format_command(&cmd, fmt, ap);
-    return run_single(c, cmd, len, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
+    int pooled;
+    int len = fmt_cmd(c, &cmd, &pooled, fmt, ap);
+    return run_single(c, cmd, len, pooled, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
 CLUSTERC_API redisReply *clusterc_command_to_node(clusterc_client *c, const char *node,
@@ -297,8 +322,9 @@ CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const
                                                        const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    return run_single(c, cmd, len, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
+    int pooled;
+    int len = fmt_argv(c, &cmd, &pooled, argc, argv, argvlen);
+    return run_single(c, cmd, len, pooled, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
 CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap)
@@ -359,9 +385,9 @@ static int ring_push(clusterc_client *c)
     return 0;
 }
 
-static int append(clusterc_client *c, char *cmd, int len)
+static int append(clusterc_client *c, char *cmd, int len, int pooled)
 {
-    clusterc__req *r = make_req(c, cmd, len, pipe_done);
+    clusterc__req *r = make_req(c, cmd, len, pooled, pipe_done);
     if (!r)
         return -1;
     if (ring_push(c) < 0) {
@@ -379,8 +405,9 @@ static int append(clusterc_client *c, char *cmd, int len)
 CLUSTERC_API int clusterc_vappend_command(clusterc_client *c, const char *fmt, va_list ap)
 {
     char *cmd = NULL;
-    int len = clusterc__format_command(&cmd, fmt, ap);
-    return append(c, cmd, len);
+    int pooled;
+    int len = fmt_cmd(c, &cmd, &pooled, fmt, ap);
+    return append(c, cmd, len, pooled);
 }
 
 CLUSTERC_API int clusterc_append_command(clusterc_client *c, const char *fmt, ...)
@@ -396,8 +423,9 @@ CLUSTERC_API int clusterc_append_command_argv(clusterc_client *c, int argc,
                                               const char **argv, const size_t *argvlen)
 {
     char *cmd = NULL;
-    int len = clusterc__format_argv(&cmd, argc, argv, argvlen);
-    return append(c, cmd, len);
+    int pooled;
+    int len = fmt_argv(c, &cmd, &pooled, argc, argv, argvlen);
+    return append(c, cmd, len, pooled);
 }
 
 CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)
