@@ -21,6 +21,7 @@ typedef struct result {
     char *msg;          /* failure message (malloc'ed), NULL on success */
     int code;
     int done;
+    clusterc__req *req;  /* while not done: the request, for wait_fast */
 } result;
 
 struct clusterc_client {
@@ -361,6 +362,7 @@ static void pipe_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     result *res = ring_at(c, (uint64_t)(uintptr_t)r->u2);
     (void)e;
     res->done = 1;
+    res->req = NULL;   /* freed when this returns */
     res->reply = reply;
     res->code = code;
     res->msg = msg ? strdup(msg) : NULL;
@@ -397,6 +399,7 @@ static int append(clusterc_client *c, char *cmd, int len, int pooled)
     }
     r->u1 = c;
     r->u2 = (void *)(uintptr_t)(c->seq + c->count - 1);
+    ring_at(c, c->seq + c->count - 1)->req = r;
     clusterc__engine_submit(c->e, r);
     clusterc__err_clear(&c->err);
     return 0;
@@ -437,7 +440,13 @@ CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)
         return -1;
     }
     clusterc__engine_flush_now(c->e);
-    run_until(c, &c->ring[c->head].done);
+    /* One blocking recv on the head's connection instead of a loop turn
+     * (epoll_wait + recv) when nothing else is in flight: a reply is
+     * awaited as libvalkey's blocking context does. */
+    result *h = &c->ring[c->head];
+    while (!h->done && h->req && clusterc__engine_wait_fast(c->e, h->req))
+        ;
+    run_until(c, &h->done);
     result res = c->ring[c->head];
     c->head = (c->head + 1) % c->cap;
     c->count--;

@@ -43,12 +43,13 @@ void clusterc__engine_loop_ran(clusterc__engine *e) { e->last_loop_us = clusterc
 int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r)
 {
     clusterc__node *n = r->node;
-    /* Only when r is the engine's one live request: a probe, a lag poll or
-     * a refresh in flight elsewhere must be read when it lands (a PONG left
-     * unread would count the wait as that node's latency). */
-    if (e->pending != 1 || r->state != CLUSTERC__REQ_QUEUED || !n || clusterc__req_bconn(r) ||
-        !n->conn.blocking ||
-        n->conn.fcount != 1 || clusterc__conn_unwritten(&n->conn) || e->dirty || r->retries ||
+    /* Only while every live request is the caller's own (a lone command, or
+     * appended ones: their replies wait in the sockets until their turn):
+     * a probe, a lag poll or a refresh in flight must be read when it lands
+     * (a PONG left unread would count the wait as that node's latency). */
+    if (e->pending != e->user_pending || r->state != CLUSTERC__REQ_QUEUED || !n ||
+        clusterc__req_bconn(r) || !n->conn.blocking ||
+        clusterc__conn_unwritten(&n->conn) || e->dirty || r->retries ||
         r->redirects || clusterc__now_us() - e->last_loop_us > 10000)
         return 0;
     return clusterc__conn_read_blocking(&n->conn) == 0;

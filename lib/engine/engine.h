@@ -201,8 +201,9 @@ void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *
  * lone reply can be awaited with one recv() (see wait_fast). */
 void clusterc__engine_set_blocking(clusterc__engine *e);
 
-/* If r is the engine's only live request, its bytes are all written,
- * nothing else waits to be written and the loop ran within the last 10 ms
+/* If every live request is the caller's (no probe, refresh or fan-out
+ * part in flight), r's bytes are all written, and the loop ran within the
+ * last 10 ms
  * (so timers are never starved), wait for its reply with one blocking
  * recv() instead of a loop turn (epoll_wait + recv). Returns 1 when it
  * read (check whether r completed), 0 when the loop must run. */

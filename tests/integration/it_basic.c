@@ -93,6 +93,83 @@ static void test_pipeline_in_order(void **state)
     clusterc_free(c);
 }
 
+/* Appended commands whose replies are awaited by a blocking recv on the
+ * head's connection (wait_fast): replies of 300 KB arrive over many reads,
+ * a lone command runs between append and read, and with the latency
+ * policy probes and lag polls are in flight, so the loop must take over.
+ * Every reply must come back whole and in order. The GETs are appended
+ * once the SETs were answered: read_your_writes covers them then. */
+static void read_back(clusterc_client *c, const char *tag, int from, const char *big,
+                      size_t biglen)
+{
+    redisReply *lone = clusterc_command(c, "PING");   /* between append and read */
+    it_expect_str(lone, "PONG");
+    freeReplyObject(lone);
+    for (int i = 0; i < 60; i++) {
+        void *v;
+        if (clusterc_get_reply(c, &v) != 0)
+            fail_msg("%s reply %d: %s", tag, from + i, clusterc_errstr(c));
+        redisReply *r = v;
+        char want[16];
+        snprintf(want, sizeof(want), "%d", i);
+        if (from == 0) {
+            it_expect_str(r, "OK");
+        } else if (i % 3 == 0) {
+            assert_int_equal(r->type, REDIS_REPLY_STRING);
+            assert_int_equal(r->len, biglen);
+            assert_memory_equal(r->str, big, biglen);
+        } else {
+            it_expect_str(r, want);
+        }
+        freeReplyObject(r);
+    }
+}
+
+static void big_pipeline(clusterc_client *c, const char *tag, const char *big, size_t biglen)
+{
+    char key[48];
+    for (int i = 0; i < 60; i++) {
+        snprintf(key, sizeof(key), "%s:%d", tag, i);
+        if (i % 3 == 0) {
+            const char *argv[] = { "SET", key, big };
+            size_t argvlen[] = { 3, strlen(key), biglen };
+            assert_int_equal(clusterc_append_command_argv(c, 3, argv, argvlen), 0);
+        } else {
+            assert_int_equal(clusterc_append_command(c, "SET %s %d", key, i), 0);
+        }
+    }
+    read_back(c, tag, 0, big, biglen);
+    for (int i = 0; i < 60; i++) {
+        snprintf(key, sizeof(key), "%s:%d", tag, i);
+        assert_int_equal(clusterc_append_command(c, "GET %s", key), 0);
+    }
+    read_back(c, tag, 60, big, biglen);
+}
+
+static void test_pipeline_big_replies(void **state)
+{
+    (void)state;
+    size_t biglen = 300 * 1024;
+    char *big = malloc(biglen);
+    assert_non_null(big);
+    for (size_t i = 0; i < biglen; i++)
+        big[i] = (char)('a' + i % 26);
+    clusterc_client *c = it_client(H, NULL);
+    big_pipeline(c, "bigp", big, biglen);
+    clusterc_free(c);
+    clusterc_options o;
+    clusterc_options_init(&o);
+    o.route_by_latency = 1;   /* latency probes run beside the pipeline */
+    o.latency_probe_ms = 1;
+    o.read_your_writes = 1;   /* and lag polls */
+    o.lag_probe_ms = 10;
+    c = it_client(H, &o);
+    for (int round = 0; round < 5; round++)
+        big_pipeline(c, "bigl", big, biglen);
+    clusterc_free(c);
+    free(big);
+}
+
 static void test_error_replies_are_replies(void **state)
 {
     (void)state;
@@ -481,6 +558,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_set_get_many_sync),
         cmocka_unit_test(test_pipeline_in_order),
+        cmocka_unit_test(test_pipeline_big_replies),
         cmocka_unit_test(test_error_replies_are_replies),
         cmocka_unit_test(test_transactions),
         cmocka_unit_test(test_transaction_connection_lost),
