@@ -274,6 +274,8 @@ void clusterc__engine_fail(clusterc__engine *e, clusterc__req *r, int code, cons
 /* timers.c: the deadline lists, the later list and retry timers. */
 int clusterc__timers_init(clusterc__engine *e);
 void clusterc__timers_fini(clusterc__engine *e);
+/* A drained engine: the deadline timer off when no request is left on it. */
+void clusterc__timers_quiet(clusterc__engine *e);
 /* r times out ms from now (it must be on no deadline list). */
 void clusterc__dl_add(clusterc__engine *e, clusterc__req *r, int64_t ms);
 void clusterc__dl_unlink(clusterc__engine *e, clusterc__req *r);   /* if on one */

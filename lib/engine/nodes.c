@@ -320,6 +320,7 @@ static void drain_finish(clusterc__engine *e)
         clusterc__engine_drop_map(e);
     clusterc__dns_release(e->dns);
     e->dns = NULL;
+    clusterc__timers_quiet(e);   /* the loop ends now, not at the last timeout */
     e->drained = 1;
     clusterc__emit(e, CLUSTERC_EVENT_DRAINED, NULL, 0, "every command finished, every connection closed");
 }

@@ -45,6 +45,16 @@ void clusterc__timers_fini(clusterc__engine *e)
 
 /* ------------------------------------------------------------ deadlines */
 
+void clusterc__timers_quiet(clusterc__engine *e)
+{
+    /* The timer outlives the requests it was armed for (see above): with
+     * none left it would hold the caller's loop open until it fired. */
+    if (e->dl_armed && !e->dl_head && !e->bl_head) {
+        event_del(e->dl_ev);
+        e->dl_armed = 0;
+    }
+}
+
 /* The timer fires at the earliest deadline of either list (or earlier:
  * the sweep arms it again). */
 static void arm_at(clusterc__engine *e, int64_t at_us, int64_t now_us)

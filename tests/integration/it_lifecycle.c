@@ -493,6 +493,36 @@ static void drain_frozen(int n)
     leak_check();
 }
 
+/* Every command answered, a 60 s command timeout: the drain leaves no
+ * timer of the client's in the loop (the deadline timer, armed for the
+ * first command, is taken down), so the loop ends within the 5 s bound,
+ * not at the first command's deadline. */
+static void test_drain_answered_leaves_no_timer(void **state)
+{
+    (void)state;
+    clusterc_options o;
+    rec r[20];
+    opts_init(&o, harness_seeds(H));
+    o.command_timeout_ms = 60000;
+    memset(r, 0, sizeof(r));
+    async_open(&o);
+    for (int i = 0; i < 20; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "answered:%d", i);
+        assert_int_equal(clusterc_async_command(L.a, on_rec, &r[i], "SET %s v", k), 0);
+    }
+    for (int i = 0; i < 20; i++) {   /* nodes answer in any order */
+        assert_true(it_loop_until(L.base, &r[i].calls, 3000));
+        assert_true(r[i].calls == 1 && r[i].replied);
+    }
+    clusterc_async_disconnect(L.a);
+    int64_t took = drain_run(5000);
+    fprintf(stderr, "  drained in %lld ms\n", (long long)took);
+    assert_true(took >= 0);
+    async_close();
+    leak_check();
+}
+
 static void test_drain_frozen_get(void **state) { (void)state; drain_frozen(1); }
 static void test_drain_frozen_100(void **state) { (void)state; drain_frozen(100); }
 
@@ -876,7 +906,8 @@ int main(int argc, char **argv)
     if (getenv("LIFE_FILTER"))   /* e.g. LIFE_FILTER='test_half*' */
         cmocka_set_test_filter(getenv("LIFE_FILTER"));
     const struct CMUnitTest cluster[] = {
-        T(test_drain_frozen_get), T(test_drain_frozen_100), T(test_drain_blocking),
+        T(test_drain_answered_leaves_no_timer), T(test_drain_frozen_get),
+        T(test_drain_frozen_100), T(test_drain_blocking),
     };
     const struct CMUnitTest fake[] = {
         T(test_half_on_get), T(test_half_on_map), T(test_half_on_setname), T(test_half_on_auth),
