@@ -12,7 +12,10 @@
 #      valgrind --tool=callgrind: runs of 20,000 and 60,000 GETs, difference
 #      / 40,000, so start-up cancels; repeatable, unlike CPU time),
 #      BASE (a git revision: also build it, from a worktree under /tmp, and
-#      run its clusterc-benchmark in the same rounds: "before" beside "after").
+#      run its clusterc-benchmark in the same rounds: "before" beside "after"),
+#      LATENCY=1 (time every request, as before f0ed34c; by default
+#      --no-latency, so this library's figure holds no clock reads of the
+#      benchmark's, like the peer's: a base without the flag times them).
 # The peer is never part of this project: build it under /tmp (see
 # docs/benchmarks.md). Without it, its columns are left out, and said so.
 set -euo pipefail
@@ -52,8 +55,15 @@ python3 "$root/tests/cluster/harness.py" start --dir "$dir/cluster" --base "$por
 sleep 2   # every node's CLUSTER SHARDS lists the replicas (docs/benchmarks.md)
 
 # CSV column 11 of clusterc-benchmark is cpu_us_per_req; 5 of the peer's.
-ours() { $B -p "$port" "$@" -d 3 -r 10000 --csv ${EXTRA:-} | tail -1 | cut -d, -f11; }
-base() { $OB -p "$port" "$@" -d 3 -r 10000 --csv ${EXTRA:-} | tail -1 | cut -d, -f11; }
+nolat() {   # the flag, when wanted and known to the binary $1
+  [ "${LATENCY:-0}" = 1 ] && return 0
+  case "$("$1" --help 2>&1)" in *--no-latency*) echo --no-latency ;; esac
+}
+NL=$(nolat "$B")
+BNL=""
+[ -n "$OB" ] && BNL=$(nolat "$OB")
+ours() { $B -p "$port" "$@" -d 3 -r 10000 --csv $NL ${EXTRA:-} | tail -1 | cut -d, -f11; }
+base() { $OB -p "$port" "$@" -d 3 -r 10000 --csv $BNL ${EXTRA:-} | tail -1 | cut -d, -f11; }
 theirs() { "$peer" "$port" "$@" 10000 | cut -d, -f5; }
 
 $B -p "$port" -t get -n 1000 -d 3 -r 10000 -q >/dev/null   # fills the keyspace
@@ -98,7 +108,7 @@ per_get() {   # per_get <cmd...> (the request count is appended)
   awk -v a="$a" -v b="$b" 'BEGIN{printf "%.0f", (b - a) / 40000}'
 }
 if [ "${CALLGRIND:-0}" = 1 ]; then
-  printf '%-34s %10s\n' "instructions per async GET" "$(per_get $B -p "$port" -t get -d 3 -r 10000 -c 50 -q -n)"
-  [ -n "$OB" ] && printf '%-34s %10s\n' "  at $BASE" "$(per_get $OB -p "$port" -t get -d 3 -r 10000 -c 50 -q -n)"
+  printf '%-34s %10s\n' "instructions per async GET" "$(per_get $B -p "$port" -t get -d 3 -r 10000 -c 50 -q $NL -n)"
+  [ -n "$OB" ] && printf '%-34s %10s\n' "  at $BASE" "$(per_get $OB -p "$port" -t get -d 3 -r 10000 -c 50 -q $BNL -n)"
   [ -n "$peer" ] && printf '%-34s %10s\n' "  libvalkey" "$(a=$(instr "$peer" "$port" 20000 50 10000); b=$(instr "$peer" "$port" 60000 50 10000); awk -v a="$a" -v b="$b" 'BEGIN{printf "%.0f", (b - a) / 40000}')"
 fi

@@ -15,7 +15,9 @@
 #
 #   examples/bench/instructions.sh
 #   Env: BUILD (/tmp/clusterc-instr-build), PORT (24060), N_CPU (1000000 GETs
-#        for the CPU figure; a tenth of it one at a time), LIBVALKEY (an install prefix; default /tmp/libvalkey/inst)
+#        for the CPU figure; a tenth of it one at a time), LIBVALKEY (an install prefix; default /tmp/libvalkey/inst),
+#        LATENCY=1 (time every request and sort the times, as before f0ed34c:
+#        by default --no-latency, like the peer, which times nothing)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD:-/tmp/clusterc-instr-build}
@@ -39,6 +41,8 @@ python3 "$root/tests/cluster/harness.py" start --dir "$dir/cluster" --base "$por
   --primaries 3 --replicas 1 --owner-pid $owner --max-life 7000 >/dev/null
 sleep 2
 $B -p "$port" -t get -n 1000 -d 3 -r 10000 -q >/dev/null   # fills the keyspace
+NL=--no-latency
+[ "${LATENCY:-0}" = 1 ] && NL=""
 
 instr() {   # instr <cmd...>: total Ir of one run
   local out=$dir/cg.$RANDOM
@@ -48,13 +52,13 @@ instr() {   # instr <cmd...>: total Ir of one run
 }
 ours_i() {   # ours_i <flags...>: instructions per GET
   local a b
-  a=$(instr $B -p "$port" -t get -d 3 -r 10000 -q "$@" -n 20000)
-  b=$(instr $B -p "$port" -t get -d 3 -r 10000 -q "$@" -n 60000)
+  a=$(instr $B -p "$port" -t get -d 3 -r 10000 -q $NL "$@" -n 20000)
+  b=$(instr $B -p "$port" -t get -d 3 -r 10000 -q $NL "$@" -n 60000)
   awk -v a="$a" -v b="$b" 'BEGIN{printf "%.0f", (b - a) / 40000}'
 }
 ours_c() {   # ours_c <n> <flags...>: client CPU µs per GET (CSV column 11)
   local n=$1; shift
-  $B -p "$port" -t get -d 3 -r 10000 --csv "$@" -n "$n" | tail -1 | cut -d, -f11
+  $B -p "$port" -t get -d 3 -r 10000 --csv $NL "$@" -n "$n" | tail -1 | cut -d, -f11
 }
 peer_i() {   # peer_i <inflight>: 0 = blocking
   local a b
