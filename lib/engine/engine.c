@@ -154,12 +154,23 @@ void clusterc__engine_free(clusterc__engine *e, int code, const char *msg)
         engine_destroy(e);
 }
 
-void clusterc__engine_enter(clusterc__engine *e) { e->depth++; }
+/* An entry from the loop (a socket's callback, nested ones too) reads the
+ * clock once for the deadlines of every command its callbacks submit
+ * (timers.c), instead of once per command. */
+void clusterc__engine_enter(clusterc__engine *e)
+{
+    e->depth++;
+    e->clock_us = clusterc__now_us();
+    e->clock_ok = 1;
+}
 
 void clusterc__engine_leave(clusterc__engine *e)
 {
-    if (--e->depth == 0 && e->dead)
-        engine_destroy(e);
+    if (--e->depth == 0) {
+        e->clock_ok = 0;
+        if (e->dead)
+            engine_destroy(e);
+    }
 }
 
 /* A command that blocks forever would hold a drain open forever: from the

@@ -173,6 +173,8 @@ struct clusterc__engine {
     clusterc__err err;             /* why the last refresh failed */
     size_t pending;                /* live requests */
     int depth;                     /* callbacks on the stack */
+    int clock_ok;                  /* entered from the loop: clock_us holds */
+    int64_t clock_us;              /* the time of that entry (timers.c) */
     int dead;                      /* free requested */
     int draining;
     int drained;                   /* DRAINED sent: nothing pending, all closed */

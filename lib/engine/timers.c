@@ -93,7 +93,11 @@ static void push_sorted(clusterc__engine *e, clusterc__req *r)
 
 void clusterc__dl_add(clusterc__engine *e, clusterc__req *r, int64_t ms)
 {
-    int64_t now = clusterc__now_us();
+    /* Inside a socket's callback, the time it was entered: as libevent
+     * adds its own timers from the loop's cached time, a callback that
+     * runs long before it submits makes that command's deadline early by
+     * as much. The deadlines stay in submission order. */
+    int64_t now = e->clock_ok ? e->clock_us : clusterc__now_us();
     r->deadline_us = now + ms * 1000;
     if (ms == e->opt.command_timeout_ms)   /* in submission order */
         push_fifo(e, r);
