@@ -676,6 +676,16 @@ static void test_crc16_tables(void **state)
                 fail_msg("crc16 of %02x %02x", a, b);
         }
     }
+    for (unsigned a = 0; a < 256; a++) {   /* every entry of the 4-byte step */
+        for (unsigned b = 0; b < 256; b++) {
+            k[0] = (unsigned char)a;
+            k[1] = (unsigned char)b;
+            k[2] = (unsigned char)(a * 7 + b);
+            k[3] = (unsigned char)(b * 13 + a * 3);
+            if (clusterc__crc16((const char *)k, 4) != crc_ref(k, 4))
+                fail_msg("crc16 of %02x %02x %02x %02x", a, b, k[2], k[3]);
+        }
+    }
     uint32_t x = 2463534242u;
     static const char alpha[] = "ab{}:0\xff";
     for (int i = 0; i < 20000; i++) {
