@@ -319,6 +319,8 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
     r->len = len;
     r->flags = info.flags;
     r->slot = (int16_t)info.slot;
+    if (info.slot >= 0)   /* dispatch reads it next: a miss there stalled it */
+        CLUSTERC__PREFETCH(&e->slot_shard[info.slot]);
     r->done = done;
     /* For messages and the command hook: "GET", "CLUSTER SHARDS". */
     size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;

@@ -40,6 +40,13 @@
 #include "pubsub.h"
 #include "proto/route.h"
 
+/* A hint to load a cache line ahead of its use (no effect elsewhere). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CLUSTERC__PREFETCH(p) __builtin_prefetch(p)
+#else
+#define CLUSTERC__PREFETCH(p) ((void)(p))
+#endif
+
 /* A node of the cluster as the engine sees it: its connection (conn.c),
  * its place in the map, and what read routing measures of it. */
 struct clusterc__node {
