@@ -670,7 +670,8 @@ static void report(const config *cfg, int kind, const result *r)
 static int alloc_buffers(const config *cfg)
 {
     value = malloc(cfg->value_size + 1);
-    lat = malloc((size_t)cfg->requests * sizeof(*lat));
+    /* --no-latency keeps none (one entry, so the checks below hold). */
+    lat = malloc((size_t)(cfg->no_latency ? 1 : cfg->requests) * sizeof(*lat));
     arun.start_ns = malloc((size_t)cfg->inflight * sizeof(*arun.start_ns));
     if (!value || !lat || !arun.start_ns) {
         fprintf(stderr, "clusterc-benchmark: out of memory for %lld latencies\n", cfg->requests);
