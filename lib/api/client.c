@@ -199,7 +199,6 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
         snprintf(s->msg, sizeof(s->msg), "%s", msg);
 }
 
-/* Common front of every call: a usable engine and a formatted command. */
 /* The command text, in a block of the engine's pool when small (reqpool.c):
  * the engine takes it back when the request is freed. */
 static int fmt_cmd(clusterc_client *c, char **cmd, int *pooled, const char *f, va_list ap)
@@ -217,7 +216,8 @@ static int fmt_argv(clusterc_client *c, char **cmd, int *pooled, int argc, const
                 : clusterc__format_argv(cmd, argc, argv, argvlen);
 }
 
-/* A pooled block is an ordinary malloc'ed one: free() on it is never wrong. */
+/* Common front of every call: a usable engine and a formatted command. A
+ * pooled block is an ordinary malloc'ed one: free() on it is never wrong. */
 static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, int pooled,
                                clusterc__done_fn *fn)
 {
@@ -441,8 +441,8 @@ CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)
     }
     clusterc__engine_flush_now(c->e);
     /* One blocking recv on the head's connection instead of a loop turn
-     * (epoll_wait + recv) when nothing else is in flight: a reply is
-     * awaited as libvalkey's blocking context does. */
+     * (epoll_wait + recv) while only the caller's commands are in flight:
+     * a reply is awaited as libvalkey's blocking context does. */
     result *h = &c->ring[c->head];
     while (!h->done && h->req && clusterc__engine_wait_fast(c->e, h->req))
         ;

@@ -203,10 +203,9 @@ void clusterc__engine_set_blocking(clusterc__engine *e);
 
 /* If every live request is the caller's (no probe, refresh or fan-out
  * part in flight), r's bytes are all written, and the loop ran within the
- * last 10 ms
- * (so timers are never starved), wait for its reply with one blocking
- * recv() instead of a loop turn (epoll_wait + recv). Returns 1 when it
- * read (check whether r completed), 0 when the loop must run. */
+ * last 10 ms (so timers are never starved), wait for its reply with one
+ * blocking recv() instead of a loop turn (epoll_wait + recv). Returns 1
+ * when it read (check whether r completed), 0 when the loop must run. */
 int clusterc__engine_wait_fast(clusterc__engine *e, clusterc__req *r);
 void clusterc__engine_loop_ran(clusterc__engine *e);
 
