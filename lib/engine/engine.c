@@ -149,7 +149,7 @@ void clusterc__engine_free(clusterc__engine *e, int code, const char *msg)
     e->dead = 1;
     e->depth++;
     fail_all(e, code, msg);
-    e->depth--;
+    clusterc__engine_unwind(e);
     if (e->depth == 0)
         engine_destroy(e);
 }
@@ -442,7 +442,7 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
         clusterc__hook_command(e, r, reply ? 0 : code);
     e->depth++;
     r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
-    e->depth--;
+    clusterc__engine_unwind(e);
     clusterc__req_free(r);
     e->pending--;
     if (e->draining && !e->dead)   /* its connection may be idle now */

@@ -280,6 +280,15 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
                                int code, const char *msg);
 void clusterc__engine_fail(clusterc__engine *e, clusterc__req *r, int code, const char *fmt, ...)
     CLUSTERC_PRINTF(4, 5);
+/* Back out of a callback bracket (depth++ ... ) that never destroys e:
+ * at depth 0 the entry's clock (clusterc__engine_enter) is no longer
+ * valid, whichever path took it there. */
+static inline void clusterc__engine_unwind(clusterc__engine *e)
+{
+    if (--e->depth == 0)
+        e->clock_ok = 0;
+}
+
 /* timers.c: the deadline lists, the later list and retry timers. */
 int clusterc__timers_init(clusterc__engine *e);
 void clusterc__timers_fini(clusterc__engine *e);

@@ -24,7 +24,7 @@ void clusterc__emit(clusterc__engine *e, int type, const clusterc__node *n, int 
     clusterc_event ev = { type, n ? n->name : NULL, code, detail };
     e->depth++;
     e->opt.on_event(&ev, e->opt.event_privdata);
-    e->depth--;
+    clusterc__engine_unwind(e);
 }
 
 void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int code)
@@ -39,5 +39,5 @@ void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int cod
     ci.code = code;
     e->depth++;
     e->opt.on_command(&ci, e->opt.command_privdata);
-    e->depth--;
+    clusterc__engine_unwind(e);
 }
