@@ -62,18 +62,27 @@ static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     clusterc__reply_free(reply);
 }
 
-static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
-                       void *pd, char *cmd, int len, int pooled);
+/* A formatted command: its text, whether it is a pooled block, and, for
+ * the argv form, where its arguments are (so it is not parsed again). */
+typedef struct fcmd {
+    char *cmd;
+    int len, pooled;
+    clusterc__cmdargs ca;   /* ca.argc 0: not known, parse the text */
+} fcmd;
 
-static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
-                  char *cmd, int len, int pooled)
+static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
+                       void *pd, fcmd *f);
+
+static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd, fcmd *f)
 {
-    return submit_node(a, route, NULL, fn, pd, cmd, len, pooled);
+    return submit_node(a, route, NULL, fn, pd, f);
 }
 
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
-                       void *pd, char *cmd, int len, int pooled)
+                       void *pd, fcmd *f)
 {
+    char *cmd = f->cmd;
+    int len = f->len;
     if (!a->e || a->closing) {
         free(cmd);
         if (a->e)
@@ -91,14 +100,14 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
                           len == -2 ? "invalid format string" : "out of memory");
         return -1;
     }
-    clusterc__req *r = clusterc__req_new_user(a->e, cmd, (size_t)len, async_done, &a->err);
+    clusterc__req *r = clusterc__req_new_user(a->e, cmd, (size_t)len, &f->ca, async_done, &a->err);
     if (!r)
         return -1;
     r->u1 = a;
     r->u2 = pd;
     r->route_mode = (uint8_t)route;
     r->reply_pool = 1;   /* async_done frees the reply when the callback returns */
-    r->cmd_pooled = (uint8_t)pooled;   /* a block of the engine's command pool */
+    r->cmd_pooled = (uint8_t)f->pooled;   /* a block of the engine's command pool */
     if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
         clusterc__req_free(r);
         return -1;
@@ -109,28 +118,32 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
 }
 
 /* The command text, in a block of the engine's pool when small (reqpool.c). */
-static int format_cmd(clusterc_async *a, char **cmd, int *pooled, const char *f, va_list ap)
+static void format_cmd(clusterc_async *a, fcmd *f, const char *fmt, va_list ap)
 {
-    *pooled = 0;
-    return a->e ? clusterc__engine_format(a->e, cmd, pooled, f, ap)
-                : clusterc__format_command(cmd, f, ap);
+    f->cmd = NULL;
+    f->pooled = 0;
+    f->ca.argc = 0;
+    f->len = a->e ? clusterc__engine_format(a->e, &f->cmd, &f->pooled, fmt, ap)
+                  : clusterc__format_command(&f->cmd, fmt, ap);
 }
 
-static int format_cmd_argv(clusterc_async *a, char **cmd, int *pooled, int argc,
-                           const char **argv, const size_t *argvlen)
+static void format_cmd_argv(clusterc_async *a, fcmd *f, int argc, const char **argv,
+                            const size_t *argvlen)
 {
-    *pooled = 0;
-    return a->e ? clusterc__engine_format_argv(a->e, cmd, pooled, argc, argv, argvlen)
-                : clusterc__format_argv(cmd, argc, argv, argvlen);
+    f->cmd = NULL;
+    f->pooled = 0;
+    f->ca.argc = 0;
+    f->len = a->e ? clusterc__engine_format_argv(a->e, &f->cmd, &f->pooled, argc, argv, argvlen,
+                                                 &f->ca)
+                  : clusterc__format_argv(&f->cmd, argc, argv, argvlen);
 }
 
 CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *fn,
                                          void *privdata, const char *fmt, va_list ap)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = format_cmd(a, &cmd, &pooled, fmt, ap);
-    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len, pooled);
+    fcmd f;
+    format_cmd(a, &f, fmt, ap);
+    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, &f);
 }
 
 CLUSTERC_API int clusterc_async_command(clusterc_async *a, clusterc_async_fn *fn,
@@ -147,22 +160,20 @@ CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_f
                                              void *privdata, int argc, const char **argv,
                                              const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = format_cmd_argv(a, &cmd, &pooled, argc, argv, argvlen);
-    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, cmd, len, pooled);
+    fcmd f;
+    format_cmd_argv(a, &f, argc, argv, argvlen);
+    return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, &f);
 }
 
 CLUSTERC_API int clusterc_async_command_route(clusterc_async *a, int route, clusterc_async_fn *fn,
                                               void *privdata, const char *fmt, ...)
 {
-    char *cmd = NULL;
-    int pooled;
+    fcmd f;
     va_list ap;
     va_start(ap, fmt);
-    int len = format_cmd(a, &cmd, &pooled, fmt, ap);
+    format_cmd(a, &f, fmt, ap);
     va_end(ap);
-    return submit(a, route, fn, privdata, cmd, len, pooled);
+    return submit(a, route, fn, privdata, &f);
 }
 
 CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
@@ -170,24 +181,21 @@ CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
                                                    int argc, const char **argv,
                                                    const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = format_cmd_argv(a, &cmd, &pooled, argc, argv, argvlen);
-    return submit(a, route, fn, privdata, cmd, len, pooled);
+    fcmd f;
+    format_cmd_argv(a, &f, argc, argv, argvlen);
+    return submit(a, route, fn, privdata, &f);
 }
 
 CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *node,
                                                 clusterc_async_fn *fn, void *privdata,
                                                 const char *fmt, ...)
 {
-    char *cmd = NULL;
-    int pooled;
+    fcmd f;
     va_list ap;
     va_start(ap, fmt);
-    int len = format_cmd(a, &cmd, &pooled, fmt, ap);
+    format_cmd(a, &f, fmt, ap);
     va_end(ap);
-    return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, cmd, len,
-                       pooled);
+    return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, &f);
 }
 
 CLUSTERC_API int clusterc_async_node_stats(const clusterc_async *a, clusterc_node_info *out,

@@ -199,28 +199,41 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
         snprintf(s->msg, sizeof(s->msg), "%s", msg);
 }
 
-/* The command text, in a block of the engine's pool when small (reqpool.c):
- * the engine takes it back when the request is freed. */
-static int fmt_cmd(clusterc_client *c, char **cmd, int *pooled, const char *f, va_list ap)
+/* A formatted command: its text, in a block of the engine's pool when
+ * small (reqpool.c: the engine takes it back when the request is freed),
+ * and for the argv form where its arguments are (not parsed again). */
+typedef struct fcmd {
+    char *cmd;
+    int len, pooled;
+    clusterc__cmdargs ca;   /* ca.argc 0: not known, parse the text */
+} fcmd;
+
+static void fmt_cmd(clusterc_client *c, fcmd *f, const char *fmt, va_list ap)
 {
-    *pooled = 0;
-    return c->e ? clusterc__engine_format(c->e, cmd, pooled, f, ap)
-                : clusterc__format_command(cmd, f, ap);
+    f->cmd = NULL;
+    f->pooled = 0;
+    f->ca.argc = 0;
+    f->len = c->e ? clusterc__engine_format(c->e, &f->cmd, &f->pooled, fmt, ap)
+                  : clusterc__format_command(&f->cmd, fmt, ap);
 }
 
-static int fmt_argv(clusterc_client *c, char **cmd, int *pooled, int argc, const char **argv,
-                    const size_t *argvlen)
+static void fmt_argv(clusterc_client *c, fcmd *f, int argc, const char **argv,
+                     const size_t *argvlen)
 {
-    *pooled = 0;
-    return c->e ? clusterc__engine_format_argv(c->e, cmd, pooled, argc, argv, argvlen)
-                : clusterc__format_argv(cmd, argc, argv, argvlen);
+    f->cmd = NULL;
+    f->pooled = 0;
+    f->ca.argc = 0;
+    f->len = c->e ? clusterc__engine_format_argv(c->e, &f->cmd, &f->pooled, argc, argv, argvlen,
+                                                 &f->ca)
+                  : clusterc__format_argv(&f->cmd, argc, argv, argvlen);
 }
 
 /* Common front of every call: a usable engine and a formatted command. A
  * pooled block is an ordinary malloc'ed one: free() on it is never wrong. */
-static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, int pooled,
-                               clusterc__done_fn *fn)
+static clusterc__req *make_req(clusterc_client *c, fcmd *f, clusterc__done_fn *fn)
 {
+    char *cmd = f->cmd;
+    int len = f->len;
     if (!c->e) {
         free(cmd);
         return NULL;   /* err already says why the options were rejected */
@@ -231,22 +244,21 @@ static clusterc__req *make_req(clusterc_client *c, char *cmd, int len, int poole
                           len == -2 ? "invalid format string" : "out of memory");
         return NULL;
     }
-    clusterc__req *r = clusterc__req_new_user(c->e, cmd, (size_t)len, fn, &c->err);
+    clusterc__req *r = clusterc__req_new_user(c->e, cmd, (size_t)len, &f->ca, fn, &c->err);
     if (r)
-        r->cmd_pooled = (uint8_t)pooled;
+        r->cmd_pooled = (uint8_t)f->pooled;
     return r;
 }
 
-static redisReply *run_single(clusterc_client *c, char *cmd, int len, int pooled, int route,
-                              const char *node)
+static redisReply *run_single(clusterc_client *c, fcmd *f, int route, const char *node)
 {
     single s;
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
-        free(cmd);
+        free(f->cmd);
         clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return NULL;
     }
-    clusterc__req *r = make_req(c, cmd, len, pooled, single_done);
+    clusterc__req *r = make_req(c, f, single_done);
     if (!r)
         return NULL;
     r->route_mode = (uint8_t)route;
@@ -274,10 +286,9 @@ static redisReply *run_single(clusterc_client *c, char *cmd, int len, int pooled
 CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
                                                  const char *fmt, va_list ap)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = fmt_cmd(c, &cmd, &pooled, fmt, ap);
-    return run_single(c, cmd, len, pooled, route, NULL);
+    fcmd f;
+    fmt_cmd(c, &f, fmt, ap);
+    return run_single(c, &f, route, NULL);
 }
 
 CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
@@ -293,19 +304,17 @@ CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
 CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int route, int argc,
                                                      const char **argv, const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = fmt_argv(c, &cmd, &pooled, argc, argv, argvlen);
-    return run_single(c, cmd, len, pooled, route, NULL);
+    fcmd f;
+    fmt_argv(c, &f, argc, argv, argvlen);
+    return run_single(c, &f, route, NULL);
 }
 
 CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const char *node,
                                                    const char *fmt, va_list ap)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = fmt_cmd(c, &cmd, &pooled, fmt, ap);
-    return run_single(c, cmd, len, pooled, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
+    fcmd f;
+    fmt_cmd(c, &f, fmt, ap);
+    return run_single(c, &f, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
 CLUSTERC_API redisReply *clusterc_command_to_node(clusterc_client *c, const char *node,
@@ -322,10 +331,9 @@ CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const
                                                        int argc, const char **argv,
                                                        const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = fmt_argv(c, &cmd, &pooled, argc, argv, argvlen);
-    return run_single(c, cmd, len, pooled, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
+    fcmd f;
+    fmt_argv(c, &f, argc, argv, argvlen);
+    return run_single(c, &f, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
 CLUSTERC_API redisReply *clusterc_vcommand(clusterc_client *c, const char *fmt, va_list ap)
@@ -387,9 +395,9 @@ static int ring_push(clusterc_client *c)
     return 0;
 }
 
-static int append(clusterc_client *c, char *cmd, int len, int pooled)
+static int append(clusterc_client *c, fcmd *f)
 {
-    clusterc__req *r = make_req(c, cmd, len, pooled, pipe_done);
+    clusterc__req *r = make_req(c, f, pipe_done);
     if (!r)
         return -1;
     if (ring_push(c) < 0) {
@@ -407,10 +415,9 @@ static int append(clusterc_client *c, char *cmd, int len, int pooled)
 
 CLUSTERC_API int clusterc_vappend_command(clusterc_client *c, const char *fmt, va_list ap)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = fmt_cmd(c, &cmd, &pooled, fmt, ap);
-    return append(c, cmd, len, pooled);
+    fcmd f;
+    fmt_cmd(c, &f, fmt, ap);
+    return append(c, &f);
 }
 
 CLUSTERC_API int clusterc_append_command(clusterc_client *c, const char *fmt, ...)
@@ -425,10 +432,9 @@ CLUSTERC_API int clusterc_append_command(clusterc_client *c, const char *fmt, ..
 CLUSTERC_API int clusterc_append_command_argv(clusterc_client *c, int argc,
                                               const char **argv, const size_t *argvlen)
 {
-    char *cmd = NULL;
-    int pooled;
-    int len = fmt_argv(c, &cmd, &pooled, argc, argv, argvlen);
-    return append(c, cmd, len, pooled);
+    fcmd f;
+    fmt_argv(c, &f, argc, argv, argvlen);
+    return append(c, &f);
 }
 
 CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)

@@ -86,7 +86,7 @@ static void run_cmd(clusterc_threaded *t, tjob *j)
     clusterc__err err = {0};
     char *cmd = j->cmd;
     j->cmd = NULL;   /* the request owns it now, or freed it */
-    clusterc__req *r = clusterc__req_new_user(e, cmd, (size_t)j->len, on_done, &err);
+    clusterc__req *r = clusterc__req_new_user(e, cmd, (size_t)j->len, NULL, on_done, &err);
     if (r && j->node && clusterc__req_pin(e, r, j->node, &err) < 0) {
         clusterc__req_free(r);
         r = NULL;

@@ -293,9 +293,18 @@ static int set_blocking(clusterc__req *r)
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err)
 {
+    return clusterc__req_new_args(e, cmd, len, NULL, done, err);
+}
+
+clusterc__req *clusterc__req_new_args(clusterc__engine *e, char *cmd, size_t len,
+                                      const clusterc__cmdargs *ca,
+                                      clusterc__done_fn *done, clusterc__err *err)
+{
     clusterc__cmdinfo info;
     char why[160];
-    if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
+    if (ca && ca->argc >= 1)   /* encoded here: valid, its arguments already found */
+        clusterc__cmd_inspect_args(e->cmds, ca, &info);
+    else if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
         clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: %s", why);
         free(cmd);
         return NULL;

@@ -122,6 +122,7 @@ static inline const char *clusterc__req_last(const clusterc__req *r)
  * CLUSTERC_EOVERLOAD in err (cmd freed), when max_inflight of them are
  * unfinished (overload.c). */
 clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len,
+                                      const clusterc__cmdargs *ca,
                                       clusterc__done_fn *done, clusterc__err *err);
 
 /* Create / free the engine on a caller's event_base. The options must have
@@ -148,6 +149,12 @@ int clusterc__engine_drained(const clusterc__engine *e);
  * (err set). */
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err);
+/* The same for a command the library encoded itself, ca telling where its
+ * arguments are (clusterc__engine_format_argv): not parsed again. ca NULL
+ * is clusterc__req_new. */
+clusterc__req *clusterc__req_new_args(clusterc__engine *e, char *cmd, size_t len,
+                                      const clusterc__cmdargs *ca,
+                                      clusterc__done_fn *done, clusterc__err *err);
 
 /* A command formatted for a request (reqpool.c): in a block of the
  * engine's pool of small buffers when it fits (CLUSTERC__CMDBUF bytes with
@@ -159,7 +166,8 @@ clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
 int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, const char *fmt,
                             va_list ap);
 int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
-                                 const char *const *argv, const size_t *argvlen);
+                                 const char *const *argv, const size_t *argvlen,
+                                 clusterc__cmdargs *ca);   /* ca may be NULL */
 
 /* Free a request that was never submitted (the face gave up on it). */
 void clusterc__req_free(clusterc__req *r);

@@ -12,6 +12,7 @@
 #include "engine_int.h"
 
 clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len,
+                                      const clusterc__cmdargs *ca,
                                       clusterc__done_fn *done, clusterc__err *err)
 {
     if (e->opt.max_inflight > 0 && e->user_pending >= (size_t)e->opt.max_inflight) {
@@ -21,7 +22,7 @@ clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len
         free(cmd);
         return NULL;
     }
-    return clusterc__req_new(e, cmd, len, done, err);
+    return clusterc__req_new_args(e, cmd, len, ca, done, err);
 }
 
 int clusterc__node_queue_full(clusterc__engine *e, clusterc__node *n, clusterc__req *r)

@@ -92,13 +92,17 @@ int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, con
 }
 
 int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
-                                 const char *const *argv, const size_t *argvlen)
+                                 const char *const *argv, const size_t *argvlen,
+                                 clusterc__cmdargs *ca)
 {
     size_t total = clusterc__argv_size(argc, argv, argvlen);
     char *cmd;
     if (total == 0 || total > (size_t)INT_MAX || !(cmd = cmd_room(e, total, pooled)))
         return -1;
-    clusterc__argv_write(cmd, argc, argv, argvlen)[0] = '\0';
+    /* An empty command is not one: left to the inspector to say so. */
+    clusterc__argv_write_args(cmd, argc, argv, argvlen, argc >= 1 ? ca : NULL)[0] = '\0';
+    if (ca && argc < 1)
+        ca->argc = 0;
     *target = cmd;
     return (int)total;
 }

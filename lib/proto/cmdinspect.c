@@ -12,10 +12,8 @@
 #include "cmdtable_int.h"
 #include "clusterc/clusterc.h"
 
-typedef struct arg {
-    const char *p;
-    size_t len;
-} arg;
+typedef clusterc__cmdarg arg;
+typedef clusterc__cmdargs cmdargs;
 
 /* More digits of a length whose first, v, is at p[-1]; then CRLF. At most
  * 18 digits, so the value cannot overflow (more wrap harmlessly in
@@ -58,13 +56,6 @@ static inline const char *read_len(const char *p, const char *end, char type, ui
     return read_len_more(p + 2, end, v, out);
 }
 
-/* The command after validation: argc, and its first four arguments, so
- * the key rules need not walk for them. */
-typedef struct cmdargs {
-    const char *end;
-    long long argc;
-    arg argv[4]; /* argv[i] is set for i < argc only, and only those are read */
-} cmdargs;
 
 /* The argument at p of an already validated command, and the byte after it. */
 static const char *next_valid(const char *p, arg *a)
@@ -247,34 +238,40 @@ static const cmdent *lookup(const clusterc__cmdtable *t, arg name, const char *e
     return clusterc__cmd_find(fb, name.p, name.len, k);
 }
 
-int clusterc__cmd_inspect(const clusterc__cmdtable *t, const char *resp, size_t len,
-                          clusterc__cmdinfo *out, char *err, size_t errcap)
+void clusterc__cmd_inspect_args(const clusterc__cmdtable *t, const cmdargs *ca,
+                                clusterc__cmdinfo *out)
 {
-    cmdargs ca;
     unsigned props;
-    if (resp == NULL)
-        return clusterc__fail(err, errcap, "command: no buffer");
-    if (parse_args(resp, len, &ca, err, errcap) != 0)
-        return -1;
-    const cmdent *e = lookup(t != NULL ? t : clusterc__cmdtable_builtin(), ca.argv[0], ca.end,
+    const cmdent *e = lookup(t != NULL ? t : clusterc__cmdtable_builtin(), ca->argv[0], ca->end,
                              &props);
     long long k;
-    out->name = ca.argv[0].p;
-    out->namelen = ca.argv[0].len;
+    out->name = ca->argv[0].p;
+    out->namelen = ca->argv[0].len;
     if (e != NULL) {
         out->flags = e->flags;
         props |= e->props;
-        k = first_key(e, &ca);
+        k = first_key(e, ca);
     } else {
         out->flags = 0; /* unknown: primary only, never repeated */
         k = 1;
     }
     out->props = props;
-    if (k >= 1 && k < ca.argc) {
-        arg key = arg_at(&ca, k);
+    if (k >= 1 && k < ca->argc) {
+        arg key = arg_at(ca, k);
         out->slot = clusterc_keyslot(key.p, key.len);
     } else {
         out->slot = -1;
     }
+}
+
+int clusterc__cmd_inspect(const clusterc__cmdtable *t, const char *resp, size_t len,
+                          clusterc__cmdinfo *out, char *err, size_t errcap)
+{
+    cmdargs ca;
+    if (resp == NULL)
+        return clusterc__fail(err, errcap, "command: no buffer");
+    if (parse_args(resp, len, &ca, err, errcap) != 0)
+        return -1;
+    clusterc__cmd_inspect_args(t, &ca, out);
     return 0;
 }

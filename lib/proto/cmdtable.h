@@ -89,6 +89,22 @@ typedef struct clusterc__cmdinfo {
     size_t namelen;
 } clusterc__cmdinfo;
 
+/* A command's arguments as RESP text: argc, and where the first four
+ * (at most argc) start in the text and how long they are; end is the byte
+ * after the last one's CRLF. The inspector fills it while validating; the
+ * library's encoder fills it while writing (clusterc__argv_write_args), so
+ * a command it encoded itself is not parsed again. */
+typedef struct clusterc__cmdarg {
+    const char *p;
+    size_t len;
+} clusterc__cmdarg;
+
+typedef struct clusterc__cmdargs {
+    const char *end;
+    long long argc;
+    clusterc__cmdarg argv[4]; /* argv[i] is set for i < argc only, and only those are read */
+} clusterc__cmdargs;
+
 /*
  * Inspect a command already in RESP form ("*N\r\n$len\r\nNAME\r\n..."), as
  * redisFormatCommand produced it: find its name, flags, props and the slot
@@ -102,4 +118,9 @@ typedef struct clusterc__cmdinfo {
  */
 int clusterc__cmd_inspect(const clusterc__cmdtable *t, const char *resp, size_t len,
                           clusterc__cmdinfo *out, char *err, size_t errcap);
+/* The same for a command whose arguments are known (ca, filled by the
+ * encoder for valid RESP text of ca->argc >= 1 arguments): no validation,
+ * the same answer as clusterc__cmd_inspect of that text. */
+void clusterc__cmd_inspect_args(const clusterc__cmdtable *t, const clusterc__cmdargs *ca,
+                                clusterc__cmdinfo *out);
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <hiredis/hiredis.h>
 #include "encode.h"
+#include "cmdtable.h"
 
 /* -------------------------------------------------------------- helpers */
 
@@ -418,19 +419,33 @@ size_t clusterc__argv_size(int argc, const char *const *argv, const size_t *argv
     return total;
 }
 
-char *clusterc__argv_write(char *w, int argc, const char *const *argv, const size_t *argvlen)
+char *clusterc__argv_write_args(char *w, int argc, const char *const *argv,
+                                const size_t *argvlen, clusterc__cmdargs *ca)
 {
     w = put_header(w, '*', (size_t)argc);
     for (int i = 0; i < argc; i++) {
         size_t len = argvlen ? argvlen[i] : strlen(argv[i]);
         w = put_header(w, '$', len);
+        if (ca && i < 4) {
+            ca->argv[i].p = w;
+            ca->argv[i].len = len;
+        }
         if (len)
             memcpy(w, argv[i], len);
         w += len;
         *w++ = '\r';
         *w++ = '\n';
     }
+    if (ca) {
+        ca->argc = argc;
+        ca->end = w;
+    }
     return w;
+}
+
+char *clusterc__argv_write(char *w, int argc, const char *const *argv, const size_t *argvlen)
+{
+    return clusterc__argv_write_args(w, argc, argv, argvlen, NULL);
 }
 
 int clusterc__encode_argv(clusterc__obuf *out, int argc, const char *const *argv,

@@ -88,6 +88,11 @@ int clusterc__encode_argv(clusterc__obuf *out, int argc, const char *const *argv
  * not fit a size_t), then the bytes at dst (returns dst + size). */
 size_t clusterc__argv_size(int argc, const char *const *argv, const size_t *argvlen);
 char *clusterc__argv_write(char *dst, int argc, const char *const *argv, const size_t *argvlen);
+/* The same, also telling ca where the arguments landed (argc >= 1; ca->end
+ * the returned pointer): clusterc__cmd_inspect_args then needs no parse. */
+struct clusterc__cmdargs;
+char *clusterc__argv_write_args(char *dst, int argc, const char *const *argv,
+                                const size_t *argvlen, struct clusterc__cmdargs *ca);
 
 /* Like redisvFormatCommand / redisFormatCommandArgv: *target a malloc'ed,
  * NUL-terminated command (free() it); returns its length, -1 or -2. */

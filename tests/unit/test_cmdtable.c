@@ -14,6 +14,7 @@
 #include "proto/blocking.h"
 #include "proto/cmdname.h"
 #include "proto/cmdtable.h"
+#include "proto/encode.h"
 #include "proto/fanout.h"
 #include "proto/keyslot.h"
 
@@ -36,7 +37,32 @@ static char *format(size_t *len, const char *const *argv)
     return exact;
 }
 
-/* Inspect argv (NULL-terminated) with table t; return the info. */
+/* What the engine does for a command a face encoded from argv: the
+ * encoder says where the arguments are, and the inspector does not parse.
+ * It must find exactly what clusterc__cmd_inspect finds in the same text
+ * (want), name included. */
+static void expect_args_agree(const clusterc__cmdtable *t, int argc, const char *const *argv,
+                              const size_t *argvlen, const clusterc__cmdinfo *want)
+{
+    size_t len = clusterc__argv_size(argc, argv, argvlen);
+    char *buf = malloc(len);
+    clusterc__cmdargs ca;
+    clusterc__cmdinfo got;
+    assert_non_null(buf);
+    assert_ptr_equal(clusterc__argv_write_args(buf, argc, argv, argvlen, &ca), buf + len);
+    assert_ptr_equal(ca.end, buf + len);
+    assert_int_equal(ca.argc, argc);
+    clusterc__cmd_inspect_args(t, &ca, &got);
+    assert_int_equal(got.flags, want->flags);
+    assert_int_equal(got.props, want->props);
+    assert_int_equal(got.slot, want->slot);
+    assert_int_equal(got.namelen, want->namelen);
+    assert_memory_equal(got.name, want->name, got.namelen);
+    free(buf);
+}
+
+/* Inspect argv (NULL-terminated) with table t; return the info. Every
+ * command the tests inspect is also inspected the encoder's way. */
 static clusterc__cmdinfo inspect_with(const clusterc__cmdtable *t, const char *const *argv)
 {
     size_t len;
@@ -47,6 +73,10 @@ static clusterc__cmdinfo inspect_with(const clusterc__cmdtable *t, const char *c
         fail_msg("inspect failed: %s", err);
     assert_int_equal(info.namelen, strlen(argv[0]));
     assert_memory_equal(info.name, argv[0], info.namelen);
+    int argc = 0;
+    while (argv[argc] != NULL)
+        argc++;
+    expect_args_agree(t, argc, argv, NULL, &info);
     free(buf);
     return info;
 }
@@ -663,6 +693,56 @@ static int slot_ref(const unsigned char *k, size_t n)
 /* keyslot.c's two tables against the definition: every one- and two-byte
  * input reads each entry of both; then random keys, tags included, also
  * as inspect hashes them (lengths of one to three digits). */
+/* Random commands: a built-in name (any casing) or none, then up to 11
+ * arguments drawn from the words the key rules look for, numbers, hash
+ * tags and binary bytes. The encoder's arguments must inspect as the text
+ * does, for every one. */
+static void test_args_agree_random(void **state)
+{
+    (void)state;
+    static const char *const words[] = {
+        "streams", "STREAMS", "keys", "usage", "group", "count", "block", "auth", "auth2",
+        "0", "1", "2", "3", "12", "-1", "k", "{t}a", "a{t}", "", "x\0y", "\xff\xfe", "123456",
+    };
+    const size_t nwords = sizeof(words) / sizeof(words[0]);
+    const clusterc__cmdtable *t = clusterc__cmdtable_builtin();
+    size_t nnames = 0;
+    unsigned fl, pr;
+    while (clusterc__cmdtable_at(t, nnames, &fl, &pr) != NULL)
+        nnames++;
+    uint32_t x = 88172645u;
+    char name[64];
+    const char *argv[12];
+    size_t argvlen[12];
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        const char *n = x % 16 ? clusterc__cmdtable_at(t, x % nnames, &fl, &pr) : "nosuchcmd";
+        size_t nl = strlen(n);
+        for (size_t j = 0; j < nl && j < sizeof(name); j++)
+            name[j] = (x >> (j % 24)) & 1 ? (char)(n[j] ^ ('a' ^ 'A') * (n[j] >= 'a' && n[j] <= 'z'))
+                                           : n[j];
+        argv[0] = name;
+        argvlen[0] = nl < sizeof(name) ? nl : sizeof(name);
+        int argc = 1 + (int)((x >> 8) % 12);
+        for (int k = 1; k < argc; k++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            const char *w = words[x % nwords];
+            argv[k] = w;
+            argvlen[k] = w[0] == 'x' && w[1] == '\0' ? 3 : strlen(w);
+        }
+        size_t len = clusterc__argv_size(argc, argv, argvlen);
+        char *buf = malloc(len);
+        clusterc__cmdinfo want;
+        char err[128];
+        assert_non_null(buf);
+        clusterc__argv_write(buf, argc, argv, argvlen);
+        if (clusterc__cmd_inspect(t, buf, len, &want, err, sizeof(err)) != 0)
+            fail_msg("inspect failed: %s", err);
+        expect_args_agree(t, argc, argv, argvlen, &want);
+        free(buf);
+    }
+}
+
 static void test_crc16_tables(void **state)
 {
     (void)state;
@@ -746,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_lookup_exact),
         cmocka_unit_test(test_learned_props),
         cmocka_unit_test(test_learned_props_odd_names),
+        cmocka_unit_test(test_args_agree_random),
         cmocka_unit_test(test_crc16_tables),
         cmocka_unit_test(test_lengths),
     };
