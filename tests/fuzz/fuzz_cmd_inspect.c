@@ -1,13 +1,16 @@
 /* fuzz_cmd_inspect.c -- a command in RESP form (what redisFormatCommand
  * makes) -> clusterc__cmd_inspect, clusterc__policy_lookup and
- * clusterc__fanout_split; every part of a split inspects to its slot, and
- * the props agree with the tests the engine made before them. */
+ * clusterc__fanout_split; every part of a split inspects to its slot, the
+ * props agree with the tests the engine made before them, and the same
+ * arguments encoded again inspect the same without a parse. */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "fuzz_common.h"
 #include "proto/blocking.h"
 #include "proto/cmdname.h"
 #include "proto/cmdtable.h"
+#include "proto/encode.h"
 #include "proto/fanout.h"
 
 /* The props against clusterc__cmd_not_here, clusterc__cmd_display_name and
@@ -41,6 +44,38 @@ static void check_props(const char *resp, size_t size, const clusterc__cmdinfo *
         fuzz_fail("props: the engine's test would miss a fan-out");
 }
 
+/* A valid command's arguments, walked from its text (at most 64), encoded
+ * again with clusterc__argv_write_args: clusterc__cmd_inspect_args of that
+ * must find what the inspector found in the text (the engine's way for a
+ * command a face encoded from argv). */
+static void check_args(const clusterc__cmdtable *t, const char *resp, const clusterc__cmdinfo *ci)
+{
+    const char *argv[64];
+    size_t argvlen[64];
+    char *end;
+    long long argc = strtoll(resp + 1, &end, 10);
+    const char *p = end + 2;
+    if (argc < 1 || argc > 64)
+        return;
+    for (long long i = 0; i < argc; i++) {
+        argvlen[i] = (size_t)strtoull(p + 1, &end, 10);
+        argv[i] = end + 2;
+        p = argv[i] + argvlen[i] + 2;
+    }
+    size_t len = clusterc__argv_size((int)argc, argv, argvlen);
+    char *buf = malloc(len);
+    clusterc__cmdargs ca;
+    clusterc__cmdinfo got;
+    if (!buf)
+        return;
+    clusterc__argv_write_args(buf, (int)argc, argv, argvlen, &ca);
+    clusterc__cmd_inspect_args(t, &ca, &got);
+    if (got.flags != ci->flags || got.props != ci->props || got.slot != ci->slot ||
+        got.namelen != ci->namelen || memcmp(got.name, ci->name, got.namelen) != 0)
+        fuzz_fail("inspect_args: the encoder's arguments inspect differently");
+    free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *resp = (const char *)data;
@@ -53,6 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ci.name < resp || ci.namelen > size || ci.name + ci.namelen > resp + size)
             fuzz_fail("inspect: name outside the buffer");
         check_props(resp, size, &ci);
+        check_args(t, resp, &ci);
     }
     clusterc__fanpolicy fp;
     (void)clusterc__policy_lookup(NULL, resp, size, &fp);
