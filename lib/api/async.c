@@ -7,7 +7,6 @@
 #include "engine/engine.h"
 #include "engine/reply_arena.h"
 #include "proto/options.h"
-#include "proto/encode.h"
 
 struct clusterc_async {
     clusterc__engine *e;
@@ -62,24 +61,17 @@ static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
     clusterc__reply_free(reply);
 }
 
-/* A formatted command: its text, whether it is a pooled block, and, for
- * the argv form, where its arguments are (so it is not parsed again). */
-typedef struct fcmd {
-    char *cmd;
-    int len, pooled;
-    clusterc__cmdargs ca;   /* ca.argc 0: not known, parse the text */
-} fcmd;
-
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
-                       void *pd, fcmd *f);
+                       void *pd, clusterc__cmdtext *f);
 
-static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd, fcmd *f)
+static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
+                  clusterc__cmdtext *f)
 {
     return submit_node(a, route, NULL, fn, pd, f);
 }
 
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
-                       void *pd, fcmd *f)
+                       void *pd, clusterc__cmdtext *f)
 {
     char *cmd = f->cmd;
     int len = f->len;
@@ -117,32 +109,11 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     return 0;
 }
 
-/* The command text, in a block of the engine's pool when small (reqpool.c). */
-static void format_cmd(clusterc_async *a, fcmd *f, const char *fmt, va_list ap)
-{
-    f->cmd = NULL;
-    f->pooled = 0;
-    f->ca.argc = 0;
-    f->len = a->e ? clusterc__engine_format(a->e, &f->cmd, &f->pooled, fmt, ap)
-                  : clusterc__format_command(&f->cmd, fmt, ap);
-}
-
-static void format_cmd_argv(clusterc_async *a, fcmd *f, int argc, const char **argv,
-                            const size_t *argvlen)
-{
-    f->cmd = NULL;
-    f->pooled = 0;
-    f->ca.argc = 0;
-    f->len = a->e ? clusterc__engine_format_argv(a->e, &f->cmd, &f->pooled, argc, argv, argvlen,
-                                                 &f->ca)
-                  : clusterc__format_argv(&f->cmd, argc, argv, argvlen);
-}
-
 CLUSTERC_API int clusterc_async_vcommand(clusterc_async *a, clusterc_async_fn *fn,
                                          void *privdata, const char *fmt, va_list ap)
 {
-    fcmd f;
-    format_cmd(a, &f, fmt, ap);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_format(a->e, &f, fmt, ap);
     return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, &f);
 }
 
@@ -160,18 +131,18 @@ CLUSTERC_API int clusterc_async_command_argv(clusterc_async *a, clusterc_async_f
                                              void *privdata, int argc, const char **argv,
                                              const size_t *argvlen)
 {
-    fcmd f;
-    format_cmd_argv(a, &f, argc, argv, argvlen);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_argv(a->e, &f, argc, argv, argvlen);
     return submit(a, CLUSTERC_ROUTE_DEFAULT, fn, privdata, &f);
 }
 
 CLUSTERC_API int clusterc_async_command_route(clusterc_async *a, int route, clusterc_async_fn *fn,
                                               void *privdata, const char *fmt, ...)
 {
-    fcmd f;
+    clusterc__cmdtext f;
     va_list ap;
     va_start(ap, fmt);
-    format_cmd(a, &f, fmt, ap);
+    clusterc__cmdtext_format(a->e, &f, fmt, ap);
     va_end(ap);
     return submit(a, route, fn, privdata, &f);
 }
@@ -181,8 +152,8 @@ CLUSTERC_API int clusterc_async_command_route_argv(clusterc_async *a, int route,
                                                    int argc, const char **argv,
                                                    const size_t *argvlen)
 {
-    fcmd f;
-    format_cmd_argv(a, &f, argc, argv, argvlen);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_argv(a->e, &f, argc, argv, argvlen);
     return submit(a, route, fn, privdata, &f);
 }
 
@@ -190,10 +161,10 @@ CLUSTERC_API int clusterc_async_command_to_node(clusterc_async *a, const char *n
                                                 clusterc_async_fn *fn, void *privdata,
                                                 const char *fmt, ...)
 {
-    fcmd f;
+    clusterc__cmdtext f;
     va_list ap;
     va_start(ap, fmt);
-    format_cmd(a, &f, fmt, ap);
+    clusterc__cmdtext_format(a->e, &f, fmt, ap);
     va_end(ap);
     return submit_node(a, CLUSTERC_ROUTE_DEFAULT, node ? node : "", fn, privdata, &f);
 }

@@ -13,7 +13,6 @@
 #include "face_int.h"
 #include "engine/engine.h"
 #include "proto/options.h"
-#include "proto/encode.h"
 
 /* A finished (or pending) pipelined command, kept until clusterc_get_reply. */
 typedef struct result {
@@ -199,38 +198,9 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
         snprintf(s->msg, sizeof(s->msg), "%s", msg);
 }
 
-/* A formatted command: its text, in a block of the engine's pool when
- * small (reqpool.c: the engine takes it back when the request is freed),
- * and for the argv form where its arguments are (not parsed again). */
-typedef struct fcmd {
-    char *cmd;
-    int len, pooled;
-    clusterc__cmdargs ca;   /* ca.argc 0: not known, parse the text */
-} fcmd;
-
-static void fmt_cmd(clusterc_client *c, fcmd *f, const char *fmt, va_list ap)
-{
-    f->cmd = NULL;
-    f->pooled = 0;
-    f->ca.argc = 0;
-    f->len = c->e ? clusterc__engine_format(c->e, &f->cmd, &f->pooled, fmt, ap)
-                  : clusterc__format_command(&f->cmd, fmt, ap);
-}
-
-static void fmt_argv(clusterc_client *c, fcmd *f, int argc, const char **argv,
-                     const size_t *argvlen)
-{
-    f->cmd = NULL;
-    f->pooled = 0;
-    f->ca.argc = 0;
-    f->len = c->e ? clusterc__engine_format_argv(c->e, &f->cmd, &f->pooled, argc, argv, argvlen,
-                                                 &f->ca)
-                  : clusterc__format_argv(&f->cmd, argc, argv, argvlen);
-}
-
 /* Common front of every call: a usable engine and a formatted command. A
  * pooled block is an ordinary malloc'ed one: free() on it is never wrong. */
-static clusterc__req *make_req(clusterc_client *c, fcmd *f, clusterc__done_fn *fn)
+static clusterc__req *make_req(clusterc_client *c, clusterc__cmdtext *f, clusterc__done_fn *fn)
 {
     char *cmd = f->cmd;
     int len = f->len;
@@ -250,7 +220,7 @@ static clusterc__req *make_req(clusterc_client *c, fcmd *f, clusterc__done_fn *f
     return r;
 }
 
-static redisReply *run_single(clusterc_client *c, fcmd *f, int route, const char *node)
+static redisReply *run_single(clusterc_client *c, clusterc__cmdtext *f, int route, const char *node)
 {
     single s;
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
@@ -286,8 +256,8 @@ static redisReply *run_single(clusterc_client *c, fcmd *f, int route, const char
 CLUSTERC_API redisReply *clusterc_vcommand_route(clusterc_client *c, int route,
                                                  const char *fmt, va_list ap)
 {
-    fcmd f;
-    fmt_cmd(c, &f, fmt, ap);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_format(c->e, &f, fmt, ap);
     return run_single(c, &f, route, NULL);
 }
 
@@ -304,16 +274,16 @@ CLUSTERC_API redisReply *clusterc_command_route(clusterc_client *c, int route,
 CLUSTERC_API redisReply *clusterc_command_route_argv(clusterc_client *c, int route, int argc,
                                                      const char **argv, const size_t *argvlen)
 {
-    fcmd f;
-    fmt_argv(c, &f, argc, argv, argvlen);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_argv(c->e, &f, argc, argv, argvlen);
     return run_single(c, &f, route, NULL);
 }
 
 CLUSTERC_API redisReply *clusterc_vcommand_to_node(clusterc_client *c, const char *node,
                                                    const char *fmt, va_list ap)
 {
-    fcmd f;
-    fmt_cmd(c, &f, fmt, ap);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_format(c->e, &f, fmt, ap);
     return run_single(c, &f, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
@@ -331,8 +301,8 @@ CLUSTERC_API redisReply *clusterc_command_to_node_argv(clusterc_client *c, const
                                                        int argc, const char **argv,
                                                        const size_t *argvlen)
 {
-    fcmd f;
-    fmt_argv(c, &f, argc, argv, argvlen);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_argv(c->e, &f, argc, argv, argvlen);
     return run_single(c, &f, CLUSTERC_ROUTE_DEFAULT, node ? node : "");
 }
 
@@ -395,7 +365,7 @@ static int ring_push(clusterc_client *c)
     return 0;
 }
 
-static int append(clusterc_client *c, fcmd *f)
+static int append(clusterc_client *c, clusterc__cmdtext *f)
 {
     clusterc__req *r = make_req(c, f, pipe_done);
     if (!r)
@@ -415,8 +385,8 @@ static int append(clusterc_client *c, fcmd *f)
 
 CLUSTERC_API int clusterc_vappend_command(clusterc_client *c, const char *fmt, va_list ap)
 {
-    fcmd f;
-    fmt_cmd(c, &f, fmt, ap);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_format(c->e, &f, fmt, ap);
     return append(c, &f);
 }
 
@@ -432,8 +402,8 @@ CLUSTERC_API int clusterc_append_command(clusterc_client *c, const char *fmt, ..
 CLUSTERC_API int clusterc_append_command_argv(clusterc_client *c, int argc,
                                               const char **argv, const size_t *argvlen)
 {
-    fcmd f;
-    fmt_argv(c, &f, argc, argv, argvlen);
+    clusterc__cmdtext f;
+    clusterc__cmdtext_argv(c->e, &f, argc, argv, argvlen);
     return append(c, &f);
 }
 

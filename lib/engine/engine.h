@@ -150,24 +150,34 @@ int clusterc__engine_drained(const clusterc__engine *e);
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err);
 /* The same for a command the library encoded itself, ca telling where its
- * arguments are (clusterc__engine_format_argv): not parsed again. ca NULL
+ * arguments are (clusterc__cmdtext_argv): not parsed again. ca NULL
  * is clusterc__req_new. */
 clusterc__req *clusterc__req_new_args(clusterc__engine *e, char *cmd, size_t len,
                                       const clusterc__cmdargs *ca,
                                       clusterc__done_fn *done, clusterc__err *err);
 
-/* A command formatted for a request (reqpool.c): in a block of the
- * engine's pool of small buffers when it fits (CLUSTERC__CMDBUF bytes with
- * its NUL), else malloc'ed; *pooled says which: set the request's
- * cmd_pooled to it, and its free gives the block back. Returns the length,
- * -1 out of memory or -2 an invalid format, as clusterc__format_command.
+/* A command formatted for a request by a face (reqpool.c):
+ *   cmd     the NUL-terminated RESP text: a block of the engine's pool of
+ *           small buffers when it fits (CLUSTERC__CMDBUF bytes with its
+ *           NUL), else malloc'ed (always malloc'ed when e is NULL, a
+ *           client whose options were rejected); free() is never wrong;
+ *   len     its length, -1 out of memory or -2 an invalid format (cmd
+ *           NULL), as clusterc__format_command;
+ *   pooled  which: set the request's cmd_pooled to it, and its free gives
+ *           the block back;
+ *   ca      for the argv form, where the arguments are, for
+ *           clusterc__req_new_args (ca.argc 0: not known).
  * Only on the engine's thread. */
 #define CLUSTERC__CMDBUF 48
-int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, const char *fmt,
-                            va_list ap);
-int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
-                                 const char *const *argv, const size_t *argvlen,
-                                 clusterc__cmdargs *ca);   /* ca may be NULL */
+typedef struct clusterc__cmdtext {
+    char *cmd;
+    int len, pooled;
+    clusterc__cmdargs ca;
+} clusterc__cmdtext;
+void clusterc__cmdtext_format(clusterc__engine *e, clusterc__cmdtext *t, const char *fmt,
+                              va_list ap);
+void clusterc__cmdtext_argv(clusterc__engine *e, clusterc__cmdtext *t, int argc,
+                            const char *const *argv, const size_t *argvlen);
 
 /* Free a request that was never submitted (the face gave up on it). */
 void clusterc__req_free(clusterc__req *r);

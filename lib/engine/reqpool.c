@@ -70,41 +70,42 @@ void clusterc__cmdbuf_put(clusterc__engine *e, char *p)
 /* Room for total bytes and a NUL: a pooled block or malloc. */
 static char *cmd_room(clusterc__engine *e, size_t total, int *pooled)
 {
-    *pooled = total < CLUSTERC__CMDBUF;
+    *pooled = e && total < CLUSTERC__CMDBUF;
     return *pooled ? cmdbuf_get(e) : malloc(total + 1);
 }
 
-int clusterc__engine_format(clusterc__engine *e, char **target, int *pooled, const char *fmt,
-                            va_list ap)
+void clusterc__cmdtext_format(clusterc__engine *e, clusterc__cmdtext *t, const char *fmt,
+                              va_list ap)
 {
     clusterc__enc enc;
     int rc = clusterc__enc_parse(&enc, fmt, ap);
-    char *cmd = NULL;
-    if (rc == 0 && (enc.total > (size_t)INT_MAX || !(cmd = cmd_room(e, enc.total, pooled))))
+    t->cmd = NULL;
+    t->pooled = 0;
+    t->ca.argc = 0;
+    if (rc == 0 && (enc.total > (size_t)INT_MAX || !(t->cmd = cmd_room(e, enc.total, &t->pooled))))
         rc = -1;
     if (rc == 0) {
-        clusterc__enc_write(&enc, cmd)[0] = '\0';
-        *target = cmd;
+        clusterc__enc_write(&enc, t->cmd)[0] = '\0';
         rc = (int)enc.total;
     }
     clusterc__enc_release(&enc);
-    return rc;
+    t->len = rc;
 }
 
-int clusterc__engine_format_argv(clusterc__engine *e, char **target, int *pooled, int argc,
-                                 const char *const *argv, const size_t *argvlen,
-                                 clusterc__cmdargs *ca)
+void clusterc__cmdtext_argv(clusterc__engine *e, clusterc__cmdtext *t, int argc,
+                            const char *const *argv, const size_t *argvlen)
 {
     size_t total = clusterc__argv_size(argc, argv, argvlen);
-    char *cmd;
-    if (total == 0 || total > (size_t)INT_MAX || !(cmd = cmd_room(e, total, pooled)))
-        return -1;
+    t->pooled = 0;
+    t->ca.argc = 0;
+    t->len = -1;
+    if (total == 0 || total > (size_t)INT_MAX || !(t->cmd = cmd_room(e, total, &t->pooled))) {
+        t->cmd = NULL;
+        return;
+    }
     /* An empty command is not one: left to the inspector to say so. */
-    clusterc__argv_write_args(cmd, argc, argv, argvlen, argc >= 1 ? ca : NULL)[0] = '\0';
-    if (ca && argc < 1)
-        ca->argc = 0;
-    *target = cmd;
-    return (int)total;
+    clusterc__argv_write_args(t->cmd, argc, argv, argvlen, argc >= 1 ? &t->ca : NULL)[0] = '\0';
+    t->len = (int)total;
 }
 
 void clusterc__reqpool_fini(clusterc__engine *e)
