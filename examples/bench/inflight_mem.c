@@ -6,8 +6,9 @@
  *
  * It connects, sends one round of GETs so every primary's connection is up
  * and the request free list is warm, then submits n commands without
- * letting the loop run: each is then a request, its command text, its
- * entry in a node's FIFO and its bytes in that node's output buffer. The
+ * letting the loop run: each is then a request (with its command text in
+ * the same block when short, else a block of its own), its entry in a
+ * node's FIFO and its bytes in that node's output buffer. The
  * heap in use before and after, divided by n, is the cost of one queued
  * command. Then the loop runs until all have answered, and the heap in use
  * is printed again (what the client keeps: free lists, buffers at peak).

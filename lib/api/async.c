@@ -73,16 +73,15 @@ static int submit(clusterc_async *a, int route, clusterc_async_fn *fn, void *pd,
 static int submit_node(clusterc_async *a, int route, const char *node, clusterc_async_fn *fn,
                        void *pd, clusterc__cmdtext *f)
 {
-    char *cmd = f->cmd;
     int len = f->len;
     if (!a->e || a->closing) {
-        free(cmd);
+        clusterc__cmdtext_release(a->e, f);
         if (a->e)
             clusterc__err_set(&a->err, CLUSTERC_ECLOSED, "client is disconnecting");
         return -1;
     }
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
-        free(cmd);
+        clusterc__cmdtext_release(a->e, f);
         clusterc__err_set(&a->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return -1;
     }
@@ -92,14 +91,13 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
                           len == -2 ? "invalid format string" : "out of memory");
         return -1;
     }
-    clusterc__req *r = clusterc__req_new_user(a->e, cmd, (size_t)len, &f->ca, async_done, &a->err);
+    clusterc__req *r = clusterc__req_new_user(a->e, f, async_done, &a->err);
     if (!r)
         return -1;
     r->u1 = a;
     r->u2 = pd;
-    r->route_mode = (uint8_t)route;
+    r->route_mode = (unsigned)route & 7u;   /* checked above */
     r->reply_pool = 1;   /* async_done frees the reply when the callback returns */
-    r->cmd_pooled = (uint8_t)f->pooled;   /* a block of the engine's command pool */
     if (node && clusterc__req_pin(a->e, r, node, &a->err) < 0) {
         clusterc__req_free(r);
         return -1;

@@ -28,7 +28,7 @@ struct clusterc_client {
     clusterc__engine *e;
     clusterc__err err;
     result *ring;       /* appended commands, oldest at head */
-    size_t head, count, cap;
+    size_t head, count, cap;   /* cap a power of two (masks, not divisions) */
     uint64_t seq;       /* sequence number of ring[head] */
 };
 
@@ -124,7 +124,7 @@ CLUSTERC_API int clusterc_poll(clusterc_client *c, int timeout_ms)
 static void free_ring(clusterc_client *c)
 {
     for (size_t i = 0; i < c->count; i++) {
-        result *r = &c->ring[(c->head + i) % c->cap];
+        result *r = &c->ring[(c->head + i) & (c->cap - 1)];
         freeReplyObject(r->reply);
         free(r->msg);
     }
@@ -198,14 +198,12 @@ static void single_done(clusterc__engine *e, clusterc__req *r, redisReply *reply
         snprintf(s->msg, sizeof(s->msg), "%s", msg);
 }
 
-/* Common front of every call: a usable engine and a formatted command. A
- * pooled block is an ordinary malloc'ed one: free() on it is never wrong. */
+/* Common front of every call: a usable engine and a formatted command. */
 static clusterc__req *make_req(clusterc_client *c, clusterc__cmdtext *f, clusterc__done_fn *fn)
 {
-    char *cmd = f->cmd;
     int len = f->len;
     if (!c->e) {
-        free(cmd);
+        clusterc__cmdtext_release(NULL, f);   /* malloc'ed without an engine */
         return NULL;   /* err already says why the options were rejected */
     }
     if (len < 0) {
@@ -214,17 +212,14 @@ static clusterc__req *make_req(clusterc_client *c, clusterc__cmdtext *f, cluster
                           len == -2 ? "invalid format string" : "out of memory");
         return NULL;
     }
-    clusterc__req *r = clusterc__req_new_user(c->e, cmd, (size_t)len, &f->ca, fn, &c->err);
-    if (r)
-        r->cmd_pooled = (uint8_t)f->pooled;
-    return r;
+    return clusterc__req_new_user(c->e, f, fn, &c->err);
 }
 
 static redisReply *run_single(clusterc_client *c, clusterc__cmdtext *f, int route, const char *node)
 {
     single s;
     if (route < CLUSTERC_ROUTE_DEFAULT || route > CLUSTERC_ROUTE_EACH_NODE) {
-        free(f->cmd);
+        clusterc__cmdtext_release(c->e, f);
         clusterc__err_set(&c->err, CLUSTERC_EINVAL, "route %d is not a CLUSTERC_ROUTE_* value", route);
         return NULL;
     }
@@ -330,7 +325,7 @@ CLUSTERC_API redisReply *clusterc_command_argv(clusterc_client *c, int argc,
 
 static result *ring_at(clusterc_client *c, uint64_t seq)
 {
-    return &c->ring[(c->head + (size_t)(seq - c->seq)) % c->cap];
+    return &c->ring[(c->head + (size_t)(seq - c->seq)) & (c->cap - 1)];
 }
 
 static void pipe_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
@@ -354,13 +349,13 @@ static int ring_push(clusterc_client *c)
         if (!v)
             return -1;
         for (size_t i = 0; i < c->count; i++)
-            v[i] = c->ring[(c->head + i) % c->cap];
+            v[i] = c->ring[(c->head + i) & (c->cap - 1)];
         free(c->ring);
         c->ring = v;
         c->cap = cap;
         c->head = 0;
     }
-    memset(&c->ring[(c->head + c->count) % c->cap], 0, sizeof(result));
+    memset(&c->ring[(c->head + c->count) & (c->cap - 1)], 0, sizeof(result));
     c->count++;
     return 0;
 }
@@ -424,7 +419,7 @@ CLUSTERC_API int clusterc_get_reply(clusterc_client *c, void **reply)
         ;
     run_until(c, &h->done);
     result res = c->ring[c->head];
-    c->head = (c->head + 1) % c->cap;
+    c->head = (c->head + 1) & (c->cap - 1);
     c->count--;
     c->seq++;
     if (!res.reply) {

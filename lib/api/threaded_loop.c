@@ -84,9 +84,9 @@ static void run_cmd(clusterc_threaded *t, tjob *j)
 {
     clusterc__engine *e = clusterc__async_engine(t->a);
     clusterc__err err = {0};
-    char *cmd = j->cmd;
+    clusterc__cmdtext text = { j->cmd, (int)j->len, 0, { 0 } };   /* malloc'ed */
     j->cmd = NULL;   /* the request owns it now, or freed it */
-    clusterc__req *r = clusterc__req_new_user(e, cmd, (size_t)j->len, NULL, on_done, &err);
+    clusterc__req *r = clusterc__req_new_user(e, &text, on_done, &err);
     if (r && j->node && clusterc__req_pin(e, r, j->node, &err) < 0) {
         clusterc__req_free(r);
         r = NULL;

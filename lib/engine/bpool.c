@@ -202,7 +202,7 @@ static void start_next(clusterc__node *n)
         if (send_on(b, r) < 0) {
             r->state = CLUSTERC__REQ_NEW;
             clusterc__engine_fail_later(n->e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
-                                        r->name, n->name);
+                                        CLUSTERC__RNAME(r), n->name);
         }
     }
 }

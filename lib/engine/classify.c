@@ -15,7 +15,7 @@ static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
         return 0;   /* not following: the caller gets the reply itself */
     if (r->redirects >= e->opt.max_redirects) {
         clusterc__engine_fail(e, r, CLUSTERC_EREDIRECTS,
-                              "%s: too many redirects (%d); last from %s: %.*s", r->name,
+                              "%s: too many redirects (%d); last from %s: %.*s", CLUSTERC__RNAME(r),
                               r->redirects, from->name, (int)reply->len, reply->str);
         freeReplyObject(reply);
         return 1;
@@ -26,7 +26,7 @@ static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
     clusterc__node *to = clusterc__engine_node(e, &dial, 1);
     if (!to) {
         clusterc__engine_fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory following a redirect",
-                              r->name);
+                              CLUSTERC__RNAME(r));
         freeReplyObject(reply);
         return 1;
     }
@@ -43,7 +43,7 @@ static int redirect(clusterc__engine *e, clusterc__req *r, clusterc__node *from,
         e->stats.ask++;
         if (!x) {
             clusterc__engine_fail(e, r, CLUSTERC_ENOMEM, "%s: out of memory following a "
-                                  "redirect", r->name);
+                                  "redirect", CLUSTERC__RNAME(r));
             freeReplyObject(reply);
             return 1;
         }
@@ -123,21 +123,21 @@ void clusterc__engine_lost(clusterc__engine *e, clusterc__node *n, clusterc__req
     /* A refused certificate or password is not cured by trying again. */
     if (code == CLUSTERC_EAUTH || code == CLUSTERC_ETLS || code == CLUSTERC_ENOMEM ||
         r->internal) {
-        clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
+        clusterc__engine_fail(e, r, code, "%s: %s", CLUSTERC__RNAME(r), msg);
         return;
     }
     if (written && !(r->flags & CLUSTERC__CMD_READONLY) && code == CLUSTERC_ETIMEOUT) {
         /* Closed because a command ahead of it timed out (close_stuck): a
          * timeout, like that one's, and as uncertain. */
         clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out: %s; it was sent before, "
-                              "so it may have run", r->name, msg);
+                              "so it may have run", CLUSTERC__RNAME(r), msg);
         return;
     }
     if (written && !(r->flags & CLUSTERC__CMD_READONLY)) {
         (void)n;   /* msg names the node */
         clusterc__engine_fail(e, r, CLUSTERC_EUNCERTAIN,
                               "%s: %s, after the command was sent; not retried since it may "
-                              "have run", r->name, msg);
+                              "have run", CLUSTERC__RNAME(r), msg);
         return;
     }
     clusterc__engine_retry_later(e, r, code, msg);

@@ -42,6 +42,27 @@ enum fifo_kind {
 
 /* ------------------------------------------------------------ the FIFO */
 
+/* An entry's packed word (conn.h): kind, marks, and where it starts. */
+#define ENT_KIND_MASK 0x0fu
+#define ENT_ARENA 0x10u   /* its reply is built in an arena (CLUSTERC__CONN_ARENA) */
+#define ENT_POOL 0x20u    /* its reply may come from the pool (CLUSTERC__CONN_POOL) */
+
+static inline unsigned ent_kind(const clusterc__fifo_ent *ent)
+{
+    return (unsigned)(ent->w & ENT_KIND_MASK);
+}
+
+static inline uint64_t ent_start(const clusterc__fifo_ent *ent)
+{
+    return ent->w >> 8;
+}
+
+/* The i-th oldest entry (fcap is a power of two: a mask, not a division). */
+static inline clusterc__fifo_ent *ent_at(const clusterc__conn *n, size_t i)
+{
+    return &n->fifo[(n->fhead + i) & (n->fcap - 1)];
+}
+
 static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
 {
     if (n->fcount == n->fcap) {
@@ -50,18 +71,15 @@ static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
         if (!f)
             return -1;
         for (size_t i = 0; i < n->fcount; i++)
-            f[i] = n->fifo[(n->fhead + i) % n->fcap];
+            f[i] = *ent_at(n, i);
         free(n->fifo);
         n->fifo = f;
         n->fcap = cap;
         n->fhead = 0;
     }
-    clusterc__fifo_ent *ent = &n->fifo[(n->fhead + n->fcount) % n->fcap];
+    clusterc__fifo_ent *ent = ent_at(n, n->fcount);
     ent->tag = tag;
-    ent->kind = kind;
-    ent->arena = 0;
-    ent->pool = 0;
-    ent->start = start;
+    ent->w = start << 8 | kind;
     n->fcount++;
     return 0;
 }
@@ -69,33 +87,35 @@ static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
 static clusterc__fifo_ent fifo_pop(clusterc__conn *n)
 {
     clusterc__fifo_ent ent = n->fifo[n->fhead];
-    n->fhead = (n->fhead + 1) % n->fcap;
+    n->fhead = (n->fhead + 1) & (n->fcap - 1);
     n->fcount--;
     n->fseq++;
     return ent;
 }
 
-void clusterc__conn_orphan(clusterc__conn *n, uint64_t seq)
+void clusterc__conn_orphan(clusterc__conn *n, uint32_t low)
 {
+    uint64_t seq = clusterc__conn_unwrap(n, low);
     if (seq < n->fseq || seq >= n->fseq + n->fcount)
         return;
-    clusterc__fifo_ent *ent = &n->fifo[(n->fhead + (seq - n->fseq)) % n->fcap];
-    ent->kind = FIFO_SKIP;
+    clusterc__fifo_ent *ent = ent_at(n, (size_t)(seq - n->fseq));
+    ent->w = (ent->w & ~(uint64_t)ENT_KIND_MASK) | FIFO_SKIP;
     ent->tag = NULL;
 }
 
-int clusterc__conn_sent(const clusterc__conn *n, uint64_t seq)
+int clusterc__conn_sent(const clusterc__conn *n, uint32_t low)
 {
+    uint64_t seq = clusterc__conn_unwrap(n, low);
     if (seq < n->fseq || seq >= n->fseq + n->fcount)
         return 0;
-    return n->fifo[(n->fhead + (seq - n->fseq)) % n->fcap].start < n->out_written;
+    return ent_start(ent_at(n, (size_t)(seq - n->fseq))) < n->out_written;
 }
 
 void clusterc__conn_each_tag(const clusterc__conn *n, void (*fn)(void *tag, void *arg), void *arg)
 {
     for (size_t i = 0; i < n->fcount; i++) {
-        const clusterc__fifo_ent *ent = &n->fifo[(n->fhead + i) % n->fcap];
-        if (ent->kind == FIFO_USER && ent->tag)
+        const clusterc__fifo_ent *ent = ent_at(n, i);
+        if (ent_kind(ent) == FIFO_USER && ent->tag)
             fn(ent->tag, arg);
     }
 }
@@ -103,8 +123,8 @@ void clusterc__conn_each_tag(const clusterc__conn *n, void (*fn)(void *tag, void
 int clusterc__conn_has_tags(const clusterc__conn *n)
 {
     for (size_t i = 0; i < n->fcount; i++) {
-        const clusterc__fifo_ent *ent = &n->fifo[(n->fhead + i) % n->fcap];
-        if (ent->kind == FIFO_USER && ent->tag)
+        const clusterc__fifo_ent *ent = ent_at(n, i);
+        if (ent_kind(ent) == FIFO_USER && ent->tag)
             return 1;
     }
     return 0;
@@ -115,7 +135,7 @@ int clusterc__conn_take(clusterc__conn *n, void **tag)
     if (n->fcount == 0)
         return 0;
     clusterc__fifo_ent ent = fifo_pop(n);
-    *tag = ent.kind == FIFO_USER ? ent.tag : NULL;
+    *tag = ent_kind(&ent) == FIFO_USER ? ent.tag : NULL;
     return 1;
 }
 
@@ -277,9 +297,9 @@ void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
      * held come back. */
     n->ops->closed(n->owner, code, msg, was_up);
     for (size_t i = 0; i < count; i++) {
-        clusterc__fifo_ent ent = fifo[(head + i) % cap];
-        if (ent.kind == FIFO_USER && ent.tag)
-            n->ops->lost(n->owner, ent.tag, code, msg, ent.start < written);
+        clusterc__fifo_ent ent = fifo[(head + i) & (cap - 1)];
+        if (ent_kind(&ent) == FIFO_USER && ent.tag)
+            n->ops->lost(n->owner, ent.tag, code, msg, ent_start(&ent) < written);
     }
     free(fifo);
 }
@@ -405,7 +425,7 @@ static int send_prelude(clusterc__conn *n, unsigned flags)
 }
 
 int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t len,
-                        unsigned flags, uint64_t *seq)
+                        unsigned flags, uint32_t *seq)
 {
     /* ARENA and POOL only mark the FIFO entry: the common send (an async
      * GET asks for POOL) skips the prelude. */
@@ -413,12 +433,12 @@ int clusterc__conn_send(clusterc__conn *n, void *tag, const char *cmd, size_t le
          (flags & (CLUSTERC__CONN_ASKING | CLUSTERC__CONN_READONLY))) &&
         send_prelude(n, flags) < 0)
         return -1;
-    *seq = n->fseq + n->fcount;
+    *seq = (uint32_t)(n->fseq + n->fcount);
     if (queue_cmd(n, tag, tag ? FIFO_USER : FIFO_SKIP, cmd, len) < 0)
         return -1;
-    clusterc__fifo_ent *ent = &n->fifo[(n->fhead + n->fcount - 1) % n->fcap];
-    ent->arena = (flags & CLUSTERC__CONN_ARENA) != 0;
-    ent->pool = (flags & CLUSTERC__CONN_POOL) != 0;
+    clusterc__fifo_ent *ent = ent_at(n, n->fcount - 1);
+    ent->w |= ((flags & CLUSTERC__CONN_ARENA) ? ENT_ARENA : 0) |
+              ((flags & CLUSTERC__CONN_POOL) ? ENT_POOL : 0);
     if (n->state == CLUSTERC__CONN_UP)
         n->ops->want_write(n->owner);
     return 0;
@@ -547,8 +567,8 @@ static void handshake_reply(clusterc__conn *n, uint8_t kind, redisReply *reply)
  * or the owner wants no more replies now. */
 static int dispatch_reply(clusterc__conn *n, redisReply *reply)
 {
-    if (n->push && (n->fcount == 0 || n->fifo[n->fhead].kind == FIFO_USER ||
-                    n->fifo[n->fhead].kind == FIFO_SKIP)) {
+    if (n->push && (n->fcount == 0 || ent_kind(ent_at(n, 0)) == FIFO_USER ||
+                    ent_kind(ent_at(n, 0)) == FIFO_SKIP)) {
         /* A subscriber's pushes and confirmations: no FIFO past the handshake. */
         if (n->ops->reply(n->owner, NULL, reply) < 0)
             return -1;
@@ -562,7 +582,7 @@ static int dispatch_reply(clusterc__conn *n, redisReply *reply)
         return -1;
     }
     clusterc__fifo_ent ent = fifo_pop(n);
-    switch (ent.kind) {
+    switch (ent_kind(&ent)) {
     case FIFO_USER:
         if (n->ops->reply(n->owner, ent.tag, reply) < 0)
             return -1;
@@ -570,7 +590,7 @@ static int dispatch_reply(clusterc__conn *n, redisReply *reply)
     case FIFO_AUTH:
     case FIFO_SETNAME:
     case FIFO_READONLY:
-        handshake_reply(n, ent.kind, reply);
+        handshake_reply(n, (uint8_t)ent_kind(&ent), reply);
         break;
     default:   /* untagged or orphaned: maybe an arena reply */
         clusterc__reply_free(reply);
@@ -603,9 +623,9 @@ static redisReplyObjectFunctions *reply_fns(const clusterc__conn *n)
     if (!n->fcount)
         return n->actx.plain;
     const clusterc__fifo_ent *head = &n->fifo[n->fhead];
-    if (head->arena)
+    if (head->w & ENT_ARENA)
         return &clusterc__arena_fns;
-    return head->pool && n->actx.pool ? &clusterc__pool_fns : n->actx.plain;
+    return (head->w & ENT_POOL) && n->actx.pool ? &clusterc__pool_fns : n->actx.plain;
 }
 
 /* Hand out every complete reply the reader holds; then, if the stream

@@ -73,12 +73,12 @@ typedef struct clusterc__conn_ops {
     void (*want_write)(void *owner);
 } clusterc__conn_ops;
 
+/* 16 bytes a command (issue 17: memory per command in flight). `w` packs
+ * its first byte's offset in the output stream (the high 56 bits: 64 PB,
+ * never reached) and its kind and marks (the low 8): see conn.c. */
 typedef struct clusterc__fifo_ent {
     void *tag;                 /* USER only */
-    uint64_t start;            /* its first byte's offset in the output stream */
-    uint8_t kind;
-    uint8_t arena;             /* its reply is built in an arena (CLUSTERC__CONN_ARENA) */
-    uint8_t pool;              /* its reply may come from the pool (CLUSTERC__CONN_POOL) */
+    uint64_t w;                /* start << 8 | pool << 5 | arena << 4 | kind */
 } clusterc__fifo_ent;
 
 struct clusterc__conn {
@@ -104,7 +104,8 @@ struct clusterc__conn {
     uint64_t out_total;              /* bytes appended since connect started */
     uint64_t out_written;            /* bytes written since connect started */
 
-    clusterc__fifo_ent *fifo;        /* ring: fifo[fhead] is the oldest */
+    clusterc__fifo_ent *fifo;        /* ring of fcap (a power of two) entries:
+                                        fifo[fhead] is the oldest */
     size_t fhead, fcount, fcap;
     uint64_t fseq;                   /* sequence number of fifo[fhead] */
 
@@ -147,12 +148,21 @@ void clusterc__conn_fini(clusterc__conn *c);
  * replies whose life ends in the owner's hands (the async face). */
 #define CLUSTERC__CONN_POOL 8u
 
+/* A FIFO entry's sequence number as an owner keeps it: its low 32 bits
+ * (4 bytes a request, issue 17). The connection counts in 64 bits, and
+ * every entry still in its FIFO is within 2^32 of the head, so the low bits
+ * name one entry; an entry already answered maps to none. */
+static inline uint64_t clusterc__conn_unwrap(const clusterc__conn *c, uint32_t seq)
+{
+    return c->fseq + (uint32_t)(seq - (uint32_t)c->fseq);
+}
+
 /* Queue a command (tag NULL: nobody wants its reply). Starts connecting
  * when the connection is down; failures come later, from the loop. Returns
- * 0 with *seq its FIFO sequence number, or -1 when out of memory (the
- * command is not queued). */
+ * 0 with *seq its FIFO sequence number (low bits, above), or -1 when out of
+ * memory (the command is not queued). */
 int clusterc__conn_send(clusterc__conn *c, void *tag, const char *cmd, size_t len,
-                        unsigned flags, uint64_t *seq);
+                        unsigned flags, uint32_t *seq);
 
 /* A subscriber connection (c->push set): queue bytes with no FIFO entry;
  * whatever the server sends back, past the handshake, goes to ops->reply
@@ -169,7 +179,7 @@ void clusterc__conn_flush(clusterc__conn *c);
 int clusterc__conn_read_blocking(clusterc__conn *c);
 
 /* Forget a queued command whose caller gave up: its reply will be dropped. */
-void clusterc__conn_orphan(clusterc__conn *c, uint64_t seq);
+void clusterc__conn_orphan(clusterc__conn *c, uint32_t seq);
 
 /* Take the oldest FIFO entry out without waiting for its reply (the owner
  * is failing everything). Returns 1 with *tag (NULL for an entry nobody
@@ -182,14 +192,14 @@ void clusterc__conn_close(clusterc__conn *c, int code, const char *msg);
 
 /* Some bytes of the command queued as seq were written to the socket (so
  * the server may have run it). 0 for a seq no longer in the FIFO. */
-int clusterc__conn_sent(const clusterc__conn *c, uint64_t seq);
+int clusterc__conn_sent(const clusterc__conn *c, uint32_t seq);
 
 /* The command queued as seq waited behind AUTH and went out only when it
  * was accepted: its deadline ran while it could not be sent, so a timeout
  * says nothing of the connection. */
-static inline int clusterc__conn_was_held(const clusterc__conn *c, uint64_t seq)
+static inline int clusterc__conn_was_held(const clusterc__conn *c, uint32_t seq)
 {
-    return seq < c->held_end;
+    return clusterc__conn_unwrap(c, seq) < c->held_end;
 }
 
 /* Call fn(tag, arg) for every tag in the FIFO, oldest first. */

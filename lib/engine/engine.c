@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 #include <ctype.h>
+#include <limits.h>
 #include "engine_int.h"
 #include "proto/blocking.h"
 #include "proto/options.h"
@@ -233,14 +234,14 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
     clusterc__node *n = NULL;
     char why[200];
     if (!node) {
-        clusterc__err_set(err, CLUSTERC_EINVAL, "%s: no node given", r->name);
+        clusterc__err_set(err, CLUSTERC_EINVAL, "%s: no node given", CLUSTERC__RNAME(r));
         return -1;
     }
     if (is_node_id(node)) {
         n = clusterc__nindex_find(&e->by_id, e, node);
         if (!n) {
             clusterc__err_set(err, CLUSTERC_EINVAL, "%s: no node with id %s in the slot map",
-                              r->name, node);
+                              CLUSTERC__RNAME(r), node);
             return -1;
         }
     } else {
@@ -248,14 +249,14 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
         /* a is written only on success: the message must not read it. */
         int bad = clusterc__addr_parse(node, strlen(node), &a, why, sizeof(why)) < 0;
         if (bad || !a.host[0]) {
-            clusterc__err_set(err, CLUSTERC_EINVAL, "%s: bad node address \"%s\": %s", r->name,
+            clusterc__err_set(err, CLUSTERC_EINVAL, "%s: bad node address \"%s\": %s", CLUSTERC__RNAME(r),
                               node, bad ? why : "no host");
             return -1;
         }
         clusterc__engine_remap(e, &a, &dial);
         n = clusterc__engine_node(e, &dial, 1);
         if (!n) {
-            clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory", r->name);
+            clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory", CLUSTERC__RNAME(r));
             return -1;
         }
         if (!clusterc__engine_in_map(e, n))
@@ -263,7 +264,7 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
     }
     clusterc__req_x *x = clusterc__req_ext(r);
     if (!x) {
-        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory pinning it to %s", r->name,
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory pinning it to %s", CLUSTERC__RNAME(r),
                           n->name);
         return -1;
     }
@@ -293,65 +294,121 @@ static int set_blocking(clusterc__req *r)
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err)
 {
-    return clusterc__req_new_args(e, cmd, len, NULL, done, err);
+    clusterc__cmdtext t = { cmd, (int)len, 0, { 0 } };
+    if (len > (size_t)INT_MAX) {
+        free(cmd);
+        clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: longer than 2 GB");
+        return NULL;
+    }
+    return clusterc__req_new_text(e, &t, done, err);
 }
 
-clusterc__req *clusterc__req_new_args(clusterc__engine *e, char *cmd, size_t len,
-                                      const clusterc__cmdargs *ca,
+/* The text moves into the request's own block when it fits, else the
+ * request keeps the one it came in (reqpool.c). */
+static void take_text(clusterc__req *r, const clusterc__cmdtext *t)
+{
+    size_t len = (size_t)t->len;
+    if (t->pooled == 2) {   /* written where it stays (reqpool.c) */
+        r->cmd = r->inl;
+    } else if (len < CLUSTERC__REQ_INLINE) {
+        memcpy(r->inl, t->cmd, len + 1);
+        clusterc__cmdtext_release(r->e, t);
+        r->cmd = r->inl;
+    } else {
+        r->cmd_pooled = t->pooled != 0;
+    }
+}
+
+/* Inspect the text: info, or -1 with err set (the text not released). */
+static int inspect(clusterc__engine *e, const clusterc__cmdtext *t, clusterc__cmdinfo *info,
+                   clusterc__err *err)
+{
+    char why[160];
+    if (t->ca.argc >= 1)   /* encoded here: valid, its arguments already found */
+        clusterc__cmd_inspect_args(e->cmds, &t->ca, info);
+    else if (clusterc__cmd_inspect(e->cmds, t->cmd, (size_t)t->len, info, why, sizeof(why)) < 0) {
+        clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: %s", why);
+        return -1;
+    }
+    if ((info->props & CLUSTERC__CMDP_NOT_HERE) &&   /* from the same lookup */
+        clusterc__cmd_not_here(info->name, info->namelen, why, sizeof(why))) {
+        clusterc__err_set(err, CLUSTERC_EUSAGE, "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+clusterc__req *clusterc__req_new_text(clusterc__engine *e, const clusterc__cmdtext *t,
                                       clusterc__done_fn *done, clusterc__err *err)
 {
     clusterc__cmdinfo info;
-    char why[160];
-    if (ca && ca->argc >= 1)   /* encoded here: valid, its arguments already found */
-        clusterc__cmd_inspect_args(e->cmds, ca, &info);
-    else if (clusterc__cmd_inspect(e->cmds, cmd, len, &info, why, sizeof(why)) < 0) {
-        clusterc__err_set(err, CLUSTERC_EINVAL, "invalid command: %s", why);
-        free(cmd);
+    if (inspect(e, t, &info, err) < 0) {
+        clusterc__cmdtext_release(e, t);
         return NULL;
     }
-    if ((info.props & CLUSTERC__CMDP_NOT_HERE) &&   /* from the same lookup */
-        clusterc__cmd_not_here(info.name, info.namelen, why, sizeof(why))) {
-        clusterc__err_set(err, CLUSTERC_EUSAGE, "%s", why);
-        free(cmd);
-        return NULL;
-    }
-    clusterc__req *r = clusterc__req_mem_get(e);   /* reqpool.c */
+    clusterc__req *r = t->pooled == 2 ? clusterc__req_of_text(t->cmd)   /* reqpool.c */
+                                      : clusterc__req_mem_get(e);
     if (!r) {
         clusterc__err_set(err, CLUSTERC_ENOMEM, "%.*s: out of memory queuing the command",
                           (int)(info.namelen > 30 ? 30 : info.namelen), info.name);
-        free(cmd);
+        clusterc__cmdtext_release(e, t);
         return NULL;
     }
     memset(r, 0, sizeof(*r));
     r->e = e;
-    r->cmd = cmd;
-    r->len = len;
+    r->cmd = t->cmd;   /* until take_text: fanout_mark reads it */
+    r->len = (uint32_t)t->len;
     r->flags = info.flags;
     r->slot = (int16_t)info.slot;
     if (info.slot >= 0)   /* dispatch reads it next: a miss there stalled it */
         CLUSTERC__PREFETCH(&e->slot_shard[info.slot]);
     r->done = done;
-    /* For messages and the command hook: "GET", "CLUSTER SHARDS". */
-    size_t k = info.namelen < sizeof(r->name) - 1 ? info.namelen : sizeof(r->name) - 1;
-    memcpy(r->name, info.name, k);
-    r->name[k] = '\0';
-    if (info.props & CLUSTERC__CMDP_CONTAINER)
-        clusterc__cmd_display_name(cmd, len, info.name, info.namelen, r->name, sizeof(r->name));
     /* A name in no table may still have a policy ("CONFIG|SET" as one word). */
     if ((info.props & CLUSTERC__CMDP_FANOUT) ||
         (info.slot < 0 && !(info.flags & CLUSTERC__CMD_KNOWN)))
         clusterc__fanout_mark(e, r, info.name, info.namelen);
+    take_text(r, t);   /* last: info points into the text as it came */
     /* The rare part, where this command will need it: made now, so running
      * out of memory is said here and not half-way. */
     if (((info.flags & CLUSTERC__CMD_BLOCKING) && set_blocking(r) < 0) ||
         (e->opt.on_command && !clusterc__req_ext(r)) ||
         (e->opt.read_your_writes && !(info.flags & CLUSTERC__CMD_READONLY) &&
          !clusterc__req_ext(r))) {
-        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory queuing the command", r->name);
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory queuing the command",
+                          CLUSTERC__RNAME(r));
         clusterc__req_free(r);
         return NULL;
     }
     return r;
+}
+
+/* "*N\r\n$L\r\nARG\r\n..." (inspected when the request was made): the
+ * argument that starts at p, or NULL. */
+static const char *arg_at(const char *p, const char *end, size_t *alen)
+{
+    p = p < end ? memchr(p, '$', (size_t)(end - p)) : NULL;
+    if (!p)
+        return NULL;
+    char *q;
+    long n = strtol(p + 1, &q, 10);
+    if (n < 0 || q + 2 + n > end)
+        return NULL;
+    *alen = (size_t)n;
+    return q + 2;
+}
+
+const char *clusterc__req_name(const clusterc__req *r, char *buf, size_t cap)
+{
+    const char *end = r->cmd + r->len, *a0, *a1;
+    size_t n0 = 0, n1 = 0;
+    buf[0] = '\0';
+    if (!(a0 = arg_at(r->cmd, end, &n0)))
+        return buf;
+    if (r->internal && (a1 = arg_at(a0 + n0, end, &n1)))   /* "CLUSTER SHARDS" */
+        snprintf(buf, cap, "%.*s %.*s", (int)n0, a0, (int)n1, a1);
+    else
+        clusterc__cmd_display_name(r->cmd, r->len, a0, n0, buf, cap);
+    return buf;
 }
 
 clusterc__req_x *clusterc__req_ext(clusterc__req *r)
@@ -367,7 +424,7 @@ void clusterc__req_free(clusterc__req *r)
         return;
     if (r->cmd_pooled)
         clusterc__cmdbuf_put(r->e, r->cmd);
-    else
+    else if (r->cmd != r->inl)
         free(r->cmd);
     if (r->x) {
         if (r->x->retry_ev)
@@ -388,7 +445,7 @@ static void wait_unlink(clusterc__engine *e, clusterc__req *r)
 static void wait_push(clusterc__engine *e, clusterc__req *r)
 {
     r->state = CLUSTERC__REQ_WAITING;
-    r->waited_gen = e->map_gen;
+    r->waited_gen = (uint32_t)e->map_gen;
     r->wnext = NULL;
     r->wprev = e->wait_tail;
     if (e->wait_tail) e->wait_tail->wnext = r; else e->wait_head = r;
@@ -559,7 +616,7 @@ static int no_dial(clusterc__engine *e, clusterc__req *r, clusterc__node *n)
         clusterc__engine_fail_later(e, r, r->x && r->x->last_code ? r->x->last_code
                                                                  : CLUSTERC_ECLOSED,
                                     "%s: not reconnecting to %s while the client drains%s%s",
-                                    r->name, n->name, n->conn.last_err[0] ? "; " : "",
+                                    CLUSTERC__RNAME(r), n->name, n->conn.last_err[0] ? "; " : "",
                                     n->conn.last_err);
         return 1;
     }
@@ -589,7 +646,7 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     clusterc__node *n = clusterc__engine_route(e, r, &noreplica);
     if (noreplica) {
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOREPLICA,
-                                    "%s: no eligible replica serves slot %d%s%s", r->name, r->slot,
+                                    "%s: no eligible replica serves slot %d%s%s", CLUSTERC__RNAME(r), r->slot,
                                     clusterc__req_last(r)[0] ? "; last error: " : "",
                                     clusterc__req_last(r));
         return;
@@ -599,7 +656,7 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
             /* A map was loaded since it started waiting and still nobody
              * serves the slot: waiting longer would only hide that. */
             clusterc__engine_fail_later(e, r, CLUSTERC_ETOPOLOGY,
-                                        "%s: slot %d is not served by any node", r->name, r->slot);
+                                        "%s: slot %d is not served by any node", CLUSTERC__RNAME(r), r->slot);
             return;
         }
         clusterc__refresh_request(e, "slot not covered", 0);
@@ -608,7 +665,7 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
             /* No map, the last load failed, and the throttle holds the next
              * one past this command's deadline: say why now, not at it. */
             clusterc__engine_fail_later(e, r, e->err.code, "%s: no slot map (the next load "
-                                        "starts in %lld ms): %s", r->name,
+                                        "starts in %lld ms): %s", CLUSTERC__RNAME(r),
                                         (long long)(clusterc__refresh_held_us(e) / 1000), e->err.str);
             return;
         }
@@ -622,7 +679,7 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     if (r->blocking == 1) {   /* on a connection of its own (bpool.c) */
         if (clusterc__bpool_send(e, n, r) < 0)
             clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
-                                        r->name, n->name);
+                                        CLUSTERC__RNAME(r), n->name);
         else
             clusterc__reads_sent(e, r, n);
         return;
@@ -632,7 +689,7 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     r->state = CLUSTERC__REQ_QUEUED;
     if (clusterc__node_send(n, r) < 0)
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory queuing for %s",
-                                    r->name, n->name);
+                                    CLUSTERC__RNAME(r), n->name);
     else
         clusterc__reads_sent(e, r, n);
 }
@@ -647,9 +704,9 @@ void clusterc__engine_redispatch_waiting(clusterc__engine *e, int failed, int co
         clusterc__req *r = list;
         list = r->wnext;
         r->wnext = r->wprev = NULL;
-        if (failed && (e->map_gen == 0 || r->waited_gen == e->map_gen)) {
+        if (failed && (e->map_gen == 0 || r->waited_gen == (uint32_t)e->map_gen)) {
             r->state = CLUSTERC__REQ_NEW;
-            clusterc__engine_fail(e, r, code, "%s: %s", r->name, msg);
+            clusterc__engine_fail(e, r, code, "%s: %s", CLUSTERC__RNAME(r), msg);
         } else {
             clusterc__engine_dispatch(e, r);
         }
@@ -676,8 +733,6 @@ clusterc__req *clusterc__engine_internal(clusterc__engine *e, clusterc__node *n,
     r->internal = 1;
     r->pinned = 1;
     x->target = n;
-    if (argc > 1)   /* "CLUSTER SHARDS": the sub-command is the telling part */
-        snprintf(r->name, sizeof(r->name), "%s %s", argv[0], argv[1]);
     r->u1 = u1;
     clusterc__engine_submit(e, r);
     return r;

@@ -41,7 +41,7 @@ enum clusterc__req_state {
 /* What only some requests need (a blocking command's timeout, a retry's
  * timer and last error, a local answer, a fan-out, read-your-writes, the
  * command hook's clock): allocated on first use (clusterc__req_x), so the
- * request every GET pays for stays small (issue 17: 184 bytes, from 640). */
+ * request every GET pays for stays small (issue 17: 136 bytes, from 640). */
 typedef struct clusterc__req_x {
     int64_t block_ms;         /* the server-side timeout, 0 = forever */
     struct clusterc__bconn *bconn; /* QUEUED on a pool connection: which */
@@ -59,34 +59,37 @@ typedef struct clusterc__req_x {
 
 struct clusterc__req {
     clusterc__engine *e;
-    char *cmd;                /* RESP text, owned (free()) */
-    size_t len;
+    char *cmd;                /* RESP text: inl, a block of the engine's command
+                                 pool (cmd_pooled) or malloc'ed (reqpool.c) */
+    uint32_t len;
     unsigned flags;           /* CLUSTERC__CMD_* */
-    int fail_code;            /* a failure delivered from the loop (x->fail_msg) */
     int16_t slot;             /* -1 keyless */
     uint16_t redirects, retries;
+    int16_t fail_code;        /* a failure delivered from the loop (x->fail_msg) */
+    union {
+        uint32_t seq;         /* QUEUED: its FIFO position on that node (its low
+                                 32 bits: conn.h) */
+        uint32_t waited_gen;  /* WAITING: map generation when it started (low bits) */
+    };
     uint8_t state;
-    uint8_t asking;           /* send ASKING before it (ASK redirect) */
-    uint8_t internal;         /* engine's own (refresh, COMMAND) */
-    uint8_t pinned;           /* target is fixed: no redirects, no retries */
-    uint8_t route_mode;       /* clusterc__route_mode for reads */
-    uint8_t blocking;         /* 1: blocks on a pool connection (bpool.c); 2: blocks
-                                 on its node's connection (WAIT); x->block_ms its timeout */
-    uint8_t fan;              /* fanout.c: 1 may split by slot, 2 all shards/nodes by
-                                 its policy, 3 explicit route to all or each */
-    uint8_t child;            /* a part of a fanned-out caller's command */
-    uint8_t reply_pool;       /* the async face frees its reply after the callback:
-                                 it may be built in the reply pool (reply_pool.h) */
     uint8_t dl;               /* on a deadline list (timers.c): 0 no, 1 the
                                  command timeout's, 2 a blocking command's own */
-    uint8_t later;            /* BACKOFF: on the later list (completes next turn) */
-    uint8_t cmd_pooled;       /* cmd is a block of the engine's command pool (reqpool.c) */
-    char name[30];            /* command name for messages, NUL-terminated */
+    /* Small fields as bits (issue 17: the request is 136 bytes with room
+     * for a GET's text in the same 176-byte block). */
+    unsigned route_mode : 3;  /* clusterc__route_mode for reads */
+    unsigned blocking : 2;    /* 1: blocks on a pool connection (bpool.c); 2: blocks
+                                 on its node's connection (WAIT); x->block_ms its timeout */
+    unsigned fan : 2;         /* fanout.c: 1 may split by slot, 2 all shards/nodes by
+                                 its policy, 3 explicit route to all or each */
+    unsigned cmd_pooled : 1;  /* cmd is a block of the engine's command pool */
+    unsigned asking : 1;      /* send ASKING before it (ASK redirect) */
+    unsigned internal : 1;    /* engine's own (refresh, COMMAND) */
+    unsigned pinned : 1;      /* target is fixed: no redirects, no retries */
+    unsigned child : 1;       /* a part of a fanned-out caller's command */
+    unsigned reply_pool : 1;  /* the async face frees its reply after the callback:
+                                 it may be built in the reply pool (reply_pool.h) */
+    unsigned later : 1;       /* BACKOFF: on the later list (completes next turn) */
     clusterc__node *node;     /* QUEUED: the node holding it */
-    union {
-        uint64_t seq;         /* QUEUED: its FIFO position on that node */
-        uint64_t waited_gen;  /* WAITING: map generation when it started */
-    };
     clusterc__node *last_node;/* where its last attempt went (the command hook) */
     clusterc__req *wnext, *wprev; /* the one list it waits on (WAITING, BACKOFF,
                                      POOLWAIT) */
@@ -96,7 +99,25 @@ struct clusterc__req {
     void *u1, *u2;            /* the face's data (client, privdata) */
     void (*fn)(void);         /* the face's callback, cast back by the face */
     clusterc__req_x *x;       /* NULL until needed */
+    char inl[];               /* a short command's text lives here (cmd == inl):
+                                 CLUSTERC__REQ_INLINE bytes with its NUL */
 };
+
+/* A request is one CLUSTERC__REQ_ALLOC-byte block (a 176-byte malloc chunk):
+ * the record and room for a command of up to CLUSTERC__REQ_INLINE - 1 bytes
+ * ("GET" of a key of 11 bytes or less), which then needs no block of its
+ * own. The command name messages show is read from the text when needed
+ * (clusterc__req_name), not kept. */
+#define CLUSTERC__REQ_ALLOC 168u
+#define CLUSTERC__REQ_INLINE (CLUSTERC__REQ_ALLOC - sizeof(clusterc__req))
+
+/* The command's name for messages and the command hook, read from its text
+ * into buf (cap bytes): "GET", "CLUSTER SHARDS". Returns buf. */
+const char *clusterc__req_name(const clusterc__req *r, char *buf, size_t cap);
+#define CLUSTERC__REQ_NAME_MAX 30
+/* The same into a buffer that lives to the end of the caller's block. */
+#define CLUSTERC__RNAME(r) \
+    clusterc__req_name((r), (char[CLUSTERC__REQ_NAME_MAX]){ 0 }, CLUSTERC__REQ_NAME_MAX)
 
 /* r's rare part, allocated (zeroed) on first use; NULL when out of memory. */
 clusterc__req_x *clusterc__req_ext(clusterc__req *r);
@@ -117,13 +138,6 @@ static inline const char *clusterc__req_last(const clusterc__req *r)
 {
     return r->x ? r->x->last : "";
 }
-
-/* clusterc__req_new for a caller's command: refused at once, with
- * CLUSTERC_EOVERLOAD in err (cmd freed), when max_inflight of them are
- * unfinished (overload.c). */
-clusterc__req *clusterc__req_new_user(clusterc__engine *e, char *cmd, size_t len,
-                                      const clusterc__cmdargs *ca,
-                                      clusterc__done_fn *done, clusterc__err *err);
 
 /* Create / free the engine on a caller's event_base. The options must have
  * been validated (clusterc__options_check). Returns NULL on OOM, or when
@@ -149,26 +163,21 @@ int clusterc__engine_drained(const clusterc__engine *e);
  * (err set). */
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err);
-/* The same for a command the library encoded itself, ca telling where its
- * arguments are (clusterc__cmdtext_argv): not parsed again. ca NULL
- * is clusterc__req_new. */
-clusterc__req *clusterc__req_new_args(clusterc__engine *e, char *cmd, size_t len,
-                                      const clusterc__cmdargs *ca,
-                                      clusterc__done_fn *done, clusterc__err *err);
-
 /* A command formatted for a request by a face (reqpool.c):
  *   cmd     the NUL-terminated RESP text: a block of the engine's pool of
- *           small buffers when it fits (CLUSTERC__CMDBUF bytes with its
- *           NUL), else malloc'ed (always malloc'ed when e is NULL, a
- *           client whose options were rejected); free() is never wrong;
+ *           small buffers when it fits (CLUSTERC__REQ_INLINE or
+ *           CLUSTERC__CMDBUF bytes with its NUL), else malloc'ed (always
+ *           malloc'ed when e is NULL, a client whose options were rejected);
  *   len     its length, -1 out of memory or -2 an invalid format (cmd
  *           NULL), as clusterc__format_command;
- *   pooled  which: set the request's cmd_pooled to it, and its free gives
- *           the block back;
- *   ca      for the argv form, where the arguments are, for
- *           clusterc__req_new_args (ca.argc 0: not known).
+ *   pooled  which: 2 the text area of a request's block (the request
+ *           made from t is that block), 1 a pooled buffer, 0 malloc'ed;
+ *           the request gives it back, clusterc__cmdtext_release when no
+ *           request took it (never free() it);
+ *   ca      for the argv form, where the arguments are, so the request
+ *           does not parse them again (ca.argc 0: not known).
  * Only on the engine's thread. */
-#define CLUSTERC__CMDBUF 48
+#define CLUSTERC__CMDBUF 56   /* a 64-byte malloc chunk */
 typedef struct clusterc__cmdtext {
     char *cmd;
     int len, pooled;
@@ -178,6 +187,21 @@ void clusterc__cmdtext_format(clusterc__engine *e, clusterc__cmdtext *t, const c
                               va_list ap);
 void clusterc__cmdtext_argv(clusterc__engine *e, clusterc__cmdtext *t, int argc,
                             const char *const *argv, const size_t *argvlen);
+
+/* clusterc__req_new for a formatted text t (t->len >= 0), which passes to
+ * the request (or is given back on failure). A text short enough moves
+ * into the request's own block (CLUSTERC__REQ_INLINE). */
+clusterc__req *clusterc__req_new_text(clusterc__engine *e, const clusterc__cmdtext *t,
+                                      clusterc__done_fn *done, clusterc__err *err);
+/* The same for a caller's command: refused at once, with CLUSTERC_EOVERLOAD
+ * in err (the text given back), when max_inflight of them are unfinished
+ * (overload.c). */
+clusterc__req *clusterc__req_new_user(clusterc__engine *e, const clusterc__cmdtext *t,
+                                      clusterc__done_fn *done, clusterc__err *err);
+/* Give back a text that no request took. */
+void clusterc__cmdtext_release(clusterc__engine *e, const clusterc__cmdtext *t);
+/* The request block whose text area cmd is (pooled 2). */
+clusterc__req *clusterc__req_of_text(char *cmd);
 
 /* Free a request that was never submitted (the face gave up on it). */
 void clusterc__req_free(clusterc__req *r);

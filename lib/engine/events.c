@@ -30,7 +30,8 @@ void clusterc__emit(clusterc__engine *e, int type, const clusterc__node *n, int 
 void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int code)
 {
     clusterc_command_info ci;
-    ci.name = r->name;
+    char name[CLUSTERC__REQ_NAME_MAX];
+    ci.name = clusterc__req_name(r, name, sizeof(name));
     ci.node = r->last_node ? r->last_node->name : NULL;
     ci.route = r->route_mode;
     ci.redirects = r->redirects;

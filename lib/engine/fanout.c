@@ -137,7 +137,7 @@ static void finish(clusterc__engine *e, clusterc__fan *f)
     for (size_t i = 0; i < f->n; i++) {
         if (!f->replies[i]) {
             clusterc__engine_fail(e, parent, f->codes[i], "%s (a part of %s, on %s)",
-                                  f->msgs[i] ? f->msgs[i] : "failed", parent->name,
+                                  f->msgs[i] ? f->msgs[i] : "failed", CLUSTERC__RNAME(parent),
                                   f->nodes[i] ? f->nodes[i] : "no node");
             return;
         }
@@ -145,7 +145,7 @@ static void finish(clusterc__engine *e, clusterc__fan *f)
     redisReply *reply = merged(f);
     if (!reply) {
         clusterc__engine_fail(e, parent, CLUSTERC_ENOMEM, "%s: out of memory merging replies",
-                              parent->name);
+                              CLUSTERC__RNAME(parent));
         return;
     }
     clusterc__engine_complete(e, parent, reply, 0, NULL);   /* frees f (abandon) */
@@ -288,7 +288,7 @@ static int start(clusterc__engine *e, clusterc__req *r, clusterc__fan *f)
                 clusterc__req_free(f->kids[k]);
             fan_free(f);
             clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory fanning out",
-                                        r->name);
+                                        CLUSTERC__RNAME(r));
             return 1;
         }
     }
@@ -311,7 +311,7 @@ static int by_slot(clusterc__engine *e, clusterc__req *r)
     clusterc__fan *f = fan_new(r, s.nsub);
     if (!f) {
         clusterc__split_free(&s);
-        clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory splitting", r->name);
+        clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory splitting", CLUSTERC__RNAME(r));
         return 1;
     }
     f->s = s;
@@ -337,7 +337,7 @@ int clusterc__fanout_dispatch(clusterc__engine *e, clusterc__req *r)
             fan_free(f);
         free(to);
         clusterc__engine_fail_later(e, r, n ? CLUSTERC_ENOMEM : CLUSTERC_ETOPOLOGY, "%s: %s",
-                                    r->name, n ? "out of memory fanning out" : "no node in the map");
+                                    CLUSTERC__RNAME(r), n ? "out of memory fanning out" : "no node in the map");
         return 1;
     }
     nodes_of(e, r, all, to);

@@ -230,7 +230,7 @@ void clusterc__nodes_fini(clusterc__engine *e)
 
 int clusterc__node_send_skip(clusterc__node *n, const char *cmd, size_t len)
 {
-    uint64_t seq;
+    uint32_t seq;
     return clusterc__conn_send(&n->conn, NULL, cmd, len, 0, &seq);
 }
 

@@ -633,7 +633,7 @@ void clusterc__refresh_on_map(clusterc__engine *e, clusterc__req *r, redisReply 
         e->cand_idx--;      /* same node, older command */
     } else if (reply->type == REDIS_REPLY_ERROR) {
         char what[320];
-        snprintf(what, sizeof(what), "%s replied %s", r->name, reply->str);
+        snprintf(what, sizeof(what), "%s replied %s", CLUSTERC__RNAME(r), reply->str);
         log_failure(e, n->name, CLUSTERC_ETOPOLOGY, what);
     } else if (parse_map(e, n, reply) == 0) {
         clusterc__reply_free(reply);

@@ -1,6 +1,7 @@
 /* reqpool.c -- requests reused (issue 17): a free list per engine.
  *
- * Every request of an engine is one allocation of the same size, so a
+ * Every request of an engine is one allocation of the same size
+ * (CLUSTERC__REQ_ALLOC: the record and room for a short text), so a
  * freed one can serve the next without
  * going back to malloc: in a steady load (N in flight, one completing, one
  * submitted) no request is allocated at all. The list is kept short
@@ -8,6 +9,7 @@
  * afterwards instead of holding it for the client's life. The engine is
  * single-threaded, so the list needs no lock. */
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include "engine_int.h"
 #include "proto/encode.h"
@@ -22,7 +24,7 @@ clusterc__req *clusterc__req_mem_get(clusterc__engine *e)
         e->req_nfree--;
         return p;
     }
-    return malloc(sizeof(clusterc__req));
+    return malloc(CLUSTERC__REQ_ALLOC);
 }
 
 void clusterc__req_mem_put(clusterc__engine *e, void *p)
@@ -39,10 +41,12 @@ void clusterc__req_mem_put(clusterc__engine *e, void *p)
 }
 
 /* ------------------------------------------------- command buffers
- * A GET's RESP is about 30 bytes: its buffer comes from a free list of
- * CLUSTERC__CMDBUF-byte blocks instead of malloc, and goes back when the
- * request is freed, so a steady load of small commands allocates nothing
- * at all. A block is an ordinary malloc'ed one, so free() on it is never
+ * A face formats a command into a block from a free list of
+ * CLUSTERC__CMDBUF-byte blocks instead of malloc. A text short enough (a
+ * GET's is about 30 bytes) then moves into its request's own block and the
+ * buffer comes straight back; a longer one stays with the request and
+ * comes back when it is freed. So a steady load of small commands
+ * allocates nothing at all. A block is an ordinary malloc'ed one, so free() on it is never
  * wrong (a path that does not know it came from here just loses it). */
 
 static char *cmdbuf_get(clusterc__engine *e)
@@ -67,9 +71,16 @@ void clusterc__cmdbuf_put(clusterc__engine *e, char *p)
     e->cmd_nfree++;
 }
 
-/* Room for total bytes and a NUL: a pooled block or malloc. */
+/* Room for total bytes and a NUL: the text area of a request's own block
+ * (pooled 2: the request to be is that block, so the text is written once,
+ * where it stays), a pooled buffer (1) or malloc (0). */
 static char *cmd_room(clusterc__engine *e, size_t total, int *pooled)
 {
+    if (e && total < CLUSTERC__REQ_INLINE) {
+        clusterc__req *r = clusterc__req_mem_get(e);
+        *pooled = r ? 2 : 0;
+        return r ? r->inl : NULL;
+    }
     *pooled = e && total < CLUSTERC__CMDBUF;
     return *pooled ? cmdbuf_get(e) : malloc(total + 1);
 }
@@ -108,6 +119,21 @@ void clusterc__cmdtext_argv(clusterc__engine *e, clusterc__cmdtext *t, int argc,
     t->len = (int)total;
 }
 
+clusterc__req *clusterc__req_of_text(char *cmd)
+{
+    return (clusterc__req *)(void *)(cmd - offsetof(clusterc__req, inl));
+}
+
+void clusterc__cmdtext_release(clusterc__engine *e, const clusterc__cmdtext *t)
+{
+    if (t->pooled == 2)
+        clusterc__req_mem_put(e, clusterc__req_of_text(t->cmd));
+    else if (t->pooled && e)
+        clusterc__cmdbuf_put(e, t->cmd);
+    else
+        free(t->cmd);
+}
+
 void clusterc__reqpool_fini(clusterc__engine *e)
 {
     while (e->cmd_free) {
@@ -124,6 +150,10 @@ void clusterc__reqpool_fini(clusterc__engine *e)
     e->req_nfree = 0;
 }
 
-/* What a queued GET costs (docs/benchmarks.md): keep it in sight. */
-_Static_assert(sizeof(void *) != 8 || sizeof(clusterc__req) <= 184,
+/* What a GET in flight costs (docs/benchmarks.md): keep it in sight. The
+ * block is a 176-byte malloc chunk; the record leaves 32 bytes of it for
+ * the text ("GET" of a key of up to 11 bytes). */
+_Static_assert(sizeof(void *) != 8 || sizeof(clusterc__req) <= 136,
                "the request grew: move what few commands need into clusterc__req_x");
+_Static_assert(CLUSTERC__REQ_ALLOC > sizeof(clusterc__req) + 8,
+               "no room for a command's text in the request's block");

@@ -190,7 +190,7 @@ static void later_cb(evutil_socket_t fd, short what, void *arg)
             clusterc__engine_complete(e, r, NULL, r->fail_code, r->x->fail_msg);
         } else {   /* the message could not be kept: say so, keep the code */
             char msg[96];
-            snprintf(msg, sizeof(msg), "%s: %s", r->name,
+            snprintf(msg, sizeof(msg), "%s: %s", CLUSTERC__RNAME(r),
                      r->fail_code && r->fail_code != CLUSTERC_ENOMEM
                          ? "failed; its message was lost (out of memory)" : "out of memory");
             clusterc__engine_complete(e, r, NULL, r->fail_code ? r->fail_code : CLUSTERC_ENOMEM,
@@ -287,12 +287,12 @@ void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int cod
      * submit (a dial that failed moments ago), where no callback may run. */
     if (r->pinned || r->retries >= e->opt.max_retries) {
         if (r->pinned)
-            clusterc__engine_fail_later(e, r, code, "%s: %s", r->name, why);
+            clusterc__engine_fail_later(e, r, code, "%s: %s", CLUSTERC__RNAME(r), why);
         else   /* connection trouble keeps its code; refusals become ERETRIES */
             clusterc__engine_fail_later(e, r,
                                         code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT
                                             ? code : CLUSTERC_ERETRIES,
-                                        "%s: gave up after %d retries: %s", r->name, r->retries,
+                                        "%s: gave up after %d retries: %s", CLUSTERC__RNAME(r), r->retries,
                                         why);
         return;
     }
@@ -301,7 +301,7 @@ void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int cod
         x->retry_ev = event_new(e->base, -1, 0, retry_cb, r);
     if (!x || !x->retry_ev) {
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory scheduling a "
-                                    "retry after: %s", r->name, why);
+                                    "retry after: %s", CLUSTERC__RNAME(r), why);
         return;
     }
     uint32_t ms = clusterc__backoff_ms(r->retries, (uint32_t)e->opt.retry_backoff_min_ms,
@@ -368,17 +368,17 @@ static const char *where_was(clusterc__engine *e, clusterc__req *r, char *buf, s
 /* r's deadline passed (the sweep, inside enter/leave): it fails. */
 void clusterc__engine_timed_out(clusterc__engine *e, clusterc__req *r)
 {
-    char buf[CLUSTERC__ERRSTR_MAX], name[sizeof(r->name)];
+    char buf[CLUSTERC__ERRSTR_MAX], name[CLUSTERC__REQ_NAME_MAX];
     clusterc__node *stuck;
     const char *where = where_was(e, r, buf, sizeof(buf), &stuck);
-    memcpy(name, r->name, sizeof(name));
+    clusterc__req_name(r, name, sizeof(name));   /* r is gone after the fail */
     /* A blocking command's deadline is its own timeout plus the command
      * timeout (or, in a drain, the command timeout): say which passed. */
     long long ms = e->opt.command_timeout_ms;
     if (r->blocking && clusterc__req_block_ms(r) > 0 && !e->draining)
         ms += clusterc__req_block_ms(r);
     const char *last = clusterc__req_last(r);
-    clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %lld ms %s%s%s", r->name,
+    clusterc__engine_fail(e, r, CLUSTERC_ETIMEOUT, "%s: timed out after %lld ms %s%s%s", name,
                           ms, where, last[0] ? "; last error: " : "", last);
     if (stuck && !e->dead)
         close_stuck(e, stuck, name);

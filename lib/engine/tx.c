@@ -83,7 +83,7 @@ static int answer_aborted(clusterc__engine *e, clusterc__req *r, int ends)
     if (!ends)
         snprintf(resp, sizeof(resp), "-ERR clusterc: not queued: %s, and the transaction was "
                  "discarded\r\n", e->tx_why);
-    else if (strcasecmp(r->name, "DISCARD") == 0)
+    else if (strcasecmp(CLUSTERC__RNAME(r), "DISCARD") == 0)
         snprintf(resp, sizeof(resp), "+OK\r\n");
     else
         snprintf(resp, sizeof(resp), "-EXECABORT Transaction discarded because %s\r\n",
@@ -128,7 +128,7 @@ int clusterc__tx_submit(clusterc__engine *e, clusterc__req *r)
         clusterc__req_x *x = clusterc__req_ext(r);
         if (!x) {
             clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory inside MULTI",
-                                        r->name);
+                                        CLUSTERC__RNAME(r));
             return 1;
         }
         x->target = e->tx_node;
