@@ -2,7 +2,16 @@
  * on the async face (issue 17), counted by malloc itself (mallinfo2), not
  * by RSS, so the figure is exact and repeatable.
  *
- *   clusterc-inflight-mem -p PORT [-n COMMANDS] [--cmd get|set]
+ *   clusterc-inflight-mem -p PORT [-n COMMANDS] [--cmd get|set] [--long-keys] [--written]
+ *
+ * --written: the primaries are paused first (CLIENT PAUSE ALL, 3 s), and
+ * the heap is read again once the loop has written every command: what a
+ * command in flight holds while it waits for its reply (the output buffer
+ * is given back once written, conn.c).
+ *
+ * Keys are bench:0 .. bench:999, or with --long-keys clusterc-benchmark's
+ * 16-byte key:000000000000 .. (a text too long for the request's small
+ * block: the figure for keys of 12 to 27 bytes).
  *
  * It connects, sends one round of GETs so every primary's connection is up
  * and the request free list is warm, then submits n commands without
@@ -23,6 +32,7 @@
 #include <clusterc/async.h>
 
 static long answered, failed, want;
+static int long_keys, written_too;
 static struct event_base *base;
 
 static void done_cb(clusterc_async *a, redisReply *reply, void *pd)
@@ -41,15 +51,43 @@ static size_t heap_used(void)
 
 static int submit(clusterc_async *a, const char *cmd, long i)
 {
-    if (strcmp(cmd, "set") == 0)
-        return clusterc_async_command(a, done_cb, NULL, "SET bench:%ld xxxxxxxxxx", i % 1000);
-    return clusterc_async_command(a, done_cb, NULL, "GET bench:%ld", i % 1000);
+    const char *set = long_keys ? "SET key:%012ld xxxxxxxxxx" : "SET bench:%ld xxxxxxxxxx";
+    const char *get = long_keys ? "GET key:%012ld" : "GET bench:%ld";
+    return clusterc_async_command(a, done_cb, NULL, strcmp(cmd, "set") == 0 ? set : get, i % 1000);
 }
 
-/* Submit n (after those already answered) and run until all answered. */
-static int round_of(clusterc_async *a, const char *cmd, long n, size_t *queued_bytes)
+static void paused_cb(clusterc_async *a, redisReply *reply, void *pd)
 {
+    (void)a;
+    *(int *)pd = reply && reply->type != REDIS_REPLY_ERROR ? 1 : -1;
+    event_base_loopbreak(base);
+}
+
+/* CLIENT PAUSE every primary for ms: what is sent meanwhile is written
+ * (the servers still read it) but not answered. */
+static int pause_primaries(clusterc_async *a, int ms)
+{
+    int ok = 0;
+    if (clusterc_async_command_route(a, CLUSTERC_ROUTE_ALL_PRIMARIES, paused_cb, &ok,
+                                     "CLIENT PAUSE %d ALL", ms) != 0)
+        return -1;
+    event_base_dispatch(base);
+    return ok == 1 ? 0 : -1;
+}
+
+/* Submit n (after those already answered) and run until all answered.
+ * queued_bytes: the heap's growth with all n submitted, none written;
+ * written_bytes (when not NULL, the primaries paused first): its growth
+ * once the loop has written them all, none answered yet. */
+static int round_of(clusterc_async *a, const char *cmd, long n, size_t *queued_bytes,
+                    size_t *written_bytes)
+{
+    if (written_bytes && pause_primaries(a, 3000) < 0) {
+        fprintf(stderr, "CLIENT PAUSE failed\n");
+        return -1;
+    }
     size_t before = heap_used();
+    long answered_before = answered;
     want = answered + n;
     for (long i = 0; i < n; i++)
         if (submit(a, cmd, i) != 0) {
@@ -58,6 +96,16 @@ static int round_of(clusterc_async *a, const char *cmd, long n, size_t *queued_b
         }
     if (queued_bytes)
         *queued_bytes = heap_used() - before;
+    if (written_bytes) {
+        struct timeval tv = { 0, 500000 };   /* writes take a few ms; the pause 3 s */
+        event_base_loopexit(base, &tv);
+        event_base_dispatch(base);
+        *written_bytes = heap_used() - before;
+        if (answered != answered_before) {
+            fprintf(stderr, "replies came during the pause: no figure\n");
+            return -1;
+        }
+    }
     event_base_dispatch(base);
     return answered == want ? 0 : -1;
 }
@@ -67,14 +115,18 @@ int main(int argc, char **argv)
     int port = 0;
     long n = 100000;
     const char *cmd = "get";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "-p") == 0) port = atoi(argv[i + 1]);
-        else if (strcmp(argv[i], "-n") == 0) n = atol(argv[i + 1]);
-        else if (strcmp(argv[i], "--cmd") == 0) cmd = argv[i + 1];
-        else break;
+    for (int i = 1; i < argc; i++) {
+        int more = i + 1 < argc;
+        if (strcmp(argv[i], "--long-keys") == 0) long_keys = 1;
+        else if (strcmp(argv[i], "--written") == 0) written_too = 1;
+        else if (more && strcmp(argv[i], "-p") == 0) port = atoi(argv[++i]);
+        else if (more && strcmp(argv[i], "-n") == 0) n = atol(argv[++i]);
+        else if (more && strcmp(argv[i], "--cmd") == 0) cmd = argv[++i];
+        else { port = 0; break; }   /* unknown: the usage below */
     }
     if (port <= 0 || n < 1 || n > 10000000 || (strcmp(cmd, "get") && strcmp(cmd, "set"))) {
-        fprintf(stderr, "usage: clusterc-inflight-mem -p PORT [-n 1..10000000] [--cmd get|set]\n");
+        fprintf(stderr, "usage: clusterc-inflight-mem -p PORT [-n 1..10000000] [--cmd get|set] "
+                "[--long-keys] [--written]\n");
         return 2;
     }
     base = event_base_new();
@@ -86,17 +138,22 @@ int main(int argc, char **argv)
     o.command_timeout_ms = 60000;   /* n queued at once must not time out */
     o.max_inflight = 0;             /* no cap: n is the point */
     clusterc_async *a = clusterc_async_connect(base, &o);
-    size_t queued = 0;
-    if (!a || round_of(a, cmd, 2000, NULL) < 0 || round_of(a, cmd, n, &queued) < 0) {
+    size_t queued = 0, written = 0;
+    if (!a || round_of(a, cmd, 2000, NULL, NULL) < 0 ||
+        round_of(a, cmd, n, &queued, written_too ? &written : NULL) < 0) {
         fprintf(stderr, "failed: %s\n", a ? clusterc_async_errstr(a) : "connect");
         return 1;
     }
     size_t after = heap_used();
-    /* RESP of "GET bench:123" and "SET bench:123 xxxxxxxxxx" (3-digit keys) */
-    size_t resp = strcmp(cmd, "set") == 0 ? 45 : 28;
+    /* RESP of "GET bench:123" and "SET bench:123 xxxxxxxxxx" (3-digit keys),
+     * or of the same with key:000000000123 */
+    size_t resp = strcmp(cmd, "set") == 0 ? (long_keys ? 53 : 45) : (long_keys ? 36 : 28);
     printf("cmd=%s,commands=%ld,failed=%ld,heap_bytes_per_queued=%.1f,resp_bytes=%zu,"
-           "per_written_est=%.1f,heap_after_kb=%zu\n", cmd, n, failed, (double)queued / (double)n,
-           resp, (double)queued / (double)n - (double)resp, after / 1024);
+           "per_written_est=%.1f,", cmd, n, failed, (double)queued / (double)n,
+           resp, (double)queued / (double)n - (double)resp);
+    if (written_too)
+        printf("heap_bytes_per_written=%.1f,", (double)written / (double)n);
+    printf("heap_after_kb=%zu\n", after / 1024);
     clusterc_async_free(a);
     event_base_free(base);
     return failed != 0;

@@ -268,7 +268,7 @@ typedef struct clusterc_options {
     int max_inflight;          /* callers' commands unfinished, per client;
                                   beyond it a submit fails at once with
                                   CLUSTERC_EOVERLOAD, nothing sent. Default
-                                  100000 (about 32 MB for small commands);
+                                  100000 (about 23 MB for small commands);
                                   0 = no bound */
     int max_node_queue;        /* commands queued for a node whose connection
                                   is not up; beyond it they fail at once

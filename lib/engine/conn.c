@@ -84,12 +84,24 @@ static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
     return 0;
 }
 
+/* What an idle connection keeps of a burst's FIFO ring and output buffer:
+ * past these, both are given back once empty (as hiredis frees its output
+ * buffer once written), so a burst of 100,000 commands does not stay in
+ * every connection it went through for the connection's life. */
+#define FIFO_KEEP 4096u
+#define OBUF_KEEP 65536u
+
 static clusterc__fifo_ent fifo_pop(clusterc__conn *n)
 {
     clusterc__fifo_ent ent = n->fifo[n->fhead];
     n->fhead = (n->fhead + 1) & (n->fcap - 1);
     n->fcount--;
     n->fseq++;
+    if (n->fcount == 0 && n->fcap > FIFO_KEEP) {
+        free(n->fifo);
+        n->fifo = NULL;
+        n->fcap = n->fhead = 0;
+    }
     return ent;
 }
 
@@ -521,8 +533,16 @@ void clusterc__conn_flush(clusterc__conn *n)
             return;
         }
     }
-    if (n->opos == n->olen)
+    if (n->opos == n->olen) {
         n->opos = n->olen = 0;
+        if (n->ocap > OBUF_KEEP) {
+            if (n->cfg->password)
+                clusterc__secret_wipe(n->obuf, n->ocap);
+            free(n->obuf);
+            n->obuf = NULL;
+            n->ocap = 0;
+        }
+    }
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)

@@ -310,6 +310,7 @@ static void take_text(clusterc__req *r, const clusterc__cmdtext *t)
     size_t len = (size_t)t->len;
     if (t->pooled == 2) {   /* written where it stays (reqpool.c) */
         r->cmd = r->inl;
+        r->big = len >= CLUSTERC__REQ_INLINE;
     } else if (len < CLUSTERC__REQ_INLINE) {
         memcpy(r->inl, t->cmd, len + 1);
         clusterc__cmdtext_release(r->e, t);
@@ -347,7 +348,7 @@ clusterc__req *clusterc__req_new_text(clusterc__engine *e, const clusterc__cmdte
         return NULL;
     }
     clusterc__req *r = t->pooled == 2 ? clusterc__req_of_text(t->cmd)   /* reqpool.c */
-                                      : clusterc__req_mem_get(e);
+                                      : clusterc__req_mem_get(e, 0);
     if (!r) {
         clusterc__err_set(err, CLUSTERC_ENOMEM, "%.*s: out of memory queuing the command",
                           (int)(info.namelen > 30 ? 30 : info.namelen), info.name);
@@ -432,7 +433,7 @@ void clusterc__req_free(clusterc__req *r)
         free(r->x->fail_msg);
         free(r->x);
     }
-    clusterc__req_mem_put(r->e, r);
+    clusterc__req_mem_put(r->e, r, r->big);
 }
 
 static void wait_unlink(clusterc__engine *e, clusterc__req *r)

@@ -89,6 +89,7 @@ struct clusterc__req {
     unsigned reply_pool : 1;  /* the async face frees its reply after the callback:
                                  it may be built in the reply pool (reply_pool.h) */
     unsigned later : 1;       /* BACKOFF: on the later list (completes next turn) */
+    unsigned big : 1;         /* its block is CLUSTERC__REQ_ALLOC_BIG bytes */
     clusterc__node *node;     /* QUEUED: the node holding it */
     clusterc__node *last_node;/* where its last attempt went (the command hook) */
     clusterc__req *wnext, *wprev; /* the one list it waits on (WAITING, BACKOFF,
@@ -103,13 +104,17 @@ struct clusterc__req {
                                  CLUSTERC__REQ_INLINE bytes with its NUL */
 };
 
-/* A request is one CLUSTERC__REQ_ALLOC-byte block (a 176-byte malloc chunk):
- * the record and room for a command of up to CLUSTERC__REQ_INLINE - 1 bytes
- * ("GET" of a key of 11 bytes or less), which then needs no block of its
- * own. The command name messages show is read from the text when needed
- * (clusterc__req_name), not kept. */
+/* A request is one block: the record and room for a short command's text,
+ * which then needs no block of its own. CLUSTERC__REQ_ALLOC bytes (a
+ * 176-byte malloc chunk) hold a text of up to CLUSTERC__REQ_INLINE - 1
+ * bytes (a GET of a key of up to 11 bytes); a big one, for a text the face
+ * knows to be a little longer, CLUSTERC__REQ_ALLOC_BIG (192; up to 47
+ * bytes: a key of up to 27). The command name messages show is read from
+ * the text when needed (clusterc__req_name), not kept. */
 #define CLUSTERC__REQ_ALLOC 168u
+#define CLUSTERC__REQ_ALLOC_BIG 184u
 #define CLUSTERC__REQ_INLINE (CLUSTERC__REQ_ALLOC - sizeof(clusterc__req))
+#define CLUSTERC__REQ_INLINE_BIG (CLUSTERC__REQ_ALLOC_BIG - sizeof(clusterc__req))
 
 /* The command's name for messages and the command hook, read from its text
  * into buf (cap bytes): "GET", "CLUSTER SHARDS". Returns buf. */

@@ -123,8 +123,9 @@ struct clusterc__engine {
     clusterc__node **nodes;        /* every node we know or knew */
     size_t nnodes, nodes_cap;
     clusterc__nindex by_name, by_id;   /* O(1) lookups into nodes */
-    void *req_free;                /* reqpool.c: requests kept for reuse */
-    size_t req_nfree;
+    void *req_free[2];             /* reqpool.c: requests kept for reuse, by
+                                      block size (clusterc__req.big) */
+    size_t req_nfree[2];
     void *cmd_free;                /* reqpool.c: small command buffers kept */
     size_t cmd_nfree;
 
@@ -258,8 +259,10 @@ void clusterc__engine_drop_map(clusterc__engine *e);   /* refresh.c */
 /* reqpool.c: the memory of requests kept on a free list for the next one,
  * so a steady load allocates none. get returns an uninitialised request or
  * NULL; put takes back what get gave; fini releases the list. */
-clusterc__req *clusterc__req_mem_get(clusterc__engine *e);
-void clusterc__req_mem_put(clusterc__engine *e, void *p);
+/* A request's block: CLUSTERC__REQ_ALLOC bytes, or CLUSTERC__REQ_ALLOC_BIG
+ * when big (the record and room for a text of up to 47 bytes). */
+clusterc__req *clusterc__req_mem_get(clusterc__engine *e, int big);
+void clusterc__req_mem_put(clusterc__engine *e, void *p, int big);
 void clusterc__reqpool_fini(clusterc__engine *e);
 /* Give back a block of the command pool (a request's cmd, cmd_pooled). */
 void clusterc__cmdbuf_put(clusterc__engine *e, char *p);

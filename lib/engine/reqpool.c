@@ -16,28 +16,28 @@
 
 #define REQPOOL_MAX 512
 
-clusterc__req *clusterc__req_mem_get(clusterc__engine *e)
+clusterc__req *clusterc__req_mem_get(clusterc__engine *e, int big)
 {
-    if (e->req_free) {
-        void *p = e->req_free;
-        e->req_free = *(void **)p;
-        e->req_nfree--;
+    if (e->req_free[big]) {
+        void *p = e->req_free[big];
+        e->req_free[big] = *(void **)p;
+        e->req_nfree[big]--;
         return p;
     }
-    return malloc(CLUSTERC__REQ_ALLOC);
+    return malloc(big ? CLUSTERC__REQ_ALLOC_BIG : CLUSTERC__REQ_ALLOC);
 }
 
-void clusterc__req_mem_put(clusterc__engine *e, void *p)
+void clusterc__req_mem_put(clusterc__engine *e, void *p, int big)
 {
     if (!p)
         return;
-    if (e->req_nfree >= REQPOOL_MAX) {
+    if (e->req_nfree[big] >= REQPOOL_MAX) {
         free(p);
         return;
     }
-    *(void **)p = e->req_free;
-    e->req_free = p;
-    e->req_nfree++;
+    *(void **)p = e->req_free[big];
+    e->req_free[big] = p;
+    e->req_nfree[big]++;
 }
 
 /* ------------------------------------------------- command buffers
@@ -73,11 +73,12 @@ void clusterc__cmdbuf_put(clusterc__engine *e, char *p)
 
 /* Room for total bytes and a NUL: the text area of a request's own block
  * (pooled 2: the request to be is that block, so the text is written once,
- * where it stays), a pooled buffer (1) or malloc (0). */
+ * where it stays; a big block for a text of 32 to 47 bytes), a pooled
+ * buffer (1) or malloc (0). */
 static char *cmd_room(clusterc__engine *e, size_t total, int *pooled)
 {
-    if (e && total < CLUSTERC__REQ_INLINE) {
-        clusterc__req *r = clusterc__req_mem_get(e);
+    if (e && total < CLUSTERC__REQ_INLINE_BIG) {
+        clusterc__req *r = clusterc__req_mem_get(e, total >= CLUSTERC__REQ_INLINE);
         *pooled = r ? 2 : 0;
         return r ? r->inl : NULL;
     }
@@ -127,7 +128,7 @@ clusterc__req *clusterc__req_of_text(char *cmd)
 void clusterc__cmdtext_release(clusterc__engine *e, const clusterc__cmdtext *t)
 {
     if (t->pooled == 2)
-        clusterc__req_mem_put(e, clusterc__req_of_text(t->cmd));
+        clusterc__req_mem_put(e, clusterc__req_of_text(t->cmd), t->len >= (int)CLUSTERC__REQ_INLINE);
     else if (t->pooled && e)
         clusterc__cmdbuf_put(e, t->cmd);
     else
@@ -142,17 +143,19 @@ void clusterc__reqpool_fini(clusterc__engine *e)
         e->cmd_free = next;
     }
     e->cmd_nfree = 0;
-    while (e->req_free) {
-        void *next = *(void **)e->req_free;
-        free(e->req_free);
-        e->req_free = next;
+    for (int big = 0; big < 2; big++) {
+        while (e->req_free[big]) {
+            void *next = *(void **)e->req_free[big];
+            free(e->req_free[big]);
+            e->req_free[big] = next;
+        }
+        e->req_nfree[big] = 0;
     }
-    e->req_nfree = 0;
 }
 
 /* What a GET in flight costs (docs/benchmarks.md): keep it in sight. The
- * block is a 176-byte malloc chunk; the record leaves 32 bytes of it for
- * the text ("GET" of a key of up to 11 bytes). */
+ * blocks are 176- and 192-byte malloc chunks; the record leaves 32 and 48
+ * bytes of them for the text (a GET of a key of up to 11 and 27 bytes). */
 _Static_assert(sizeof(void *) != 8 || sizeof(clusterc__req) <= 136,
                "the request grew: move what few commands need into clusterc__req_x");
 _Static_assert(CLUSTERC__REQ_ALLOC > sizeof(clusterc__req) + 8,

@@ -62,13 +62,14 @@ static void test_sizes(void **state)
      * the block is a 176-byte malloc chunk (docs/benchmarks.md). */
     assert_true(sizeof(clusterc__req) <= 136);
     assert_true(CLUSTERC__REQ_INLINE >= 32);
+    assert_true(CLUSTERC__REQ_INLINE_BIG >= 48);
     assert_int_equal(offsetof(clusterc__req, inl), sizeof(clusterc__req));
     assert_int_equal(sizeof(clusterc__fifo_ent), 16);
 }
 
 /* Format argv into a text as a face does, make a request of it, and say
  * where the text went. */
-static int text_goes(clusterc__engine *e, int argc, const char **argv, int *pooled)
+static int text_goes(clusterc__engine *e, int argc, const char **argv, int *pooled, int *big)
 {
     clusterc__cmdtext t;
     clusterc__err err = { 0 };
@@ -78,6 +79,7 @@ static int text_goes(clusterc__engine *e, int argc, const char **argv, int *pool
     clusterc__req *r = clusterc__req_new_text(e, &t, nop_done, &err);
     assert_non_null(r);
     int inl = r->cmd == r->inl;
+    *big = r->big;
     assert_int_equal(r->len, (uint32_t)t.len);
     assert_int_equal(r->cmd[r->len], '\0');
     assert_memory_equal(r->cmd, "*2\r\n$3\r\nGET\r\n$", 14);
@@ -91,16 +93,21 @@ static void test_text_placement(void **state)
     static char mid[31], big[1001];   /* 50 bytes of RESP: a pooled buffer */
     memset(mid, 'm', sizeof(mid) - 1);
     memset(big, 'b', sizeof(big) - 1);
-    const char *get_short[] = { "GET", "bench:123" };   /* 28 bytes of RESP */
+    const char *get_short[] = { "GET", "bench:123" };         /* 28 bytes of RESP */
+    const char *get_longer[] = { "GET", "key:000000000042" };  /* 36: a big block */
     const char *get_mid[] = { "GET", mid };
     const char *get_big[] = { "GET", big };
-    int pooled;
+    int pooled, bigblock;
     for (int round = 0; round < 3; round++) {   /* fresh blocks, then reused ones */
-        assert_true(text_goes(w->e, 2, get_short, &pooled));
+        assert_true(text_goes(w->e, 2, get_short, &pooled, &bigblock));
         assert_int_equal(pooled, 2);   /* written where it stays */
-        assert_false(text_goes(w->e, 2, get_mid, &pooled));
+        assert_false(bigblock);
+        assert_true(text_goes(w->e, 2, get_longer, &pooled, &bigblock));
+        assert_int_equal(pooled, 2);
+        assert_true(bigblock);
+        assert_false(text_goes(w->e, 2, get_mid, &pooled, &bigblock));
         assert_int_equal(pooled, 1);
-        assert_false(text_goes(w->e, 2, get_big, &pooled));
+        assert_false(text_goes(w->e, 2, get_big, &pooled, &bigblock));
         assert_int_equal(pooled, 0);
     }
 }
@@ -116,11 +123,12 @@ static void test_text_given_back(void **state)
     static char mid[26], big[1001];
     memset(mid, 'c', sizeof(mid) - 1);
     memset(big, 'c', sizeof(big) - 1);
-    const char *chans[] = { "c", mid, big };
-    for (int i = 0; i < 3; i++) {
+    const char *chans[] = { "c", "channel:0000001", mid, big };   /* 26, 39, 51 bytes, more */
+    const int room[] = { 2, 2, 1, 0 };
+    for (int i = 0; i < 4; i++) {
         const char *argv[] = { "SUBSCRIBE", chans[i] };
         clusterc__cmdtext_argv(w->e, &t, 2, argv, NULL);
-        assert_int_equal(t.pooled, 2 - i);
+        assert_int_equal(t.pooled, room[i]);
         assert_null(clusterc__req_new_text(w->e, &t, nop_done, &err));
         assert_int_equal(err.code, CLUSTERC_EUSAGE);
     }
