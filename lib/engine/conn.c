@@ -47,15 +47,8 @@ enum fifo_kind {
 #define ENT_ARENA 0x10u   /* its reply is built in an arena (CLUSTERC__CONN_ARENA) */
 #define ENT_POOL 0x20u    /* its reply may come from the pool (CLUSTERC__CONN_POOL) */
 
-static inline unsigned ent_kind(const clusterc__fifo_ent *ent)
-{
-    return (unsigned)(ent->w & ENT_KIND_MASK);
-}
-
-static inline uint64_t ent_start(const clusterc__fifo_ent *ent)
-{
-    return ent->w >> 8;
-}
+#define ENT_KIND(ent) ((unsigned)((ent)->w & ENT_KIND_MASK))
+#define ENT_START(ent) ((ent)->w >> 8)
 
 /* The i-th oldest entry (fcap is a power of two: a mask, not a division). */
 static inline clusterc__fifo_ent *ent_at(const clusterc__conn *n, size_t i)
@@ -120,14 +113,14 @@ int clusterc__conn_sent(const clusterc__conn *n, uint32_t low)
     uint64_t seq = clusterc__conn_unwrap(n, low);
     if (seq < n->fseq || seq >= n->fseq + n->fcount)
         return 0;
-    return ent_start(ent_at(n, (size_t)(seq - n->fseq))) < n->out_written;
+    return ENT_START(ent_at(n, (size_t)(seq - n->fseq))) < n->out_written;
 }
 
 void clusterc__conn_each_tag(const clusterc__conn *n, void (*fn)(void *tag, void *arg), void *arg)
 {
     for (size_t i = 0; i < n->fcount; i++) {
         const clusterc__fifo_ent *ent = ent_at(n, i);
-        if (ent_kind(ent) == FIFO_USER && ent->tag)
+        if (ENT_KIND(ent) == FIFO_USER && ent->tag)
             fn(ent->tag, arg);
     }
 }
@@ -136,7 +129,7 @@ int clusterc__conn_has_tags(const clusterc__conn *n)
 {
     for (size_t i = 0; i < n->fcount; i++) {
         const clusterc__fifo_ent *ent = ent_at(n, i);
-        if (ent_kind(ent) == FIFO_USER && ent->tag)
+        if (ENT_KIND(ent) == FIFO_USER && ent->tag)
             return 1;
     }
     return 0;
@@ -147,7 +140,7 @@ int clusterc__conn_take(clusterc__conn *n, void **tag)
     if (n->fcount == 0)
         return 0;
     clusterc__fifo_ent ent = fifo_pop(n);
-    *tag = ent_kind(&ent) == FIFO_USER ? ent.tag : NULL;
+    *tag = ENT_KIND(&ent) == FIFO_USER ? ent.tag : NULL;
     return 1;
 }
 
@@ -310,8 +303,8 @@ void clusterc__conn_close(clusterc__conn *n, int code, const char *msg)
     n->ops->closed(n->owner, code, msg, was_up);
     for (size_t i = 0; i < count; i++) {
         clusterc__fifo_ent ent = fifo[(head + i) & (cap - 1)];
-        if (ent_kind(&ent) == FIFO_USER && ent.tag)
-            n->ops->lost(n->owner, ent.tag, code, msg, ent_start(&ent) < written);
+        if (ENT_KIND(&ent) == FIFO_USER && ent.tag)
+            n->ops->lost(n->owner, ent.tag, code, msg, ENT_START(&ent) < written);
     }
     free(fifo);
 }
@@ -587,8 +580,8 @@ static void handshake_reply(clusterc__conn *n, uint8_t kind, redisReply *reply)
  * or the owner wants no more replies now. */
 static int dispatch_reply(clusterc__conn *n, redisReply *reply)
 {
-    if (n->push && (n->fcount == 0 || ent_kind(ent_at(n, 0)) == FIFO_USER ||
-                    ent_kind(ent_at(n, 0)) == FIFO_SKIP)) {
+    if (n->push && (n->fcount == 0 || ENT_KIND(ent_at(n, 0)) == FIFO_USER ||
+                    ENT_KIND(ent_at(n, 0)) == FIFO_SKIP)) {
         /* A subscriber's pushes and confirmations: no FIFO past the handshake. */
         if (n->ops->reply(n->owner, NULL, reply) < 0)
             return -1;
@@ -602,7 +595,7 @@ static int dispatch_reply(clusterc__conn *n, redisReply *reply)
         return -1;
     }
     clusterc__fifo_ent ent = fifo_pop(n);
-    switch (ent_kind(&ent)) {
+    switch (ENT_KIND(&ent)) {
     case FIFO_USER:
         if (n->ops->reply(n->owner, ent.tag, reply) < 0)
             return -1;
@@ -610,7 +603,7 @@ static int dispatch_reply(clusterc__conn *n, redisReply *reply)
     case FIFO_AUTH:
     case FIFO_SETNAME:
     case FIFO_READONLY:
-        handshake_reply(n, (uint8_t)ent_kind(&ent), reply);
+        handshake_reply(n, (uint8_t)ENT_KIND(&ent), reply);
         break;
     default:   /* untagged or orphaned: maybe an arena reply */
         clusterc__reply_free(reply);
