@@ -20,6 +20,7 @@
 #include "clusterc/clusterc.h"
 #include "conn.h"
 #include "conn_int.h"
+#include "conn_fifo.h"
 #include "proto/options.h"
 #include "proto/encode.h"
 
@@ -31,120 +32,11 @@
 static void read_cb(evutil_socket_t fd, short what, void *arg);
 static void write_cb(evutil_socket_t fd, short what, void *arg);
 
-enum fifo_kind {
-    FIFO_USER = 0,   /* a tagged command: its reply goes to ops->reply */
-    FIFO_SKIP,       /* reply is dropped (untagged, or orphaned) */
-    FIFO_ASKING,     /* +OK of ASKING */
-    FIFO_AUTH,       /* handshake: an error fails the connection */
-    FIFO_SETNAME,
-    FIFO_READONLY
-};
-
-/* ------------------------------------------------------------ the FIFO */
-
-/* An entry's packed word (conn.h): kind, marks, and where it starts. */
-#define ENT_KIND_MASK 0x0fu
-#define ENT_ARENA 0x10u   /* its reply is built in an arena (CLUSTERC__CONN_ARENA) */
-#define ENT_POOL 0x20u    /* its reply may come from the pool (CLUSTERC__CONN_POOL) */
-
-#define ENT_KIND(ent) ((unsigned)((ent)->w & ENT_KIND_MASK))
-#define ENT_START(ent) ((ent)->w >> 8)
-
-/* The i-th oldest entry (fcap is a power of two: a mask, not a division). */
-static inline clusterc__fifo_ent *ent_at(const clusterc__conn *n, size_t i)
-{
-    return &n->fifo[(n->fhead + i) & (n->fcap - 1)];
-}
-
-static int fifo_push(clusterc__conn *n, void *tag, uint8_t kind, uint64_t start)
-{
-    if (n->fcount == n->fcap) {
-        size_t cap = n->fcap ? n->fcap * 2 : 16;
-        clusterc__fifo_ent *f = malloc(cap * sizeof(*f));
-        if (!f)
-            return -1;
-        for (size_t i = 0; i < n->fcount; i++)
-            f[i] = *ent_at(n, i);
-        free(n->fifo);
-        n->fifo = f;
-        n->fcap = cap;
-        n->fhead = 0;
-    }
-    clusterc__fifo_ent *ent = ent_at(n, n->fcount);
-    ent->tag = tag;
-    ent->w = start << 8 | kind;
-    n->fcount++;
-    return 0;
-}
-
-/* What an idle connection keeps of a burst's FIFO ring and output buffer:
- * past these, both are given back once empty (as hiredis frees its output
- * buffer once written), so a burst of 100,000 commands does not stay in
- * every connection it went through for the connection's life. */
-#define FIFO_KEEP 4096u
-#define OBUF_KEEP 65536u
-
-static clusterc__fifo_ent fifo_pop(clusterc__conn *n)
-{
-    clusterc__fifo_ent ent = n->fifo[n->fhead];
-    n->fhead = (n->fhead + 1) & (n->fcap - 1);
-    n->fcount--;
-    n->fseq++;
-    if (n->fcount == 0 && n->fcap > FIFO_KEEP) {
-        free(n->fifo);
-        n->fifo = NULL;
-        n->fcap = n->fhead = 0;
-    }
-    return ent;
-}
-
-void clusterc__conn_orphan(clusterc__conn *n, uint32_t low)
-{
-    uint64_t seq = clusterc__conn_unwrap(n, low);
-    if (seq < n->fseq || seq >= n->fseq + n->fcount)
-        return;
-    clusterc__fifo_ent *ent = ent_at(n, (size_t)(seq - n->fseq));
-    ent->w = (ent->w & ~(uint64_t)ENT_KIND_MASK) | FIFO_SKIP;
-    ent->tag = NULL;
-}
-
-int clusterc__conn_sent(const clusterc__conn *n, uint32_t low)
-{
-    uint64_t seq = clusterc__conn_unwrap(n, low);
-    if (seq < n->fseq || seq >= n->fseq + n->fcount)
-        return 0;
-    return ENT_START(ent_at(n, (size_t)(seq - n->fseq))) < n->out_written;
-}
-
-void clusterc__conn_each_tag(const clusterc__conn *n, void (*fn)(void *tag, void *arg), void *arg)
-{
-    for (size_t i = 0; i < n->fcount; i++) {
-        const clusterc__fifo_ent *ent = ent_at(n, i);
-        if (ENT_KIND(ent) == FIFO_USER && ent->tag)
-            fn(ent->tag, arg);
-    }
-}
-
-int clusterc__conn_has_tags(const clusterc__conn *n)
-{
-    for (size_t i = 0; i < n->fcount; i++) {
-        const clusterc__fifo_ent *ent = ent_at(n, i);
-        if (ENT_KIND(ent) == FIFO_USER && ent->tag)
-            return 1;
-    }
-    return 0;
-}
-
-int clusterc__conn_take(clusterc__conn *n, void **tag)
-{
-    if (n->fcount == 0)
-        return 0;
-    clusterc__fifo_ent ent = fifo_pop(n);
-    *tag = ENT_KIND(&ent) == FIFO_USER ? ent.tag : NULL;
-    return 1;
-}
-
 /* ------------------------------------------------------- output buffer */
+
+/* What an idle connection keeps of a burst's output buffer: past it, the
+ * buffer is given back once written, as hiredis frees its own. */
+#define OBUF_KEEP 65536u
 
 /* realloc, but the old block (it held AUTH, maybe) is wiped before free. */
 static char *grow_wiped(clusterc__conn *n, size_t cap)
