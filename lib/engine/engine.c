@@ -249,8 +249,8 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
         /* a is written only on success: the message must not read it. */
         int bad = clusterc__addr_parse(node, strlen(node), &a, why, sizeof(why)) < 0;
         if (bad || !a.host[0]) {
-            clusterc__err_set(err, CLUSTERC_EINVAL, "%s: bad node address \"%s\": %s", CLUSTERC__RNAME(r),
-                              node, bad ? why : "no host");
+            clusterc__err_set(err, CLUSTERC_EINVAL, "%s: bad node address \"%s\": %s",
+                              CLUSTERC__RNAME(r), node, bad ? why : "no host");
             return -1;
         }
         clusterc__engine_remap(e, &a, &dial);
@@ -264,8 +264,8 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
     }
     clusterc__req_x *x = clusterc__req_ext(r);
     if (!x) {
-        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory pinning it to %s", CLUSTERC__RNAME(r),
-                          n->name);
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory pinning it to %s",
+                          CLUSTERC__RNAME(r), n->name);
         return -1;
     }
     x->target = n;
@@ -647,7 +647,8 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
     clusterc__node *n = clusterc__engine_route(e, r, &noreplica);
     if (noreplica) {
         clusterc__engine_fail_later(e, r, CLUSTERC_ENOREPLICA,
-                                    "%s: no eligible replica serves slot %d%s%s", CLUSTERC__RNAME(r), r->slot,
+                                    "%s: no eligible replica serves slot %d%s%s",
+                                    CLUSTERC__RNAME(r), r->slot,
                                     clusterc__req_last(r)[0] ? "; last error: " : "",
                                     clusterc__req_last(r));
         return;
@@ -657,7 +658,8 @@ void clusterc__engine_dispatch(clusterc__engine *e, clusterc__req *r)
             /* A map was loaded since it started waiting and still nobody
              * serves the slot: waiting longer would only hide that. */
             clusterc__engine_fail_later(e, r, CLUSTERC_ETOPOLOGY,
-                                        "%s: slot %d is not served by any node", CLUSTERC__RNAME(r), r->slot);
+                                        "%s: slot %d is not served by any node",
+                                        CLUSTERC__RNAME(r), r->slot);
             return;
         }
         clusterc__refresh_request(e, "slot not covered", 0);

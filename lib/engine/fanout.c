@@ -311,7 +311,8 @@ static int by_slot(clusterc__engine *e, clusterc__req *r)
     clusterc__fan *f = fan_new(r, s.nsub);
     if (!f) {
         clusterc__split_free(&s);
-        clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory splitting", CLUSTERC__RNAME(r));
+        clusterc__engine_fail_later(e, r, CLUSTERC_ENOMEM, "%s: out of memory splitting",
+                                    CLUSTERC__RNAME(r));
         return 1;
     }
     f->s = s;
@@ -337,7 +338,8 @@ int clusterc__fanout_dispatch(clusterc__engine *e, clusterc__req *r)
             fan_free(f);
         free(to);
         clusterc__engine_fail_later(e, r, n ? CLUSTERC_ENOMEM : CLUSTERC_ETOPOLOGY, "%s: %s",
-                                    CLUSTERC__RNAME(r), n ? "out of memory fanning out" : "no node in the map");
+                                    CLUSTERC__RNAME(r),
+                                    n ? "out of memory fanning out" : "no node in the map");
         return 1;
     }
     nodes_of(e, r, all, to);

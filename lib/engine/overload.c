@@ -30,7 +30,8 @@ int clusterc__node_queue_full(clusterc__engine *e, clusterc__node *n, clusterc__
         r->internal)
         return 0;
     clusterc__engine_fail_later(e, r, CLUSTERC_EOVERLOAD, "%s: %s is not connected and already "
-                                "holds %zu commands (max_node_queue %d): not sent", CLUSTERC__RNAME(r),
-                                n->name, n->conn.fcount, e->opt.max_node_queue);
+                                "holds %zu commands (max_node_queue %d): not sent",
+                                CLUSTERC__RNAME(r), n->name, n->conn.fcount,
+                                e->opt.max_node_queue);
     return 1;
 }

@@ -128,7 +128,8 @@ clusterc__req *clusterc__req_of_text(char *cmd)
 void clusterc__cmdtext_release(clusterc__engine *e, const clusterc__cmdtext *t)
 {
     if (t->pooled == 2)
-        clusterc__req_mem_put(e, clusterc__req_of_text(t->cmd), t->len >= (int)CLUSTERC__REQ_INLINE);
+        clusterc__req_mem_put(e, clusterc__req_of_text(t->cmd),
+                              t->len >= (int)CLUSTERC__REQ_INLINE);
     else if (t->pooled && e)
         clusterc__cmdbuf_put(e, t->cmd);
     else

@@ -292,8 +292,8 @@ void clusterc__engine_retry_later(clusterc__engine *e, clusterc__req *r, int cod
             clusterc__engine_fail_later(e, r,
                                         code == CLUSTERC_EIO || code == CLUSTERC_ECONNECT
                                             ? code : CLUSTERC_ERETRIES,
-                                        "%s: gave up after %d retries: %s", CLUSTERC__RNAME(r), r->retries,
-                                        why);
+                                        "%s: gave up after %d retries: %s",
+                                        CLUSTERC__RNAME(r), r->retries, why);
         return;
     }
     clusterc__req_x *x = clusterc__req_ext(r);
