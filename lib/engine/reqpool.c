@@ -1,13 +1,13 @@
-/* reqpool.c -- requests reused (issue 17): a free list per engine.
+/* reqpool.c -- requests reused (issue 17): free lists per engine.
  *
- * Every request of an engine is one allocation of the same size
- * (CLUSTERC__REQ_ALLOC: the record and room for a short text), so a
- * freed one can serve the next without
+ * A request is one block of one of two sizes (CLUSTERC__REQ_ALLOC and
+ * CLUSTERC__REQ_ALLOC_BIG: the record and room for a short text), each
+ * size with its own free list, so a freed one can serve the next without
  * going back to malloc: in a steady load (N in flight, one completing, one
- * submitted) no request is allocated at all. The list is kept short
+ * submitted) no request is allocated at all. Each list is kept short
  * (REQPOOL_MAX): a burst of thousands of commands gives its memory back
  * afterwards instead of holding it for the client's life. The engine is
- * single-threaded, so the list needs no lock. */
+ * single-threaded, so the lists need no lock. */
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
