@@ -169,10 +169,11 @@ int clusterc__engine_drained(const clusterc__engine *e);
 clusterc__req *clusterc__req_new(clusterc__engine *e, char *cmd, size_t len,
                                  clusterc__done_fn *done, clusterc__err *err);
 /* A command formatted for a request by a face (reqpool.c):
- *   cmd     the NUL-terminated RESP text: a block of the engine's pool of
- *           small buffers when it fits (CLUSTERC__REQ_INLINE or
- *           CLUSTERC__CMDBUF bytes with its NUL), else malloc'ed (always
- *           malloc'ed when e is NULL, a client whose options were rejected);
+ *   cmd     the NUL-terminated RESP text: the text area of a request's
+ *           block when it fits (CLUSTERC__REQ_INLINE_BIG bytes with its
+ *           NUL), else a pooled buffer (CLUSTERC__CMDBUF), else malloc'ed
+ *           (always malloc'ed when e is NULL, a client whose options were
+ *           rejected);
  *   len     its length, -1 out of memory or -2 an invalid format (cmd
  *           NULL), as clusterc__format_command;
  *   pooled  which: 2 the text area of a request's block (the request
