@@ -51,6 +51,16 @@ static char *grow_wiped(clusterc__conn *n, size_t cap)
     return b;
 }
 
+/* Free the output buffer, wiped first when AUTH may have gone through it. */
+static void obuf_free(clusterc__conn *n)
+{
+    if (n->cfg->password)
+        clusterc__secret_wipe(n->obuf, n->ocap);
+    free(n->obuf);
+    n->obuf = NULL;
+    n->ocap = 0;
+}
+
 static int obuf_append(clusterc__conn *n, const char *p, size_t len)
 {
     if (n->opos > 0 && n->opos == n->olen)
@@ -214,12 +224,9 @@ void clusterc__conn_fini(clusterc__conn *n)
     redisReaderFree(n->reader);
     n->reader = NULL;
     free(n->fifo);
-    if (n->cfg->password)   /* AUTH went through this buffer */
-        clusterc__secret_wipe(n->obuf, n->ocap);
-    free(n->obuf);
+    obuf_free(n);
     n->fifo = NULL;
-    n->obuf = NULL;
-    n->fcount = n->fcap = n->ocap = 0;
+    n->fcount = n->fcap = 0;
 }
 
 /* The blocking face reads a lone reply with one blocking recv() (bounded by
@@ -420,13 +427,8 @@ void clusterc__conn_flush(clusterc__conn *n)
     }
     if (n->opos == n->olen) {
         n->opos = n->olen = 0;
-        if (n->ocap > OBUF_KEEP) {
-            if (n->cfg->password)
-                clusterc__secret_wipe(n->obuf, n->ocap);
-            free(n->obuf);
-            n->obuf = NULL;
-            n->ocap = 0;
-        }
+        if (n->ocap > OBUF_KEEP)
+            obuf_free(n);
     }
 }
 
