@@ -15,6 +15,7 @@ struct clusterc_async {
 };
 
 static void destroy(void *arg) { free(arg); }
+static clusterc__done_fn async_done;
 
 CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
                                                     const clusterc_options *o)
@@ -42,6 +43,7 @@ CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
     /* The handle lives until the engine is gone, so callbacks that run
      * during a deferred free still see a valid client. */
     clusterc__engine_on_destroy(a->e, destroy, a);
+    clusterc__engine_face_done(a->e, async_done);
     clusterc__engine_refresh(a->e, 1);
     return a;
 }
@@ -49,9 +51,8 @@ CLUSTERC_API clusterc_async *clusterc_async_connect(struct event_base *base,
 static void async_done(clusterc__engine *e, clusterc__req *r, redisReply *reply,
                        int code, const char *msg)
 {
-    clusterc_async *a = r->u1;
+    clusterc_async *a = clusterc__engine_owner(e);   /* r->u1 holds fn */
     clusterc_async_fn *fn = (clusterc_async_fn *)r->fn;
-    (void)e;
     if (!reply)
         clusterc__err_set(&a->err, code, "%s", msg ? msg : "failed");
     if (fn)
@@ -94,7 +95,6 @@ static int submit_node(clusterc_async *a, int route, const char *node, clusterc_
     clusterc__req *r = clusterc__req_new_user(a->e, f, async_done, &a->err);
     if (!r)
         return -1;
-    r->u1 = a;
     r->u2 = pd;
     r->route_mode = (unsigned)route & 7u;   /* checked above */
     r->reply_pool = 1;   /* async_done frees the reply when the callback returns */

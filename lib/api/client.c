@@ -48,6 +48,8 @@ static void run_until(clusterc_client *c, const int *done)
     }
 }
 
+static clusterc__done_fn single_done, pipe_done;   /* the face's completions */
+
 CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
 {
     clusterc_client *c = calloc(1, sizeof(*c));
@@ -71,6 +73,8 @@ CLUSTERC_API clusterc_client *clusterc_connect(const clusterc_options *o)
         return NULL;
     }
     clusterc__engine_set_blocking(c->e);
+    clusterc__engine_face_done(c->e, single_done);
+    clusterc__engine_face_done(c->e, pipe_done);
     clusterc_refresh(c);   /* a failure stays in c's error */
     return c;
 }

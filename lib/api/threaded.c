@@ -64,6 +64,8 @@ static int setup(clusterc_threaded *t, const clusterc_options *o)
         clusterc__err_set(&t->err, CLUSTERC_ENOMEM, "threaded: out of memory");
         return -1;
     }
+    if (clusterc__async_engine(t->a))
+        clusterc__tloop_faces(clusterc__async_engine(t->a));
     if (clusterc_async_error(t->a)) {
         /* Rejected options: the handle carries why and refuses commands. */
         clusterc__err_set(&t->err, clusterc_async_error(t->a), "%s", clusterc_async_errstr(t->a));

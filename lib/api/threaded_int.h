@@ -100,6 +100,9 @@ void clusterc__tcq_release_all(clusterc_threaded *t);
 
 /* threaded_loop.c */
 void *clusterc__tloop_main(void *arg);
+/* Register the face's completion with e (before the loop thread starts). */
+struct clusterc__engine;
+void clusterc__tloop_faces(struct clusterc__engine *e);
 void clusterc__tloop_on_sub(evutil_socket_t fd, short what, void *arg);
 void clusterc__tloop_publish(evutil_socket_t fd, short what, void *arg);
 void clusterc__tjob_free(tjob *j);

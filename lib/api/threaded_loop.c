@@ -80,6 +80,11 @@ static void on_done(clusterc__engine *e, clusterc__req *r, redisReply *reply, in
     complete(r->u1, r->u2, reply, code, msg);
 }
 
+void clusterc__tloop_faces(struct clusterc__engine *e)
+{
+    clusterc__engine_face_done(e, on_done);
+}
+
 static void run_cmd(clusterc_threaded *t, tjob *j)
 {
     clusterc__engine *e = clusterc__async_engine(t->a);

@@ -147,11 +147,11 @@ static int send_on(clusterc__bconn *b, clusterc__req *r)
     unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
     if (n->role == CLUSTERC__ROLE_REPLICA && (r->flags & CLUSTERC__CMD_READONLY))
         flags |= CLUSTERC__CONN_READONLY;
-    if (clusterc__conn_send(&b->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
+    if (clusterc__conn_send(&b->conn, r, clusterc__req_text(r), r->len, flags, &r->seq) < 0)
         return -1;
     r->state = CLUSTERC__REQ_QUEUED;
     r->node = n;
-    r->last_node = n;
+    r->x->last_node = n;
     r->x->bconn = b;
     b->r = r;
     return 0;

@@ -115,6 +115,11 @@ void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *
     e->on_destroy_arg = arg;
 }
 
+void *clusterc__engine_owner(const clusterc__engine *e)
+{
+    return e->on_destroy_arg;
+}
+
 static void engine_destroy(clusterc__engine *e)
 {
     if (e->on_destroy)
@@ -280,7 +285,7 @@ int clusterc__req_pin(clusterc__engine *e, clusterc__req *r, const char *node,
 static int set_blocking(clusterc__req *r)
 {
     int64_t ms;
-    int b = clusterc__block_timeout(r->cmd, r->len, &ms);
+    int b = clusterc__block_timeout(clusterc__req_text(r), r->len, &ms);
     if (b <= 0)
         return 0;
     clusterc__req_x *x = clusterc__req_ext(r);
@@ -309,15 +314,43 @@ static void take_text(clusterc__req *r, const clusterc__cmdtext *t)
 {
     size_t len = (size_t)t->len;
     if (t->pooled == 2) {   /* written where it stays (reqpool.c) */
-        r->cmd = r->inl;
         r->big = len >= CLUSTERC__REQ_INLINE;
     } else if (len < CLUSTERC__REQ_INLINE) {
+        r->text_out = 0;
         memcpy(r->inl, t->cmd, len + 1);
         clusterc__cmdtext_release(r->e, t);
-        r->cmd = r->inl;
     } else {
         r->cmd_pooled = t->pooled != 0;
     }
+}
+
+void clusterc__engine_face_done(clusterc__engine *e, clusterc__done_fn *done)
+{
+    for (int i = 0; i < CLUSTERC__FACE_DONE; i++) {
+        if (e->face_done[i] == done)
+            return;
+        if (!e->face_done[i]) {
+            e->face_done[i] = done;
+            return;
+        }
+    }
+}
+
+/* r completes through done: a face's, named by its index, else kept in x.
+ * 0, or -1 out of memory. */
+static int set_done(clusterc__engine *e, clusterc__req *r, clusterc__done_fn *done)
+{
+    for (int i = 0; i < CLUSTERC__FACE_DONE; i++) {
+        if (e->face_done[i] == done) {
+            r->done_ix = (unsigned)i + 1u;
+            return 0;
+        }
+    }
+    clusterc__req_x *x = clusterc__req_ext(r);
+    if (!x)
+        return -1;
+    x->done = done;
+    return 0;
 }
 
 /* Inspect the text: info, or -1 with err set (the text not released). */
@@ -357,18 +390,24 @@ clusterc__req *clusterc__req_new_text(clusterc__engine *e, const clusterc__cmdte
     }
     memset(r, 0, sizeof(*r));
     r->e = e;
-    r->cmd = t->cmd;   /* until take_text: fanout_mark reads it */
+    if (t->pooled != 2)   /* until take_text: fanout_mark reads it */
+        clusterc__req_set_text_out(r, t->cmd);
     r->len = (uint32_t)t->len;
     r->flags = info.flags;
     r->slot = (int16_t)info.slot;
     if (info.slot >= 0)   /* dispatch reads it next: a miss there stalled it */
         CLUSTERC__PREFETCH(&e->slot_shard[info.slot]);
-    r->done = done;
     /* A name in no table may still have a policy ("CONFIG|SET" as one word). */
     if ((info.props & CLUSTERC__CMDP_FANOUT) ||
         (info.slot < 0 && !(info.flags & CLUSTERC__CMD_KNOWN)))
         clusterc__fanout_mark(e, r, info.name, info.namelen);
     take_text(r, t);   /* last: info points into the text as it came */
+    if (set_done(e, r, done) < 0) {
+        clusterc__err_set(err, CLUSTERC_ENOMEM, "%s: out of memory queuing the command",
+                          CLUSTERC__RNAME(r));
+        clusterc__req_free(r);
+        return NULL;
+    }
     /* The rare part, where this command will need it: made now, so running
      * out of memory is said here and not half-way. */
     if (((info.flags & CLUSTERC__CMD_BLOCKING) && set_blocking(r) < 0) ||
@@ -400,15 +439,15 @@ static const char *arg_at(const char *p, const char *end, size_t *alen)
 
 const char *clusterc__req_name(const clusterc__req *r, char *buf, size_t cap)
 {
-    const char *end = r->cmd + r->len, *a0, *a1;
+    const char *text = clusterc__req_text(r), *end = text + r->len, *a0, *a1;
     size_t n0 = 0, n1 = 0;
     buf[0] = '\0';
-    if (!(a0 = arg_at(r->cmd, end, &n0)))
+    if (!(a0 = arg_at(text, end, &n0)))
         return buf;
     if (r->internal && (a1 = arg_at(a0 + n0, end, &n1)))   /* "CLUSTER SHARDS" */
         snprintf(buf, cap, "%.*s %.*s", (int)n0, a0, (int)n1, a1);
     else
-        clusterc__cmd_display_name(r->cmd, r->len, a0, n0, buf, cap);
+        clusterc__cmd_display_name(text, r->len, a0, n0, buf, cap);
     return buf;
 }
 
@@ -424,9 +463,9 @@ void clusterc__req_free(clusterc__req *r)
     if (!r)
         return;
     if (r->cmd_pooled)
-        clusterc__cmdbuf_put(r->e, r->cmd);
-    else if (r->cmd != r->inl)
-        free(r->cmd);
+        clusterc__cmdbuf_put(r->e, clusterc__req_text(r));
+    else if (r->text_out)
+        free(clusterc__req_text(r));
     if (r->x) {
         if (r->x->retry_ev)
             event_free(r->x->retry_ev);
@@ -453,17 +492,18 @@ static void wait_push(clusterc__engine *e, clusterc__req *r)
     e->wait_tail = r;
 }
 
+static void forget_in(clusterc__req *r, const clusterc__node *n)
+{
+    for (; r; r = r->wnext)
+        if (r->x && r->x->last_node == n)
+            r->x->last_node = NULL;
+}
+
 void clusterc__engine_forget_node(clusterc__engine *e, const clusterc__node *n)
 {
-    for (clusterc__req *r = e->wait_head; r; r = r->wnext)
-        if (r->last_node == n)
-            r->last_node = NULL;
-    for (clusterc__req *r = e->backoff_head; r; r = r->wnext)
-        if (r->last_node == n)
-            r->last_node = NULL;
-    for (clusterc__req *r = e->later_head; r; r = r->wnext)
-        if (r->last_node == n)
-            r->last_node = NULL;
+    forget_in(e->wait_head, n);
+    forget_in(e->backoff_head, n);
+    forget_in(e->later_head, n);
 }
 
 /* Take a request out of wherever it waits. */
@@ -508,7 +548,7 @@ void clusterc__engine_complete(clusterc__engine *e, clusterc__req *r, redisReply
     if (e->opt.on_command && !r->internal && !r->child)
         clusterc__hook_command(e, r, reply ? 0 : code);
     e->depth++;
-    r->done(e, r, reply, code, msg);   /* reply now belongs to the face */
+    clusterc__req_done(r)(e, r, reply, code, msg);   /* reply now belongs to the face */
     clusterc__engine_unwind(e);
     clusterc__req_free(r);
     e->pending--;

@@ -3,12 +3,13 @@
  * A request is a command in RESP form plus its routing facts. The engine
  * routes it to a node, queues it on that node's connection, and classifies
  * the reply: done, redirect, retry later, or failure. The faces create
- * requests and receive completions through req->done.
+ * requests and receive completions through their done function.
  */
 #ifndef CLUSTERC_ENGINE_H
 #define CLUSTERC_ENGINE_H
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <event2/event.h>
 #include "clusterc/clusterc.h"
 #include "proto/addr.h"
@@ -41,7 +42,7 @@ enum clusterc__req_state {
 /* What only some requests need (a blocking command's timeout, a retry's
  * timer and last error, a local answer, a fan-out, read-your-writes, the
  * command hook's clock): allocated on first use (clusterc__req_x), so the
- * request every GET pays for stays small (issue 17: 136 bytes, from 640). */
+ * request every GET pays for stays small (issue 17: 104 bytes, from 640). */
 typedef struct clusterc__req_x {
     int64_t block_ms;         /* the server-side timeout, 0 = forever */
     struct clusterc__bconn *bconn; /* QUEUED on a pool connection: which */
@@ -52,16 +53,20 @@ typedef struct clusterc__req_x {
                                  from the loop (malloc'ed), with r->fail_code */
     clusterc__node *ryw_node; /* read_your_writes: the primary counting this write */
     clusterc__node *target;   /* ASK target or pinned node, else NULL */
+    clusterc__node *last_node;/* where its last attempt went: kept for those who
+                                 ask (the command hook, a fan-out's parts), who
+                                 have this part from the start */
     struct event *retry_ev;   /* the backoff timer, made on the first retry */
     int last_code;            /* the code of the last transient error */
     char last[128];           /* last transient error, for the final message */
+    clusterc__done_fn *done;  /* the completion of a request whose function is
+                                 not one of its faces' (done_ix 0): internal
+                                 requests, a fan-out's parts */
 } clusterc__req_x;
 
 struct clusterc__req {
     clusterc__engine *e;
-    char *cmd;                /* RESP text: inl, a block of the engine's command
-                                 pool (cmd_pooled) or malloc'ed (reqpool.c) */
-    uint32_t len;
+    uint32_t len;             /* of its RESP text (clusterc__req_text) */
     unsigned flags;           /* CLUSTERC__CMD_* */
     int16_t slot;             /* -1 keyless */
     uint16_t redirects, retries;
@@ -71,17 +76,21 @@ struct clusterc__req {
                                  32 bits: conn.h) */
         uint32_t waited_gen;  /* WAITING: map generation when it started (low bits) */
     };
-    uint8_t state;
-    uint8_t dl;               /* on a deadline list (timers.c): 0 no, 1 the
+    uint8_t state;            /* enum clusterc__req_state */
+    /* Small fields as bits (issue 17: the request is 104 bytes with room
+     * for a GET's text in the same 144-byte block). */
+    unsigned dl : 2;          /* on a deadline list (timers.c): 0 no, 1 the
                                  command timeout's, 2 a blocking command's own */
-    /* Small fields as bits (issue 17: the request is 136 bytes with room
-     * for a GET's text in the same 176-byte block). */
     unsigned route_mode : 3;  /* clusterc__route_mode for reads */
     unsigned blocking : 2;    /* 1: blocks on a pool connection (bpool.c); 2: blocks
                                  on its node's connection (WAIT); x->block_ms its timeout */
     unsigned fan : 2;         /* fanout.c: 1 may split by slot, 2 all shards/nodes by
                                  its policy, 3 explicit route to all or each */
-    unsigned cmd_pooled : 1;  /* cmd is a block of the engine's command pool */
+    unsigned text_out : 1;    /* the text is not in inl: inl holds its address
+                                 (clusterc__req_text), the text is a block of
+                                 the engine's command pool (cmd_pooled) or
+                                 malloc'ed (reqpool.c) */
+    unsigned cmd_pooled : 1;  /* text_out, in a block of the command pool */
     unsigned asking : 1;      /* send ASKING before it (ASK redirect) */
     unsigned internal : 1;    /* engine's own (refresh, COMMAND) */
     unsigned pinned : 1;      /* target is fixed: no redirects, no retries */
@@ -90,29 +99,52 @@ struct clusterc__req {
                                  it may be built in the reply pool (reply_pool.h) */
     unsigned later : 1;       /* BACKOFF: on the later list (completes next turn) */
     unsigned big : 1;         /* its block is CLUSTERC__REQ_ALLOC_BIG bytes */
+    unsigned done_ix : 2;     /* its completion: the engine's face_done[done_ix - 1]
+                                 (clusterc__engine_face_done), 0 its own, x->done */
     clusterc__node *node;     /* QUEUED: the node holding it */
-    clusterc__node *last_node;/* where its last attempt went (the command hook) */
     clusterc__req *wnext, *wprev; /* the one list it waits on (WAITING, BACKOFF,
                                      POOLWAIT) */
     clusterc__req *dnext, *dprev; /* its deadline list (timers.c) */
     int64_t deadline_us;      /* on a deadline list: when it times out */
-    clusterc__done_fn *done;
-    void *u1, *u2;            /* the face's data (client, privdata) */
-    void (*fn)(void);         /* the face's callback, cast back by the face */
+    union {                   /* the face's data: */
+        void *u1;             /* what it points at (its client, an internal
+                                 request's node) */
+        void (*fn)(void);     /* or the async face's callback, cast back by the
+                                 face: its client is the engine's owner */
+    };
+    void *u2;                 /* and one more word (privdata) */
     clusterc__req_x *x;       /* NULL until needed */
-    char inl[];               /* a short command's text lives here (cmd == inl):
-                                 CLUSTERC__REQ_INLINE bytes with its NUL */
+    char inl[];               /* a short command's text lives here: at most
+                                 CLUSTERC__REQ_INLINE bytes with its NUL; else
+                                 (text_out) the text's address */
 };
+
+/* r's RESP text, r->len bytes and a NUL. Where a text too long for the
+ * request's block is kept, its address takes the block's text room, so the
+ * record every command pays for has no pointer for it (issue 17). */
+static inline char *clusterc__req_text(const clusterc__req *r)
+{
+    char *p = (char *)r->inl;
+    if (r->text_out)
+        memcpy(&p, r->inl, sizeof(p));
+    return p;
+}
+
+static inline void clusterc__req_set_text_out(clusterc__req *r, char *text)
+{
+    r->text_out = 1;
+    memcpy(r->inl, &text, sizeof(text));
+}
 
 /* A request is one block: the record and room for a short command's text,
  * which then needs no block of its own. CLUSTERC__REQ_ALLOC bytes (a
- * 176-byte malloc chunk) hold a text of up to CLUSTERC__REQ_INLINE - 1
+ * 144-byte malloc chunk) hold a text of up to CLUSTERC__REQ_INLINE - 1
  * bytes (a GET of a key of up to 11 bytes); a big one, for a text the face
- * knows to be a little longer, CLUSTERC__REQ_ALLOC_BIG (192; up to 47
+ * knows to be a little longer, CLUSTERC__REQ_ALLOC_BIG (160; up to 47
  * bytes: a key of up to 27). The command name messages show is read from
  * the text when needed (clusterc__req_name), not kept. */
-#define CLUSTERC__REQ_ALLOC 168u
-#define CLUSTERC__REQ_ALLOC_BIG 184u
+#define CLUSTERC__REQ_ALLOC 136u
+#define CLUSTERC__REQ_ALLOC_BIG 152u
 #define CLUSTERC__REQ_INLINE (CLUSTERC__REQ_ALLOC - sizeof(clusterc__req))
 #define CLUSTERC__REQ_INLINE_BIG (CLUSTERC__REQ_ALLOC_BIG - sizeof(clusterc__req))
 
@@ -199,6 +231,12 @@ void clusterc__cmdtext_argv(clusterc__engine *e, clusterc__cmdtext *t, int argc,
  * into the request's own block (CLUSTERC__REQ_INLINE). */
 clusterc__req *clusterc__req_new_text(clusterc__engine *e, const clusterc__cmdtext *t,
                                       clusterc__done_fn *done, clusterc__err *err);
+/* A face's completion function, registered for e's requests when the face
+ * makes e (up to CLUSTERC__FACE_DONE per engine; a face has one or two):
+ * its requests then name it by an index in two bits, where any other keeps
+ * a pointer in its rare part (allocated: slower, not wrong). */
+#define CLUSTERC__FACE_DONE 3
+void clusterc__engine_face_done(clusterc__engine *e, clusterc__done_fn *done);
 /* The same for a caller's command: refused at once, with CLUSTERC_EOVERLOAD
  * in err (the text given back), when max_inflight of them are unfinished
  * (overload.c). */
@@ -244,6 +282,8 @@ const clusterc_options *clusterc__engine_options(const clusterc__engine *e);
 /* Called once when the engine is finally freed (maybe later than
  * clusterc__engine_free, when that ran inside a callback). */
 void clusterc__engine_on_destroy(clusterc__engine *e, void (*fn)(void *), void *arg);
+/* That arg: the face that owns e (the async face's client), or NULL. */
+void *clusterc__engine_owner(const clusterc__engine *e);
 
 /* The blocking face: sockets go to blocking mode after connecting, so a
  * lone reply can be awaited with one recv() (see wait_fast). */

@@ -126,6 +126,7 @@ struct clusterc__engine {
     void *req_free[2];             /* reqpool.c: requests kept for reuse, by
                                       block size (clusterc__req.big) */
     size_t req_nfree[2];
+    clusterc__done_fn *face_done[CLUSTERC__FACE_DONE];   /* clusterc__req.done_ix */
     void *cmd_free;                /* reqpool.c: small command buffers kept */
     size_t cmd_nfree;
 
@@ -371,12 +372,18 @@ static inline int clusterc__node_is_live_replica(const clusterc__node *n)
 void clusterc__refresh_on_map(clusterc__engine *e, clusterc__req *r, redisReply *reply,
                               int code, const char *msg);
 
+/* r's completion function: its face's (done_ix), else its own (x). */
+static inline clusterc__done_fn *clusterc__req_done(const clusterc__req *r)
+{
+    return r->done_ix ? r->e->face_done[r->done_ix - 1] : r->x->done;
+}
+
 /* Queue r on n (after ASKING, READONLY when needed). Returns 0, or -1 when
  * out of memory (nothing of r queued). Inline: it is on every request's path. */
 static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
 {
     unsigned flags = r->asking ? CLUSTERC__CONN_ASKING : 0;
-    if (r->done == clusterc__refresh_on_map)
+    if (r->internal && r->x->done == clusterc__refresh_on_map)   /* internal: x made */
         flags |= CLUSTERC__CONN_ARENA;
     if (r->reply_pool && !r->child && !r->internal)   /* the async face's: reply_pool.h */
         flags |= CLUSTERC__CONN_POOL;
@@ -388,10 +395,11 @@ static inline int clusterc__node_send(clusterc__node *n, clusterc__req *r)
     if ((r->flags & CLUSTERC__CMD_READONLY) && !r->internal && r->slot >= 0 &&
         clusterc__node_is_live_replica(n))
         flags |= CLUSTERC__CONN_READONLY;
-    if (clusterc__conn_send(&n->conn, r, r->cmd, r->len, flags, &r->seq) < 0)
+    if (clusterc__conn_send(&n->conn, r, clusterc__req_text(r), r->len, flags, &r->seq) < 0)
         return -1;
     r->node = n;
-    r->last_node = n;
+    if (r->x)
+        r->x->last_node = n;
     return 0;
 }
 

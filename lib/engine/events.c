@@ -32,7 +32,7 @@ void clusterc__hook_command(clusterc__engine *e, const clusterc__req *r, int cod
     clusterc_command_info ci;
     char name[CLUSTERC__REQ_NAME_MAX];
     ci.name = clusterc__req_name(r, name, sizeof(name));
-    ci.node = r->last_node ? r->last_node->name : NULL;
+    ci.node = r->x && r->x->last_node ? r->x->last_node->name : NULL;
     ci.route = r->route_mode;
     ci.redirects = r->redirects;
     ci.retries = r->retries;

@@ -64,7 +64,7 @@ void clusterc__fanout_mark(clusterc__engine *e, clusterc__req *r, const char *na
     if (r->slot >= 0)
         return;
     /* Keyless: its policy. A "special" merge (INFO) stays on one node. */
-    if (clusterc__policy_lookup(e->policies, r->cmd, r->len, &pol) == 1 &&
+    if (clusterc__policy_lookup(e->policies, clusterc__req_text(r), r->len, &pol) == 1 &&
         (pol.req == CLUSTERC__REQ_ALL_SHARDS || pol.req == CLUSTERC__REQ_ALL_NODES) &&
         pol.resp != CLUSTERC__RESP_SPECIAL)
         r->fan = FAN_POLICY;
@@ -164,7 +164,7 @@ static void part_done(clusterc__engine *e, clusterc__req *kid, redisReply *reply
     f->replies[i] = reply;
     f->codes[i] = code;
     f->msgs[i] = msg ? strdup(msg) : NULL;
-    f->nodes[i] = kid->last_node ? strdup(kid->last_node->name) : NULL;
+    f->nodes[i] = kid->x && kid->x->last_node ? strdup(kid->x->last_node->name) : NULL;
     if (--f->left == 0)
         finish(e, f);
 }
@@ -209,12 +209,12 @@ static clusterc__req *part_new(clusterc__engine *e, clusterc__fan *f, size_t i, 
     kid->route_mode = f->parent->route_mode > CLUSTERC_ROUTE_ANY ? 0 : f->parent->route_mode;
     kid->u1 = f;
     kid->u2 = (void *)(uintptr_t)i;
+    clusterc__req_x *x = clusterc__req_ext(kid);   /* x->last_node: part_done */
+    if (!x) {
+        clusterc__req_free(kid);
+        return NULL;
+    }
     if (to) {
-        clusterc__req_x *x = clusterc__req_ext(kid);
-        if (!x) {
-            clusterc__req_free(kid);
-            return NULL;
-        }
         x->target = to;
         kid->pinned = 1;
     }
@@ -264,7 +264,7 @@ static size_t nodes_of(clusterc__engine *e, clusterc__req *r, int all, clusterc_
 static void plan(clusterc__engine *e, clusterc__req *r, clusterc__fan *f)
 {
     clusterc__fanpolicy pol;
-    clusterc__policy_lookup(e->policies, r->cmd, r->len, &pol);
+    clusterc__policy_lookup(e->policies, clusterc__req_text(r), r->len, &pol);
     f->resp = pol.resp;
     f->each = r->route_mode == CLUSTERC_ROUTE_EACH_PRIMARY || r->route_mode == CLUSTERC_ROUTE_EACH_NODE;
 }
@@ -274,7 +274,7 @@ static int route_all(const clusterc__req *r)
     if (r->fan == FAN_ROUTE)
         return r->route_mode == CLUSTERC_ROUTE_ALL_NODES || r->route_mode == CLUSTERC_ROUTE_EACH_NODE;
     clusterc__fanpolicy pol;
-    clusterc__policy_lookup(r->e->policies, r->cmd, r->len, &pol);
+    clusterc__policy_lookup(r->e->policies, clusterc__req_text(r), r->len, &pol);
     return pol.req == CLUSTERC__REQ_ALL_NODES;
 }
 
@@ -303,7 +303,7 @@ static int by_slot(clusterc__engine *e, clusterc__req *r)
 {
     clusterc__split s;
     char err[160];
-    int rc = clusterc__fanout_split(r->cmd, r->len, &s, err, sizeof(err));
+    int rc = clusterc__fanout_split(clusterc__req_text(r), r->len, &s, err, sizeof(err));
     if (rc <= 0) {   /* one slot (or the server will refuse it): as one command */
         r->fan = 0;
         return 0;
@@ -345,7 +345,7 @@ int clusterc__fanout_dispatch(clusterc__engine *e, clusterc__req *r)
     nodes_of(e, r, all, to);
     plan(e, r, f);
     for (size_t i = 0; i < n; i++)
-        part_new(e, f, i, r->cmd, r->len, to[i]);
+        part_new(e, f, i, clusterc__req_text(r), r->len, to[i]);
     free(to);
     return start(e, r, f);
 }
