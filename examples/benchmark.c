@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <clusterc/async.h>
 #include <clusterc/clusterc.h>
+#include "bench/bench_keys.h"
 
 #define MAX_TESTS 8
 #define KEY_DIGITS 12
@@ -64,18 +65,7 @@ typedef struct result {
 
 /* ------------------------------------------------------------ helpers */
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t rng_next(void)
-{
-    /* xorshift64*: cheap and good enough to spread keys over slots. */
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
+static uint64_t rng_state = BENCH_RNG_SEED;   /* bench/bench_keys.h */
 
 static int64_t now_ns(void)
 {
@@ -102,7 +92,7 @@ static void key_set(uint64_t i)
 
 static void key_random(const config *cfg)
 {
-    key_set(rng_next() % (uint64_t)cfg->keyspace);
+    key_set(bench_rng_next(&rng_state) % (uint64_t)cfg->keyspace);
 }
 
 static char *value;   /* cfg->value_size bytes of 'x' */

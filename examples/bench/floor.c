@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <hiredis/hiredis.h>
 #include <clusterc/clusterc.h>
+#include "bench_keys.h"
 
 #define MAX_NODES 16
 #define OUT_CAP (36 * 1024)   /* a batch of up to 1,024 GETs of 16-byte keys */
@@ -48,7 +49,7 @@ typedef struct node {
 static node nodes[MAX_NODES];
 static int nnodes;
 static int16_t slot_node[16384];
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rng_state = BENCH_RNG_SEED;
 static char keybuf[] = "key:000000000000";
 static long long failures;
 
@@ -56,16 +57,6 @@ static void die(const char *what)
 {
     perror(what);
     exit(2);
-}
-
-static uint64_t rng_next(void)   /* the benchmarks' xorshift: the same keys */
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
 }
 
 static double now_s(int cpu)
@@ -155,7 +146,7 @@ static void load_map(int port)
 static void append_get(uint64_t keyspace)
 {
     static const char head[] = "*2\r\n$3\r\nGET\r\n$16\r\n";
-    uint64_t x = rng_next() % keyspace;
+    uint64_t x = bench_rng_next(&rng_state) % keyspace;
     for (int d = (int)sizeof(keybuf) - 2; d >= 4; d--, x /= 10)
         keybuf[d] = (char)('0' + x % 10);
     node *n = &nodes[slot_node[clusterc_keyslot(keybuf, sizeof(keybuf) - 1)]];

@@ -23,26 +23,17 @@
 #include <event2/event.h>
 #include <valkey/adapters/libevent.h>
 #include <valkey/cluster.h>
+#include "bench_keys.h"
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rng_state = BENCH_RNG_SEED;
 static char keybuf[] = "key:000000000000";
 static long long requests, issued, completed, failures;
 static uint64_t keyspace;
 static struct event_base *base;
 
-static uint64_t rng_next(void)
-{
-    uint64_t x = rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
-
 static void key_random(void)
 {
-    uint64_t i = rng_next() % keyspace;
+    uint64_t i = bench_rng_next(&rng_state) % keyspace;
     for (int d = (int)sizeof(keybuf) - 2; d >= 4; d--, i /= 10)
         keybuf[d] = (char)('0' + i % 10);
 }
