@@ -45,14 +45,10 @@ fi
 . "$root/examples/bench/peer.sh"
 clusterc_peer_build "$root" "$dir" "$peer_prefix"
 
-sleep 7200 & owner=$!
-trap 'python3 "$root/tests/cluster/harness.py" stop --dir "$dir/cluster" >/dev/null 2>&1 || true;
-      kill $owner 2>/dev/null || true
-      [ -d "$dir/base-src" ] && git -C "$root" worktree remove --force "$dir/base-src"
-      rm -rf "$dir"' EXIT
-python3 "$root/tests/cluster/harness.py" start --dir "$dir/cluster" --base "$port" \
-  --primaries 3 --replicas 1 --owner-pid $owner --max-life 7000 >/dev/null
-sleep 2   # every node's CLUSTER SHARDS lists the replicas (docs/benchmarks.md)
+bench_cleanup_extra() {   # run by clusterc_bench_cleanup (peer.sh) on exit
+  [ -d "$dir/base-src" ] && git -C "$root" worktree remove --force "$dir/base-src"
+}
+clusterc_bench_cluster "$root" "$dir" "$port"
 
 # CSV column 11 of clusterc-benchmark is cpu_us_per_req; 5 of the peer's.
 nolat() {   # the flag, when wanted and known to the binary $1

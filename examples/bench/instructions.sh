@@ -34,12 +34,7 @@ B=$build/examples/clusterc-benchmark
 . "$root/examples/bench/peer.sh"
 clusterc_peer_build "$root" "$dir" "$peer_prefix"
 
-sleep 7200 & owner=$!
-trap 'python3 "$root/tests/cluster/harness.py" stop --dir "$dir/cluster" >/dev/null 2>&1 || true
-      kill $owner 2>/dev/null || true; rm -rf "$dir"' EXIT
-python3 "$root/tests/cluster/harness.py" start --dir "$dir/cluster" --base "$port" \
-  --primaries 3 --replicas 1 --owner-pid $owner --max-life 7000 >/dev/null
-sleep 2
+clusterc_bench_cluster "$root" "$dir" "$port"
 $B -p "$port" -t get -n 1000 -d 3 -r 10000 -q >/dev/null   # fills the keyspace
 NL=--no-latency
 [ "${LATENCY:-0}" = 1 ] && NL=""

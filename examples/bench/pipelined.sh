@@ -27,12 +27,7 @@ cmake --build "$build" -j2 --target clusterc-benchmark clusterc-floor-bench >/de
 . "$root/examples/bench/peer.sh"
 clusterc_peer_build "$root" "$dir" "$peer_prefix"
 
-sleep 7200 & owner=$!
-trap 'python3 "$root/tests/cluster/harness.py" stop --dir "$dir/cluster" >/dev/null 2>&1 || true
-      kill $owner 2>/dev/null || true; rm -rf "$dir"' EXIT
-python3 "$root/tests/cluster/harness.py" start --dir "$dir/cluster" --base "$port" \
-  --primaries 3 --replicas 1 --owner-pid $owner --max-life 7000 >/dev/null
-sleep 2
+clusterc_bench_cluster "$root" "$dir" "$port"
 "$build/examples/clusterc-benchmark" -p "$port" -t get -n 1000 -d 3 -r 10000 -q >/dev/null
 
 python3 - "$rounds" "$port" "$n" "$p" "$build/examples" "$peer" <<'EOF'
