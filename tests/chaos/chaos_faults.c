@@ -149,8 +149,11 @@ static void repair(chaos_faults *f)
     }
     const char *srv = getenv("CLUSTERC_TEST_SERVER");
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "timeout 60 %s --cluster fix 127.0.0.1:%d --cluster-yes "
-             "</dev/null >&2", srv && strstr(srv, "valkey") ? "valkey-cli" : "redis-cli",
+    /* redis-cli 7.0 asks "Fix these slots by covering with a random
+     * node?" even with --cluster-yes, and gives up on no answer: it is
+     * given one. */
+    snprintf(cmd, sizeof cmd, "yes yes | timeout 60 %s --cluster fix 127.0.0.1:%d --cluster-yes "
+             ">&2", srv && strstr(srv, "valkey") ? "valkey-cli" : "redis-cli",
              harness_port(f->h, 0));
     f->repairs++;
     if (system(cmd) != 0)
