@@ -211,7 +211,11 @@ CLUSTERC_API int clusterc_admin_replicate(clusterc_client *c, const char *node,
 #define CLUSTERC_FAILOVER_FORCE 1
 #define CLUSTERC_FAILOVER_TAKEOVER 2
 
-/* CLUSTER FAILOVER [FORCE|TAKEOVER] on a replica, then wait until every
+/* CLUSTER FAILOVER [FORCE|TAKEOVER] on a replica. First, when its primary
+ * answers, wait until the replica's view of the primary's slots is the
+ * primary's own: a replica promoted before gossip told it of a slot just
+ * resharded in leaves that slot with no owner (CLUSTERC_ETIMEOUT after
+ * o->timeout_ms, naming the slot, and nothing is sent). Then wait until every
  * reachable node sees it as a primary (CLUSTERC_ETIMEOUT after
  * o->timeout_ms, naming the node that lags). A default (agreed) failover
  * then also waits, up to 5 s more and within o->timeout_ms, until every

@@ -70,6 +70,13 @@ int clusterc__admin_every_view(clusterc_client *c, const clusterc_cluster_node *
                                const char *id, clusterc__admin_view_pred pred, const void *arg,
                                int *self, char *behind);
 
+/* 1 when replica x's view lists its primary (as v names it) serving
+ * exactly the slots the primary's own view says it serves, or when that
+ * cannot be told (either node does not answer, or the primary is not in
+ * v); 0 when they differ, with *slot the lowest slot they differ on. */
+int clusterc__admin_knows_primary_slots(clusterc_client *c, const clusterc_cluster_node *x,
+                                        const clusterc_cluster_node *v, size_t n, int *slot);
+
 /* Replace each node's role and primary id in v with what that node says
  * of itself (its "myself" line); nodes that do not answer keep theirs. */
 void clusterc__admin_own_roles(clusterc_client *c, clusterc_cluster_node *v, size_t n);

@@ -45,6 +45,29 @@ int clusterc__admin_every_view(clusterc_client *c, const clusterc_cluster_node *
     return asked > 0 && all;
 }
 
+/* The primary's own line for itself, and replica x's line for it. */
+int clusterc__admin_knows_primary_slots(clusterc_client *c, const clusterc_cluster_node *x,
+                                        const clusterc_cluster_node *v, size_t n, int *slot)
+{
+    const clusterc_cluster_node *p = clusterc__admin_find(v, n, x->primary_id);
+    clusterc_cluster_node *pw = NULL, *xw = NULL;
+    size_t npw = 0, nxw = 0;
+    int known = 1;
+    *slot = -1;
+    if (p && clusterc__admin_view_of(c, p, &pw, &npw) == 0 &&
+        clusterc__admin_view_of(c, x, &xw, &nxw) == 0) {
+        const clusterc_cluster_node *own = clusterc__admin_myself(pw, npw);
+        if (own && strcmp(own->id, p->id) == 0) {
+            *slot = clusterc__admin_slots_differ(own, clusterc__admin_find(xw, nxw, p->id));
+            known = *slot < 0;
+        }
+    }
+    clusterc_nodes_free(pw, npw);
+    clusterc_nodes_free(xw, nxw);
+    clusterc__admin_success(c);   /* a node that does not answer decides nothing */
+    return known;
+}
+
 void clusterc__admin_own_roles(clusterc_client *c, clusterc_cluster_node *v, size_t n)
 {
     const unsigned role = CLUSTERC_NODE_MASTER | CLUSTERC_NODE_SLAVE;

@@ -499,6 +499,34 @@ static void wait_demoted(clusterc_client *c, const char *addr, const clusterc_cl
     }
 }
 
+/* A promoted replica claims the slots its own view says its primary
+ * serves. One it has not heard of yet by gossip (a reshard into the
+ * primary a moment ago) is left with no owner once the old primary steps
+ * down, and one it still lists after the primary gave it away is taken
+ * back (docs/reliability.md, "Chaos", finding 1): wait, within the
+ * failover's time, until its view of the primary's slots is the
+ * primary's own. A primary that does not answer (FORCE, TAKEOVER) leaves
+ * nothing to compare. */
+static int wait_slots_known(clusterc_client *c, const char *addr, const clusterc_cluster_node *x,
+                            const clusterc_cluster_node *v, size_t n, int64_t end,
+                            const clusterc_admin_opts *o, int64_t t0)
+{
+    int slot, waited = 0;
+    while (!clusterc__admin_knows_primary_slots(c, x, v, n, &slot)) {
+        if (!waited++)
+            clusterc__admin_progress(o, t0, "failover", addr,
+                                     "waiting until it lists every slot of its primary");
+        if (clusterc__admin_now_ms() >= end) {
+            clusterc__client_set_error(c, CLUSTERC_ETIMEOUT,
+                                       "%s: its view of its primary's slots still differs from the primary's own on slot %d after %d ms; not failed over, as the promotion would leave that slot with the wrong owner or none",
+                                       addr, slot, o->timeout_ms);
+            return -1;
+        }
+        clusterc__admin_sleep_ms(o->poll_ms);
+    }
+    return 0;
+}
+
 static int send_failover(clusterc_client *c, const char *addr, int mode)
 {
     const char *arg = mode == CLUSTERC_FAILOVER_FORCE      ? " FORCE"
@@ -512,6 +540,8 @@ static int failover(clusterc_client *c, const char *addr, const clusterc_cluster
 {
     int64_t t0 = clusterc__admin_now_ms(), end = t0 + o->timeout_ms, next = t0 + 6000;
     int resends = 0, self = 0;
+    if (wait_slots_known(c, addr, x, v, n, end, o, t0) < 0)
+        return -1;
     clusterc__admin_progress(o, t0, "failover", addr, "CLUSTER FAILOVER");
     if (send_failover(c, addr, mode) < 0)
         return -1;

@@ -216,6 +216,28 @@ int clusterc__admin_slot_list(const clusterc_cluster_node *node, int *out)
     return k;
 }
 
+static void slot_bits(const clusterc_cluster_node *node, unsigned char *bits)
+{
+    memset(bits, 0, CLUSTERC_SLOTS / 8);
+    for (size_t i = 0; node && i < node->nslots; i++)
+        for (int s = node->slots[i].start; s <= node->slots[i].end && s < CLUSTERC_SLOTS; s++)
+            if (s >= 0)
+                bits[s / 8] |= (unsigned char)(1u << (s % 8));
+}
+
+int clusterc__admin_slots_differ(const clusterc_cluster_node *a, const clusterc_cluster_node *b)
+{
+    unsigned char x[CLUSTERC_SLOTS / 8], y[CLUSTERC_SLOTS / 8];
+    slot_bits(a, x);
+    slot_bits(b, y);
+    for (int i = 0; i < CLUSTERC_SLOTS / 8; i++)
+        if (x[i] != y[i])
+            for (int k = 0; k < 8; k++)
+                if ((x[i] ^ y[i]) & (1u << k))
+                    return i * 8 + k;
+    return -1;
+}
+
 CLUSTERC_API const char *clusterc_node_flag_name(unsigned bit)
 {
     switch (bit) {

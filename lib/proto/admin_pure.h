@@ -58,4 +58,7 @@ char *clusterc__admin_config_signature(const clusterc_cluster_node *v, size_t n)
 /* The slots a node serves, ascending, into out (16384 ints); returns how
  * many. */
 int clusterc__admin_slot_list(const clusterc_cluster_node *node, int *out);
+/* The lowest slot that exactly one of a and b serves (two nodes' views of
+ * one node's slots; NULL serves none), or -1 when they list the same. */
+int clusterc__admin_slots_differ(const clusterc_cluster_node *a, const clusterc_cluster_node *b);
 #endif

@@ -1,12 +1,15 @@
 /* it_fake.c -- what a real server will not do on demand, played by the
  * scripted fake server (tests/fake/fake_server.py): malformed topology
- * replies, a connection dropped mid-reply, garbage bytes, a MOVED loop.
+ * replies, a connection dropped mid-reply, garbage bytes, a MOVED loop,
+ * a replica that has not yet heard of its primary's newest slot.
  * Ports 20500-20509. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
+#include <clusterc/admin.h>
 #include "itest.h"
 
 #define PA 20501
@@ -66,15 +69,18 @@ static fake *fake_start(const char *a, const char *b)
     return fake_start_t(a, b, 20);
 }
 
-static void fake_stop(fake *f)
+/* The fake's exit code: 0 when every script completed and no unexpected
+ * command arrived. */
+static int fake_stop(fake *f)
 {
     /* The scripts end by themselves (or at --timeout); LOOP scripts are
      * ended by closing their stdout reader after the run. */
-    pclose(f->p);
+    int st = pclose(f->p);
     unlink(f->files[0]);
     if (f->files[1][0])
         unlink(f->files[1]);
     free(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static clusterc_client *client(const char *seeds, int max_redirects)
@@ -333,6 +339,99 @@ static void test_fanout_without_tips(void **state)
     fake_stop(f);
 }
 
+/* ------------------------------------------- a failover that must wait */
+
+/* A CLUSTER NODES reply as a script writes it: PA a primary serving
+ * 0..p_hi, PB its replica; the "myself" line is PB's when from_replica. */
+static void nodes_reply(char *out, size_t cap, int from_replica, int p_hi)
+{
+    char text[512];
+    int len = snprintf(text, sizeof(text),
+                       "%040d 127.0.0.1:%d@%d %smaster - 0 0 1 connected 0-%d\\n"
+                       "%040d 127.0.0.1:%d@%d %sslave %040d 0 0 1 connected\\n",
+                       PA, PA, PA + 10000, from_replica ? "" : "myself,", p_hi, PB, PB,
+                       PB + 10000, from_replica ? "myself," : "", PA);
+    /* Each "\n" above is two characters in the script, one on the wire. */
+    snprintf(out, cap, "$%d\\r\\n%s\\r\\n", len - 2, text);
+}
+
+static const char *primary_script(char *out, size_t cap)
+{
+    char map[2048], nodes[1024];
+    shards_for(PA, map, sizeof(map));
+    nodes_reply(nodes, sizeof(nodes), 0, 16383);
+    snprintf(out, cap, "ALWAYS COMMAND => -ERR no COMMAND here\\r\\n\n"
+             "ALWAYS CLUSTER SHARDS => %s\nALWAYS CLUSTER NODES => %s\n"
+             "EXPECT PING\nSEND +PONG\\r\\n\n", map, nodes);
+    return out;
+}
+
+static int waited;
+static void on_wait(const clusterc_admin_progress *p, void *arg)
+{
+    (void)arg;
+    waited += strcmp(p->step, "failover") == 0 && strstr(p->state, "every slot") != NULL;
+}
+
+static clusterc_client *failover_client(clusterc_admin_opts *o, int timeout_ms)
+{
+    clusterc_admin_opts_init(o);
+    o->timeout_ms = timeout_ms;
+    o->poll_ms = 50;
+    o->progress = on_wait;
+    waited = 0;
+    clusterc_client *c = client("127.0.0.1:20501", 3);
+    assert_int_equal(clusterc_error(c), 0);
+    return c;
+}
+
+/* The replica hears of slot 16383 on the second look: only then is it
+ * sent CLUSTER FAILOVER (which this fake refuses, to end there). */
+static void test_failover_waits_for_slots(void **state)
+{
+    (void)state;
+    static char sa[8192], sb[4096];
+    char stale[1024], fresh[1024];
+    nodes_reply(stale, sizeof(stale), 1, 16382);
+    nodes_reply(fresh, sizeof(fresh), 1, 16383);
+    snprintf(sb, sizeof(sb), "EXPECT CLUSTER NODES\nSEND %s\nEXPECT CLUSTER NODES\nSEND %s\n"
+             "EXPECT CLUSTER FAILOVER\nSEND -ERR fake refuses\\r\\n\n", stale, fresh);
+    fake *f = fake_start(primary_script(sa, sizeof(sa)), sb);
+    clusterc_admin_opts o;
+    clusterc_client *c = failover_client(&o, 5000);
+    assert_int_equal(clusterc_admin_failover(c, "127.0.0.1:20502", CLUSTERC_FAILOVER_DEFAULT, &o), -1);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_non_null(strstr(clusterc_errstr(c), "fake refuses"));
+    assert_int_equal(waited, 1);
+    freeReplyObject(clusterc_command_to_node(c, "127.0.0.1:20501", "PING"));
+    clusterc_free(c);
+    assert_int_equal(fake_stop(f), 0);
+}
+
+/* It never hears of it: no CLUSTER FAILOVER is sent (the fake would count
+ * it unexpected), and the error names the slot. */
+static void test_failover_refused_while_slot_unknown(void **state)
+{
+    (void)state;
+    static char sa[8192], sb[4096];
+    char stale[1024];
+    nodes_reply(stale, sizeof(stale), 1, 16382);
+    snprintf(sb, sizeof(sb), "ALWAYS CLUSTER NODES => %s\nEXPECT PING\nSEND +PONG\\r\\n\n", stale);
+    fake *f = fake_start(primary_script(sa, sizeof(sa)), sb);
+    clusterc_admin_opts o;
+    clusterc_client *c = failover_client(&o, 600);
+    assert_int_equal(clusterc_admin_failover(c, "127.0.0.1:20502", CLUSTERC_FAILOVER_DEFAULT, &o), -1);
+    fprintf(stderr, "  error: %s\n", clusterc_errstr(c));
+    assert_int_equal(clusterc_error(c), CLUSTERC_ETIMEOUT);
+    assert_non_null(strstr(clusterc_errstr(c), "127.0.0.1:20502"));
+    assert_non_null(strstr(clusterc_errstr(c), "slot 16383"));
+    assert_int_equal(waited, 1);
+    freeReplyObject(clusterc_command_to_node(c, "127.0.0.1:20501", "PING"));
+    freeReplyObject(clusterc_command_to_node(c, "127.0.0.1:20502", "PING"));
+    clusterc_free(c);
+    assert_int_equal(fake_stop(f), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +443,8 @@ int main(void)
         cmocka_unit_test(test_moved_loop),
         cmocka_unit_test(test_fanout_without_tips),
         cmocka_unit_test(test_older_map_deferred),
+        cmocka_unit_test(test_failover_waits_for_slots),
+        cmocka_unit_test(test_failover_refused_while_slot_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,29 @@ static void test_find(void **state)
     clusterc_nodes_free(v, n);
 }
 
+/* A replica's line for its primary against the primary's own line. */
+static void test_slots_differ(void **state)
+{
+    (void)state;
+    size_t n;
+    clusterc_cluster_node *v = parse(view3, &n);
+    const clusterc_cluster_node *b = clusterc__admin_find(v, n, B);
+    assert_int_equal(clusterc__admin_slots_differ(b, b), -1);
+    assert_int_equal(clusterc__admin_slots_differ(b, NULL), 5461);
+    assert_int_equal(clusterc__admin_slots_differ(NULL, NULL), -1);
+    clusterc_cluster_node c = *b;          /* B serves 5461-10922 and 16383 */
+    clusterc_slot_range r[3] = { { 5461, 10921 }, { 16383, 16383 }, { 1, 0 } };
+    c.slots = r;
+    c.nslots = 3;                          /* an empty range counts for nothing */
+    assert_int_equal(clusterc__admin_slots_differ(b, &c), 10922);   /* not yet heard of */
+    r[0].end = 10000;
+    r[2] = (clusterc_slot_range){ 9000, 10922 };                     /* overlapping ranges */
+    assert_int_equal(clusterc__admin_slots_differ(&c, b), -1);
+    r[1].start = 16382;                                              /* moved away, still listed */
+    assert_int_equal(clusterc__admin_slots_differ(b, &c), 16382);
+    clusterc_nodes_free(v, n);
+}
+
 static void test_lag_classes(void **state)
 {
     (void)state;
@@ -156,6 +179,7 @@ int main(void)
         cmocka_unit_test(test_signature),
         cmocka_unit_test(test_fewest_replicas),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_slots_differ),
         cmocka_unit_test(test_lag_classes),
         cmocka_unit_test(test_sbuf),
     };
